@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { isSluiceError } from '../shared/errors.ts';
+import { registerDev } from './commands/dev.ts';
+import { registerRender } from './commands/render.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerTrace } from './commands/trace.ts';
+import { registerValidate } from './commands/validate.ts';
+
+const program = new Command('sluice')
+  .description('Event-driven, serverless GitOps delivery for fleets of Kubernetes clusters')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerDev(program);
+registerStatus(program);
+registerTrace(program);
+registerRender(program);
+registerValidate(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (isSluiceError(error)) {
+    console.error(`sluice: ${error.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`sluice: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Ports: the only way the core talks to the world. Each has an in-process adapter
+ * (shared/adapters/local) and a real one (git, aws, k8s, vault, github).
+ */
+import type { BundleRef, Envelope, OutboundEvent, TargetRef } from '../schemas/events.ts';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface EventBus {
+  /** Publishes events on the `sluice` bus. Throws only when some entry could not be delivered after retries. */
+  publish(events: readonly OutboundEvent[]): Promise<void>;
+}
+
+/** Read side of the bus, for `sluice trace` and `sluice status`. */
+export interface EventLog {
+  /** Every event whose detail matches (commit or traceId), oldest first. */
+  find(filter: { commit?: string; traceId?: string }): Promise<Envelope[]>;
+}
+
+/** At-least-once delivery means every entry point needs a place to remember what it has seen. */
+export interface IdempotencyStore {
+  /** True the first time `key` is claimed within `ttlSeconds`; false for every repeat. */
+  claim(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
+export interface SecretStore {
+  /** Resolves `aws-sm://NAME#KEY` / `vault://PATH#KEY` or a plain secret name. Never logs the value. */
+  get(ref: string): Promise<string>;
+}
+
+export interface BundleStore {
+  /** Stores bytes under their sha256; writing the same bytes twice is a no-op. */
+  put(content: Uint8Array, meta: { objects: number }): Promise<BundleRef>;
+  /** Reads a bundle and verifies its digest; throws NOT_FOUND or DIGEST_MISMATCH. */
+  get(ref: Pick<BundleRef, 'key' | 'digest'>): Promise<Uint8Array>;
+}
+
+/** A read-only view of the config repository at one commit. */
+export interface SourceTree {
+  readonly commit: string;
+  /** Absolute directory holding the checkout, for tools that need files on disk. */
+  readonly root: string;
+  /** Every file under `dir` (repo-relative, `/`-separated, sorted). */
+  list(dir: string): Promise<string[]>;
+  /** File contents, or undefined when there is no such file. */
+  read(path: string): Promise<string | undefined>;
+}
+
+export interface GitSource {
+  /** The branch's current head on the remote (ls-remote), or undefined if the branch does not exist. */
+  head(repoUrl: string, branch: string): Promise<string | undefined>;
+  /** The tree at `commit`, fetched shallowly and cached on disk. */
+  checkout(repoUrl: string, branch: string, commit: string): Promise<SourceTree>;
+  /**
+   * Paths that differ between two commits; `from` null means "everything in `to`".
+   * Returns undefined when `from` is not known locally (history too shallow, force push):
+   * callers then treat every app as changed.
+   */
+  changedPaths(
+    repoUrl: string,
+    branch: string,
+    from: string | null,
+    to: string,
+  ): Promise<string[] | undefined>;
+  /** True when `ancestor` is reachable from `descendant`; false when unknown. */
+  isAncestor(repoUrl: string, branch: string, ancestor: string, descendant: string): Promise<boolean>;
+}
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+
+export interface GitProvider {
+  /** Commit status per (app, target) context, e.g. `sluice/web@prod-use1`. */
+  setStatus(input: {
+    repo: string;
+    commit: string;
+    context: string;
+    state: CommitState;
+    description: string;
+    url?: string;
+  }): Promise<void>;
+}
+
+export type DeploymentState = 'Pending' | 'Progressing' | 'Healthy' | 'Failed' | 'RolledBack';
+
+export interface BranchState {
+  repo: string;
+  branch: string;
+  lastPlanned: string;
+  generation: number;
+  plannedAt: string;
+  /** Optimistic-concurrency token. */
+  version: number;
+}
+
+export interface DeploymentRecord {
+  app: string;
+  target: string;
+  repo: string;
+  branch: string;
+  commit: string;
+  generation: number;
+  digest: string;
+  bundleKey: string;
+  traceId: string;
+  state: DeploymentState;
+  reason?: string;
+  updatedAt: string;
+  history: { state: DeploymentState; at: string; commit: string; generation: number; reason?: string }[];
+  lastKnownGood?: { commit: string; digest: string; bundleKey: string; generation: number; at: string };
+  version: number;
+}
+
+export interface DeploymentUpdate {
+  app: string;
+  target: string;
+  repo: string;
+  branch: string;
+  commit: string;
+  generation: number;
+  digest: string;
+  bundleKey: string;
+  traceId: string;
+  state: DeploymentState;
+  reason?: string;
+  at: string;
+}
+
+export interface Ledger {
+  getBranch(repo: string, branch: string): Promise<BranchState | undefined>;
+  /** Writes when the stored version equals `expectedVersion` (0 = absent); throws CONFLICT otherwise. */
+  putBranch(state: Omit<BranchState, 'version'>, expectedVersion: number): Promise<BranchState>;
+  getDeployment(app: string, target: string): Promise<DeploymentRecord | undefined>;
+  /**
+   * Records a state for (app, target). An update for an older generation than the record's is
+   * ignored (returns the record unchanged), so a late message can never move a target backwards.
+   */
+  recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord>;
+  listDeployments(): Promise<DeploymentRecord[]>;
+}
+
+/** Sends work to the agent of a target's region. */
+export interface AgentDispatcher {
+  send(target: TargetRef, message: { body: string; dedupId: string }): Promise<void>;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  [key: string]: unknown;
+}
+
+/** What an agent remembers inside the cluster about an app: the source of its stale-work check. */
+export interface Inventory {
+  app: string;
+  generation: number;
+  commit: string;
+  digest: string;
+  objects: string[];
+  appliedAt: string;
+}
+
+export interface ApplyResult {
+  applied: number;
+  unchanged: number;
+  pruned: number;
+}
+
+export interface ClusterClient {
+  readInventory(app: string): Promise<Inventory | undefined>;
+  /** Applies objects, prunes the app's objects that left the set (when asked), then records the inventory. */
+  apply(
+    app: string,
+    objects: readonly KubeObject[],
+    options: { prune: boolean; inventory: Omit<Inventory, 'objects' | 'appliedAt'> },
+  ): Promise<ApplyResult>;
+}

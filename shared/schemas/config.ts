@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+/** The file name Sluice looks for at the root of a config repository. */
+export const CONFIG_FILE = 'sluice.yaml';
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and "-"');
+
+const labelMap = z.record(z.string().min(1), z.string());
+
+/** A path inside the config repository: relative, no `..`, no leading `/`. */
+export const repoPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
+    message: 'must be a path relative to the repository root, without ".."',
+  })
+  .transform((p) => p.replace(/\/+$/, '').replace(/^\.\//, '') || '.');
+
+export const secretRef = z
+  .string()
+  .regex(/^(aws-sm|vault):\/\/[^#\s]+(#[^\s]+)?$/, 'must be aws-sm://NAME#KEY or vault://PATH#KEY');
+
+export const clusterSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('eks'), name: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('kubeconfig'), credentials: secretRef }).strict(),
+  z.object({ kind: z.literal('in-cluster') }).strict(),
+  z.object({ kind: z.literal('directory'), path: z.string().min(1).optional() }).strict(),
+]);
+
+export const targetSchema = z
+  .object({
+    name: dnsLabel,
+    cloud: z.enum(['aws', 'gcp', 'azure', 'onprem', 'other']),
+    region: z.string().min(1),
+    account: z
+      .string()
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+    labels: labelMap.default({}),
+    /** How the agent reaches the cluster's API. */
+    cluster: clusterSchema.default({ kind: 'in-cluster' }),
+    /** Where the agent runs: a Lambda in the target's account/region, or `sluice agent` in the cluster. */
+    agent: z.enum(['lambda', 'in-cluster']).optional(),
+  })
+  .strict()
+  .transform((t) => ({ ...t, agent: t.agent ?? (t.cloud === 'aws' ? 'lambda' : 'in-cluster') }));
+
+export const selectorSchema = z
+  .object({
+    matchLabels: labelMap.default({}),
+    matchExpressions: z
+      .array(
+        z
+          .object({
+            key: z.string().min(1),
+            operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+            values: z.array(z.string()).default([]),
+          })
+          .strict(),
+      )
+      .default([]),
+    names: z.array(dnsLabel).default([]),
+  })
+  .strict();
+
+export const environmentSchema = z
+  .object({
+    /** Directory, relative to the app's path, whose YAML is merged over the base. */
+    overlay: repoPath.optional(),
+    /** Values substituted into `${values.KEY}` placeholders of the manifests. */
+    values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  })
+  .strict();
+
+export const alarmSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    arn: z.string().startsWith('arn:').optional(),
+    tag: z
+      .object({ key: z.string().min(1), value: z.string() })
+      .strict()
+      .optional(),
+    /** Only this target rolls back; all of the app's targets otherwise. */
+    target: dnsLabel.optional(),
+  })
+  .strict()
+  .refine((a) => a.name !== undefined || a.arn !== undefined || a.tag !== undefined, {
+    message: 'an alarm needs one of name, arn or tag',
+  });
+
+export const BUILTIN_POLICIES = [
+  'no-latest-tag',
+  'resources-required',
+  'no-privileged',
+  'no-plain-secrets',
+] as const;
+export type BuiltinPolicy = (typeof BUILTIN_POLICIES)[number];
+
+const policyToggles = z
+  .object({ disable: z.array(z.enum(BUILTIN_POLICIES)).default([]) })
+  .strict()
+  .default({ disable: [] });
+
+export const appSchema = z
+  .object({
+    name: dnsLabel,
+    path: repoPath,
+    /** Directory under `path` holding the shared manifests when the app has overlays. */
+    base: repoPath.optional(),
+    /** Target label whose value picks the environment; `env` unless set. */
+    environmentLabel: z.string().min(1).default('env'),
+    environments: z.record(z.string().min(1), environmentSchema).default({}),
+    targets: selectorSchema,
+    namespace: dnsLabel.optional(),
+    alarms: z.array(alarmSchema).default([]),
+    bakeMinutes: z.number().int().min(0).max(10_080).default(30),
+    rollback: z
+      .object({
+        onAlarm: z.boolean().default(true),
+        onFailed: z.boolean().default(false),
+        review: z.boolean().default(false),
+      })
+      .strict()
+      .default({ onAlarm: true, onFailed: false, review: false }),
+    sync: z
+      .object({ prune: z.boolean().default(true), selfHeal: z.boolean().default(false) })
+      .strict()
+      .default({ prune: true, selfHeal: false }),
+    policies: policyToggles,
+  })
+  .strict();
+
+export const fleetConfigSchema = z
+  .object({
+    apiVersion: z.literal('sluice.dev/v1'),
+    kind: z.literal('Fleet'),
+    targets: z.array(targetSchema).min(1),
+    apps: z.array(appSchema).default([]),
+    policies: policyToggles,
+  })
+  .strict();
+
+export type FleetConfig = z.infer<typeof fleetConfigSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type Selector = z.infer<typeof selectorSchema>;
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;

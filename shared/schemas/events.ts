@@ -1,0 +1,242 @@
+import { z } from 'zod';
+
+/** Every event on the `sluice` bus uses this source. */
+export const EVENT_SOURCE = 'sluice';
+export const SCHEMA_VERSION = 1;
+
+export const sha = z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character hex commit id');
+export const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>');
+const isoTime = z.iso.datetime({ offset: true });
+
+/** Fields every event carries, so `sluice trace` can rebuild a push's story from events alone. */
+const base = {
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  traceId: z.string().min(8),
+  /** Repository full name, e.g. `acme/fleet`. */
+  repo: z.string().min(1),
+  branch: z.string().min(1),
+  commit: sha,
+  occurredAt: isoTime,
+};
+
+export const targetRef = z.object({
+  name: z.string().min(1),
+  cloud: z.string().min(1),
+  region: z.string().min(1),
+  agent: z.enum(['lambda', 'in-cluster']),
+});
+
+export const bundleRef = z.object({
+  /** Object key in the bundle store; content-addressed, `bundles/<hex>.json`. */
+  key: z.string().min(1),
+  digest,
+  size: z.number().int().nonnegative(),
+  objects: z.number().int().nonnegative(),
+});
+
+export const syncOptions = z.object({ prune: z.boolean(), selfHeal: z.boolean() });
+
+export const renderSpec = z.object({
+  app: z.string().min(1),
+  path: z.string().min(1),
+  base: z.string().min(1).optional(),
+  environment: z.string().min(1).optional(),
+  overlay: z.string().min(1).optional(),
+  values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  namespace: z.string().optional(),
+  disabledPolicies: z.array(z.string()),
+  sync: syncOptions,
+});
+
+export const violation = z.object({
+  policy: z.string(),
+  /** `Kind/namespace/name` or `Kind/name`. */
+  object: z.string(),
+  file: z.string(),
+  message: z.string(),
+  fix: z.string(),
+});
+
+export const commitPushed = z.object({
+  ...base,
+  deliveryId: z.string().min(1),
+  provider: z.string().min(1),
+  /** Clone URL; never carries credentials. */
+  repoUrl: z.string().url(),
+  ref: z.string().min(1),
+  before: z.string().regex(/^[0-9a-f]{40}$/),
+  forced: z.boolean(),
+  deleted: z.boolean(),
+  pusher: z.string().optional(),
+  message: z.string().max(2000).optional(),
+  receivedAt: isoTime,
+});
+
+export const releasePlanned = z.object({
+  ...base,
+  repoUrl: z.string().url(),
+  generation: z.number().int().positive(),
+  previousCommit: sha.nullable(),
+  changedPaths: z.number().int().nonnegative(),
+  releases: z.array(
+    z.object({
+      spec: renderSpec,
+      targets: z.array(targetRef).min(1),
+    }),
+  ),
+});
+
+export const releaseSkipped = z.object({
+  ...base,
+  reason: z.enum(['superseded', 'already-planned', 'no-app-changed', 'branch-deleted', 'invalid-config']),
+  supersededBy: sha.optional(),
+  message: z.string(),
+});
+
+export const bundleVerified = z.object({
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  environment: z.string().optional(),
+  bundle: bundleRef,
+  targets: z.array(targetRef).min(1),
+  sync: syncOptions,
+  /** True when this bundle came from a cache of an identical earlier render. */
+  cached: z.boolean(),
+});
+
+export const policyRejected = z.object({
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  environment: z.string().optional(),
+  targets: z.array(z.string()),
+  violations: z.array(violation).min(1),
+});
+
+export const renderFailed = z.object({
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  environment: z.string().optional(),
+  targets: z.array(z.string()),
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+export const applyRequested = z.object({
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  target: targetRef,
+  bundle: bundleRef,
+  sync: syncOptions,
+  /** Set when a rollback re-dispatches a known-good bundle. */
+  rollbackOf: sha.optional(),
+});
+
+const outcome = {
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  target: z.string(),
+  digest,
+};
+
+export const deploymentSucceeded = z.object({
+  ...outcome,
+  applied: z.number().int().nonnegative(),
+  unchanged: z.number().int().nonnegative(),
+  pruned: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+  rollbackOf: sha.optional(),
+});
+
+export const deploymentFailed = z.object({
+  ...outcome,
+  reason: z.string(),
+  message: z.string(),
+  objects: z.array(z.string()).default([]),
+  rollbackOf: sha.optional(),
+});
+
+export const deploymentSkipped = z.object({
+  ...outcome,
+  reason: z.enum(['stale', 'duplicate']),
+  message: z.string(),
+  appliedGeneration: z.number().int().nonnegative(),
+});
+
+export const rollbackRequested = z.object({
+  ...base,
+  app: z.string(),
+  targets: z.array(z.string()),
+  trigger: z.enum(['alarm', 'deployment-failed', 'manual']),
+  alarm: z.object({ name: z.string(), arn: z.string().optional() }).optional(),
+  toCommit: sha.optional(),
+  reason: z.string(),
+});
+
+export const driftDetected = z.object({
+  ...base,
+  app: z.string(),
+  target: z.string(),
+  digest,
+  diffs: z.array(z.object({ object: z.string(), path: z.string(), desired: z.unknown(), live: z.unknown() })),
+  healed: z.boolean(),
+});
+
+/** detail-type → detail schema: the one definition of every event on the bus. */
+export const eventSchemas = {
+  'Commit Pushed': commitPushed,
+  'Release Planned': releasePlanned,
+  'Release Skipped': releaseSkipped,
+  'Bundle Verified': bundleVerified,
+  'Policy Rejected': policyRejected,
+  'Render Failed': renderFailed,
+  'Apply Requested': applyRequested,
+  'Deployment Succeeded': deploymentSucceeded,
+  'Deployment Failed': deploymentFailed,
+  'Deployment Skipped': deploymentSkipped,
+  'Rollback Requested': rollbackRequested,
+  'Drift Detected': driftDetected,
+} as const;
+
+export type DetailType = keyof typeof eventSchemas;
+export type EventDetail<T extends DetailType> = z.infer<(typeof eventSchemas)[T]>;
+
+export type CommitPushed = EventDetail<'Commit Pushed'>;
+export type ReleasePlanned = EventDetail<'Release Planned'>;
+export type ReleaseSkipped = EventDetail<'Release Skipped'>;
+export type BundleVerified = EventDetail<'Bundle Verified'>;
+export type PolicyRejected = EventDetail<'Policy Rejected'>;
+export type RenderFailed = EventDetail<'Render Failed'>;
+export type ApplyRequested = EventDetail<'Apply Requested'>;
+export type DeploymentSucceeded = EventDetail<'Deployment Succeeded'>;
+export type DeploymentFailed = EventDetail<'Deployment Failed'>;
+export type DeploymentSkipped = EventDetail<'Deployment Skipped'>;
+export type RollbackRequested = EventDetail<'Rollback Requested'>;
+export type DriftDetected = EventDetail<'Drift Detected'>;
+export type TargetRef = z.infer<typeof targetRef>;
+export type BundleRef = z.infer<typeof bundleRef>;
+export type RenderSpec = z.infer<typeof renderSpec>;
+export type Violation = z.infer<typeof violation>;
+export type SyncOptions = z.infer<typeof syncOptions>;
+
+/** What a core hands to the EventBus: typed detail, checked against its schema on publish. */
+export type OutboundEvent = { [T in DetailType]: { detailType: T; detail: EventDetail<T> } }[DetailType];
+
+/** The EventBridge envelope, as an SQS target receives it in the message body. */
+export const envelopeSchema = z.object({
+  version: z.string().default('0'),
+  id: z.string(),
+  'detail-type': z.string(),
+  source: z.string(),
+  account: z.string().optional(),
+  time: z.string(),
+  region: z.string().optional(),
+  resources: z.array(z.string()).default([]),
+  detail: z.unknown(),
+});
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+export const isDetailType = (value: string): value is DetailType => Object.hasOwn(eventSchemas, value);
