@@ -46,6 +46,12 @@ const fail = (status: number, error: string, message: string, extra: Record<stri
 const echo = (value: string | undefined): string | undefined =>
   value !== undefined && /^[\w.-]{1,64}$/.test(value) ? value : undefined;
 
+const describeMediaType = (type: string | undefined): string =>
+  type === undefined
+    ? '(none)'
+    : /^[\w.+-]{1,64}\/[\w.+-]{1,64}$/.test(type)
+      ? `"${type}"`
+      : '(unrecognised)';
 const DELIVERY_ID = /^[\x21-\x7e]{1,128}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -66,7 +72,7 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
     return fail(
       415,
       'unsupported_media_type',
-      `${form ? 'form-encoded payloads are not supported yet' : `content type "${echo(contentType) ?? contentType ?? 'none'}" is not supported`}; choose "application/json" as the Content type in the webhook settings`,
+      `${form ? 'form-encoded payloads are not supported yet' : `content type ${describeMediaType(contentType)} is not supported`}; choose "application/json" as the Content type in the webhook settings`,
     );
   }
 

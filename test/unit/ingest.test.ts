@@ -181,6 +181,21 @@ describe('ingestWebhook', () => {
     expect(published).toEqual([]);
   });
 
+  it('names a plain wrong content type but never echoes an arbitrary header value', async () => {
+    const { deps } = setup();
+    const plain = await ingestWebhook(deps, request(pushBody(), { 'content-type': 'text/plain' }));
+    const odd = await ingestWebhook(
+      deps,
+      request(pushBody(), { 'content-type': `x${'<script>'.repeat(20)}` }),
+    );
+    expect(plain).toMatchObject({
+      status: 415,
+      body: { message: expect.stringMatching(/^content type "text\/plain"/) },
+    });
+    expect(odd.status).toBe(415);
+    expect(JSON.stringify(odd.body)).not.toContain('<script>');
+  });
+
   it('accepts application/json with a charset parameter', async () => {
     const { deps } = setup();
     const response = await ingestWebhook(
