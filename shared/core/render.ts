@@ -191,7 +191,7 @@ const parseFile = (text: string, file: string, values: Values): Parsed[] => {
     if (error) {
       throw new RenderError(
         where(file, counter.linePos(error.pos[0]).line),
-        `is not valid YAML (${error.message.split('\n')[0]})`,
+        `is not valid YAML (${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')})`,
         'correct the YAML syntax at that line',
       );
     }
