@@ -3,7 +3,7 @@
  * the exact, sorted list of Kubernetes objects a cluster should hold. Pure: it reads files only
  * through the SourceTree port, so the same code runs in Lambda, in `sluice render` and in tests.
  */
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, LineCounter, parseAllDocuments, Scalar, visit } from 'yaml';
 import { ConfigError, isSluiceError, SluiceError } from '../errors.ts';
 import type { KubeObject, SourceTree } from '../ports/index.ts';
 import type { AppConfig, FleetConfig, TargetConfig } from '../schemas/config.ts';
@@ -141,36 +141,34 @@ const PLACEHOLDER = /\$\{values\.([^}\s]*)\}/g;
 const WHOLE_PLACEHOLDER = /^\$\{values\.([^}\s]*)\}$/;
 
 /**
- * Replaces `${values.KEY}` in string scalars. A string that is exactly one placeholder takes the
- * value's own type (so `replicas: ${values.replicas}` stays a number); otherwise it is spliced in.
+ * Replaces `${values.KEY}` in the string scalars (never the keys) of a parsed document, in place.
+ * An unquoted scalar that is exactly one placeholder takes the value's own type, so
+ * `replicas: ${values.replicas}` stays a number; a quoted one (`value: "${values.port}"`) or a
+ * placeholder inside longer text always yields a string.
  */
-const substitute = (value: Json, values: Values, file: string, line: number | undefined): Json => {
-  if (typeof value === 'string') {
-    const lookup = (key: string) => {
-      if (!Object.hasOwn(values, key)) {
+const substitute = (doc: Document.Parsed, values: Values, file: string, counter: LineCounter): void => {
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${values.')) return;
+      const text = node.value;
+      const lookup = (name: string) => {
+        if (Object.hasOwn(values, name)) return values[name]!;
         const known = Object.keys(values).sort(cmp);
+        const line = node.range ? counter.linePos(node.range[0]).line : undefined;
         throw new RenderError(
-          line === undefined ? file : `${file}:${line}`,
-          `unknown value "\${values.${key}}"`,
+          where(file, line),
+          `unknown value "\${values.${name}}"`,
           known.length > 0
-            ? `add "${key}" to the environment's values in sluice.yaml, or use one of ${known.join(', ')}`
-            : `add "${key}" under apps[].environments.<env>.values in sluice.yaml`,
-          { key },
+            ? `add "${name}" to the environment's values in sluice.yaml, or use one of ${known.join(', ')}`
+            : `add "${name}" under apps[].environments.<env>.values in sluice.yaml`,
+          { key: name },
         );
-      }
-      return values[key]!;
-    };
-    const whole = WHOLE_PLACEHOLDER.exec(value);
-    if (whole) return lookup(whole[1]!);
-    return value.replace(PLACEHOLDER, (_, key: string) => String(lookup(key)));
-  }
-  if (Array.isArray(value)) return value.map((v) => substitute(v, values, file, line));
-  if (isMapping(value)) {
-    const out: JsonMap = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substitute(v, values, file, line);
-    return out;
-  }
-  return value;
+      };
+      const whole = WHOLE_PLACEHOLDER.exec(text);
+      if (whole && node.type === Scalar.PLAIN) node.value = lookup(whole[1]!);
+      else node.value = text.replace(PLACEHOLDER, (_, name: string) => String(lookup(name)));
+    },
+  });
 };
 
 interface Parsed {
@@ -197,6 +195,7 @@ const parseFile = (text: string, file: string, values: Values): Parsed[] => {
     }
     const start = doc.contents?.range?.[0];
     const line = start === undefined ? undefined : counter.linePos(start).line;
+    substitute(doc, values, file, counter);
     const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
     if (raw === null || raw === undefined) continue; // empty document, e.g. a trailing `---`
     if (!isMapping(raw)) {
@@ -206,9 +205,8 @@ const parseFile = (text: string, file: string, values: Values): Parsed[] => {
         'each YAML document must be one Kubernetes object (apiVersion, kind, metadata); split lists into documents separated by ---',
       );
     }
-    const object = substitute(raw, values, file, line) as JsonMap;
-    checkObject(object, file, line);
-    out.push({ object: object as KubeObject, file, line });
+    checkObject(raw, file, line);
+    out.push({ object: raw as unknown as KubeObject, file, line });
   }
   return out;
 };

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bundleKey, decodeBundle, encodeBundle, sha256Digest } from '../../shared/core/bundle.ts';
 import type { RenderedObject } from '../../shared/core/render.ts';
@@ -30,6 +31,27 @@ describe('encodeBundle', () => {
     ];
     // THEN the bytes, and so the digests, are equal
     expect(sha256Digest(ea)).toBe(sha256Digest(eb));
+  });
+
+  it('gives one digest for every permutation of the same objects', () => {
+    // GIVEN any set of uniquely named ConfigMaps, in any order
+    const objects = fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/), {
+      minLength: 1,
+      maxLength: 8,
+    });
+    fc.assert(
+      fc.property(objects, fc.infiniteStream(fc.nat()), (names, seeds) => {
+        const list = names.map((n) => cm(n, { n }));
+        const shuffled = list
+          .map((o) => ({ o, k: seeds.next().value as number }))
+          .sort((a, b) => a.k - b.k)
+          .map(({ o }) => o);
+        // WHEN both orders are encoded THEN the digests match
+        expect(sha256Digest(encodeBundle(shuffled, { app: 'web', commit: 'c' }))).toBe(
+          sha256Digest(encodeBundle(list, { app: 'web', commit: 'c' })),
+        );
+      }),
+    );
   });
 
   it('leaves the commit out, so the same manifests at two commits share a digest (a revert is a no-op)', () => {

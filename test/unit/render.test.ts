@@ -128,26 +128,31 @@ spec:
     expect(out.map((o) => o.object.data)).toEqual([{ a: '2' }]);
   });
 
-  it('substitutes values, keeping the type of a whole-string placeholder', async () => {
+  it('substitutes values, keeping the type of an unquoted whole-scalar placeholder', async () => {
     // GIVEN placeholders in a string and as a whole scalar
     const tree = memoryTree({
-      'apps/web/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\ndata:\n  url: "https://${ph('host')}:443/x"\n  n: ${ph('n')}\n`,
+      'apps/web/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\ndata:\n  url: "https://${ph('host')}:443/x"\n  n: ${ph('n')}\n  quoted: "${ph('n')}"\n  ${ph('host')}: kept\n`,
     });
     // WHEN rendered with values
     const out = await renderApp(tree, spec({ values: { host: 'api.example.com', n: 3 } }));
-    // THEN both are replaced
-    expect(out[0]!.object.data).toEqual({ url: 'https://api.example.com:443/x', n: 3 });
+    // THEN both are replaced; a quoted placeholder stays a string and keys are left alone
+    expect(out[0]!.object.data).toEqual({
+      url: 'https://api.example.com:443/x',
+      n: 3,
+      quoted: '3',
+      [ph('host')]: 'kept',
+    });
   });
 
   it('names the file and the key of an unknown value', async () => {
     const tree = memoryTree({
-      'apps/web/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\ndata: { a: "${ph('missing')}" }\n`,
+      'apps/web/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\ndata:\n  a: "${ph('missing')}"\n`,
     });
     await expect(renderApp(tree, spec({ values: { other: 'x' } }))).rejects.toMatchObject({
       code: 'RENDER_FAILED',
       retryable: false,
       message: expect.stringMatching(
-        /apps\/web\/cm\.yaml:1: unknown value "\$\{values\.missing\}".*use one of other/,
+        /apps\/web\/cm\.yaml:5: unknown value "\$\{values\.missing\}".*use one of other/,
       ),
     });
   });
