@@ -156,10 +156,14 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
   if (!(await deps.deliveries.claim(`${provider}:${deliveryId}`, DELIVERY_TTL_SECONDS))) {
     return answer(200, { status: 'duplicate', deliveryId });
   }
-  // A failed publish throws and the edge answers 503. The claim stays: IdempotencyStore has no
-  // release, so a redelivery of this id within the TTL is answered 'duplicate'. Until the port grows
-  // a release (or a two-phase claim), a publish failure here drops the push until the next one.
-  await deps.bus.publish([{ detailType: 'Commit Pushed', detail: detail.data }]);
+  // A failed publish gives the claim back, so the sender's retry of this delivery is not taken
+  // for a duplicate: the edge answers 503 and the push is never lost.
+  try {
+    await deps.bus.publish([{ detailType: 'Commit Pushed', detail: detail.data }]);
+  } catch (error) {
+    await deps.deliveries.release(`${provider}:${deliveryId}`);
+    throw error;
+  }
   return answer(202, { status: 'accepted', traceId: detail.data.traceId });
 };
 

@@ -23,6 +23,8 @@ export interface EventLog {
 export interface IdempotencyStore {
   /** True the first time `key` is claimed within `ttlSeconds`; false for every repeat. */
   claim(key: string, ttlSeconds: number): Promise<boolean>;
+  /** Gives a claim back when the work it guarded failed, so a retry is not taken for a duplicate. */
+  release(key: string): Promise<void>;
 }
 
 export interface SecretStore {

@@ -18,6 +18,9 @@ const coreDeps = (published: OutboundEvent[]): IngestDeps => {
         claimed.add(key);
         return true;
       },
+      release: async (key) => {
+        claimed.delete(key);
+      },
     },
     clock: { now: () => new Date() },
     webhookSecrets: async () => [SECRET],

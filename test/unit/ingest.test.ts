@@ -3,7 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { createIngestHandler } from '../../functions/ingest/handler.ts';
 import { githubPushPayload } from '../../shared/adapters/local/push-webhook.ts';
-import { type IngestDeps, type IngestRequest, ingestWebhook } from '../../shared/core/ingest.ts';
+import {
+  edgeErrorResponse,
+  type IngestDeps,
+  type IngestRequest,
+  ingestWebhook,
+} from '../../shared/core/ingest.ts';
 import { ZERO_SHA } from '../../shared/core/webhooks/github.ts';
 import { signGithub } from '../../shared/core/webhooks/signature.ts';
 import { UnavailableError } from '../../shared/errors.ts';
@@ -25,6 +30,9 @@ const setup = (secrets: string[] = [SECRET], bus?: EventBus) => {
       if (claimed.has(key)) return false;
       claimed.add(key);
       return true;
+    },
+    release: async (key) => {
+      claimed.delete(key);
     },
   };
   let traces = 0;
@@ -115,6 +123,28 @@ describe('ingestWebhook', () => {
     });
     expect(published).toHaveLength(1);
     expect([...claimed]).toEqual(['github:72d3162e-cc78-11e3-81ab-4c9367dc0958']);
+  });
+
+  it("accepts the sender's retry after the bus failed, so the push is not lost", async () => {
+    // GIVEN a bus that fails once, then works
+    const published: OutboundEvent[] = [];
+    let failures = 1;
+    const { deps } = setup([SECRET], {
+      publish: async (events) => {
+        if (failures-- > 0) throw new UnavailableError('event bus');
+        published.push(...events);
+      },
+    });
+    const body = pushBody();
+    // WHEN the push arrives, fails, and the sender retries the same delivery
+    const first = await ingestWebhook(deps, request(body)).catch((error: unknown) =>
+      edgeErrorResponse(error),
+    );
+    const retry = await ingestWebhook(deps, request(body));
+    // THEN the first answer is a retryable 503 and the retry is accepted, not taken for a duplicate
+    expect(first.status).toBe(503);
+    expect(retry.status).toBe(202);
+    expect(published).toHaveLength(1);
   });
 
   it('rejects a body changed by one byte after signing', async () => {

@@ -1,0 +1,103 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { SluiceError } from '../../errors.ts';
+import type { ApplyResult, ClusterClient, Inventory, KubeObject } from '../../ports/index.ts';
+import { readJson, writeFileAtomic } from './json-file.ts';
+
+export const MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const APP_LABEL = 'sluice.dev/app';
+
+const identity = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? '_cluster'}/${o.metadata.name}`;
+
+/** `<ns|_cluster>/<kind>.<name>.yaml`: one file per object, laid out like `kubectl get -A`. */
+export const objectPath = (o: KubeObject): string =>
+  join(o.metadata.namespace ?? '_cluster', `${o.kind.toLowerCase()}.${o.metadata.name}.yaml`);
+
+const pathOfIdentity = (id: string): string => {
+  const [kind = '', ns = '_cluster', ...name] = id.split('/');
+  return join(ns, `${kind.toLowerCase()}.${name.join('/')}.yaml`);
+};
+
+/**
+ * A target that is a directory: the local stand-in for a cluster. Objects carry Sluice's
+ * ownership labels; the app's inventory lives in `.sluice/inventory/<app>.json` and is written
+ * last, so a crash mid-apply is finished by the next delivery.
+ */
+export class DirectoryCluster implements ClusterClient {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  private inventoryFile(app: string): string {
+    return join(this.root, '.sluice', 'inventory', `${app}.json`);
+  }
+
+  async readInventory(app: string): Promise<Inventory | undefined> {
+    return readJson<Inventory | undefined>(this.inventoryFile(app), undefined);
+  }
+
+  async apply(
+    app: string,
+    objects: readonly KubeObject[],
+    options: { prune: boolean; inventory: Omit<Inventory, 'objects' | 'appliedAt'> },
+  ): Promise<ApplyResult> {
+    const previous = await this.readInventory(app);
+    let applied = 0;
+    let unchanged = 0;
+    for (const object of objects) {
+      const owned: KubeObject = {
+        ...object,
+        metadata: {
+          ...object.metadata,
+          labels: { ...object.metadata.labels, [MANAGED_BY]: 'sluice', [APP_LABEL]: app },
+        },
+      };
+      const file = join(this.root, objectPath(owned));
+      const text = stringify(owned, { sortMapEntries: true });
+      const existing = await readFile(file, 'utf8').catch(() => undefined);
+      if (existing === text) {
+        unchanged += 1;
+        continue;
+      }
+      const owner = existing === undefined ? undefined : ownerOf(existing);
+      if (existing !== undefined && owner !== app) {
+        throw new SluiceError(
+          'OWNERSHIP_CONFLICT',
+          `${identity(object)} on this target belongs to ${owner ? `app "${owner}"` : 'nobody Sluice manages'}, not "${app}"`,
+          { data: { object: identity(object), owner: owner ?? null, app } },
+        );
+      }
+      await writeFileAtomic(file, text);
+      applied += 1;
+    }
+    let pruned = 0;
+    const current = new Set(objects.map(identity));
+    if (options.prune && previous) {
+      for (const id of previous.objects) {
+        if (current.has(id)) continue;
+        const file = join(this.root, pathOfIdentity(id));
+        const existing = await readFile(file, 'utf8').catch(() => undefined);
+        // Never delete what Sluice does not own for this app, even if an old inventory lists it.
+        if (existing === undefined || ownerOf(existing) !== app) continue;
+        await rm(file, { force: true });
+        pruned += 1;
+      }
+    }
+    const kept = options.prune || !previous ? [...current] : [...new Set([...previous.objects, ...current])];
+    const inventory: Inventory = {
+      ...options.inventory,
+      objects: kept.sort(),
+      appliedAt: new Date().toISOString(),
+    };
+    await writeFileAtomic(this.inventoryFile(app), `${JSON.stringify(inventory, null, 2)}\n`);
+    return { applied, unchanged, pruned };
+  }
+}
+
+const ownerOf = (yamlText: string): string | undefined => {
+  const match = /^\s+sluice\.dev\/app: (.+)$/m.exec(yamlText);
+  return match?.[1]?.trim().replace(/^["']|["']$/g, '');
+};

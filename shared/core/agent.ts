@@ -1,0 +1,136 @@
+import { isSluiceError, SluiceError } from '../errors.ts';
+import type { BundleStore, Clock, ClusterClient, EventBus, KubeObject, SecretStore } from '../ports/index.ts';
+import type { ApplyRequested, OutboundEvent } from '../schemas/events.ts';
+import { decodeBundle } from './bundle.ts';
+
+export interface AgentDeps {
+  readonly bundles: BundleStore;
+  readonly cluster: (target: string) => ClusterClient;
+  readonly secrets: SecretStore;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+}
+
+const SECRET_REF = /^(aws-sm|vault):\/\/[^#\s]+(#\S+)?$/;
+
+/**
+ * Resolves secret references in Secrets' stringData at apply time. The values exist only in the
+ * objects handed to the cluster: never in the bundle, an event or a log line.
+ */
+export const resolveSecretRefs = async (
+  objects: readonly KubeObject[],
+  secrets: SecretStore,
+): Promise<KubeObject[]> =>
+  Promise.all(
+    objects.map(async (object) => {
+      const stringData = object.stringData as Record<string, unknown> | undefined;
+      if (object.kind !== 'Secret' || !stringData) return object;
+      const resolved: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(stringData)) {
+        if (typeof value === 'string' && SECRET_REF.test(value)) {
+          try {
+            resolved[key] = await secrets.get(value);
+          } catch (error) {
+            throw new SluiceError(
+              'SECRET_UNRESOLVED',
+              `Secret ${object.metadata.namespace ?? ''}/${object.metadata.name} key "${key}": reference ${value} could not be resolved`,
+              { data: { ref: value }, cause: error, retryable: isSluiceError(error) && error.retryable },
+            );
+          }
+        } else resolved[key] = value;
+      }
+      return { ...object, stringData: resolved };
+    }),
+  );
+
+/**
+ * The regional agent's one use case: apply a bundle to a target. Stale work (an older generation
+ * than the one applied) is refused; the same generation again re-reports without re-applying.
+ */
+export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> => {
+  const started = deps.clock.now().getTime();
+  const cluster = deps.cluster(request.target.name);
+  const outcome = {
+    schemaVersion: 1 as const,
+    traceId: request.traceId,
+    repo: request.repo,
+    branch: request.branch,
+    commit: request.commit,
+    generation: request.generation,
+    app: request.app,
+    target: request.target.name,
+    digest: request.bundle.digest,
+    ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}),
+  };
+  const at = () => deps.clock.now().toISOString();
+  const publish = async (event: OutboundEvent) => {
+    await deps.bus.publish([event]);
+    return event;
+  };
+
+  const inventory = await cluster.readInventory(request.app);
+  if (inventory && inventory.generation > request.generation) {
+    const { rollbackOf: _ignored, ...skipped } = outcome;
+    return publish({
+      detailType: 'Deployment Skipped',
+      detail: {
+        ...skipped,
+        occurredAt: at(),
+        reason: 'stale',
+        appliedGeneration: inventory.generation,
+        message: `generation ${request.generation} (${request.commit.slice(0, 7)}) is older than the applied generation ${inventory.generation} (${inventory.commit.slice(0, 7)}); refused`,
+      },
+    });
+  }
+  if (
+    inventory &&
+    inventory.generation === request.generation &&
+    inventory.digest === request.bundle.digest
+  ) {
+    return publish({
+      detailType: 'Deployment Succeeded',
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        applied: 0,
+        unchanged: inventory.objects.length,
+        pruned: 0,
+        durationMs: deps.clock.now().getTime() - started,
+      },
+    });
+  }
+
+  try {
+    const bytes = await deps.bundles.get(request.bundle);
+    const bundle = decodeBundle(bytes);
+    const objects = await resolveSecretRefs(
+      bundle.objects.map((o) => o.object),
+      deps.secrets,
+    );
+    const result = await cluster.apply(request.app, objects, {
+      prune: request.sync.prune,
+      inventory: {
+        app: request.app,
+        generation: request.generation,
+        commit: request.commit,
+        digest: request.bundle.digest,
+      },
+    });
+    return publish({
+      detailType: 'Deployment Succeeded',
+      detail: { ...outcome, occurredAt: at(), ...result, durationMs: deps.clock.now().getTime() - started },
+    });
+  } catch (error) {
+    if (!isSluiceError(error) || error.retryable) throw error;
+    return publish({
+      detailType: 'Deployment Failed',
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        reason: error.code,
+        message: error.message,
+        objects: typeof error.data.object === 'string' ? [error.data.object] : [],
+      },
+    });
+  }
+};

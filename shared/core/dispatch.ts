@@ -1,0 +1,61 @@
+import type { AgentDispatcher, Clock, EventBus, Ledger } from '../ports/index.ts';
+import type { ApplyRequested, BundleVerified } from '../schemas/events.ts';
+
+export interface DispatchDeps {
+  readonly ledger: Ledger;
+  readonly agents: AgentDispatcher;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+}
+
+/**
+ * Hands a verified bundle to the agent of each of its targets. The ledger entry (Pending) comes
+ * first; a target whose ledger already holds a newer generation is left alone.
+ */
+export const dispatchBundle = async (
+  deps: DispatchDeps,
+  verified: BundleVerified,
+): Promise<ApplyRequested[]> => {
+  const requests: ApplyRequested[] = [];
+  for (const target of verified.targets) {
+    const current = await deps.ledger.getDeployment(verified.app, target.name);
+    if (current && current.generation > verified.generation) continue;
+    const at = deps.clock.now().toISOString();
+    await deps.ledger.recordDeployment({
+      app: verified.app,
+      target: target.name,
+      repo: verified.repo,
+      branch: verified.branch,
+      commit: verified.commit,
+      generation: verified.generation,
+      digest: verified.bundle.digest,
+      bundleKey: verified.bundle.key,
+      traceId: verified.traceId,
+      state: 'Pending',
+      at,
+    });
+    const request: ApplyRequested = {
+      schemaVersion: 1,
+      traceId: verified.traceId,
+      repo: verified.repo,
+      branch: verified.branch,
+      commit: verified.commit,
+      occurredAt: at,
+      generation: verified.generation,
+      app: verified.app,
+      target,
+      bundle: verified.bundle,
+      sync: verified.sync,
+    };
+    await deps.agents.send(target, {
+      body: JSON.stringify(request),
+      dedupId: `${verified.app}:${target.name}:${verified.generation}:${verified.bundle.digest.slice(7, 23)}`,
+    });
+    requests.push(request);
+  }
+  // Recorded on the bus too, so `sluice trace` can show each hand-off.
+  if (requests.length > 0) {
+    await deps.bus.publish(requests.map((detail) => ({ detailType: 'Apply Requested' as const, detail })));
+  }
+  return requests;
+};

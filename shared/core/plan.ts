@@ -1,0 +1,171 @@
+import { ConfigError, isSluiceError } from '../errors.ts';
+import type { Clock, EventBus, GitSource, Ledger, SourceTree } from '../ports/index.ts';
+import { type AppConfig, CONFIG_FILE, type FleetConfig, type TargetConfig } from '../schemas/config.ts';
+import type {
+  CommitPushed,
+  ReleasePlanned,
+  ReleaseSkipped,
+  RenderSpec,
+  TargetRef,
+} from '../schemas/events.ts';
+import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
+import { renderSpecFor } from './render.ts';
+
+export interface PlanDeps {
+  readonly git: GitSource;
+  readonly ledger: Ledger;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+}
+
+export type PlanOutcome =
+  | { readonly kind: 'planned'; readonly event: ReleasePlanned }
+  | { readonly kind: 'skipped'; readonly event: ReleaseSkipped };
+
+const toTargetRef = (t: TargetConfig): TargetRef => ({
+  name: t.name,
+  cloud: t.cloud,
+  region: t.region,
+  agent: t.agent,
+});
+
+/** The app's releases for this config: targets grouped by identical render spec (one render each). */
+export const releasesFor = (
+  config: FleetConfig,
+  app: AppConfig,
+): { spec: RenderSpec; targets: TargetRef[] }[] => {
+  const groups = new Map<string, { spec: RenderSpec; targets: TargetRef[] }>();
+  for (const target of selectTargets(app.targets, config.targets)) {
+    const spec = renderSpecFor(config, app, target);
+    const key = JSON.stringify(spec);
+    const group = groups.get(key) ?? { spec, targets: [] };
+    group.targets.push(toTargetRef(target));
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+};
+
+const readConfig = async (tree: SourceTree): Promise<FleetConfig> => {
+  const text = await tree.read(CONFIG_FILE);
+  if (text === undefined) {
+    throw new ConfigError(
+      CONFIG_FILE,
+      '',
+      `is missing at the root of commit ${tree.commit.slice(0, 7)}`,
+      'add a sluice.yaml (start from examples/fleet/sluice.yaml)',
+    );
+  }
+  return parseFleetConfig(text, CONFIG_FILE);
+};
+
+/**
+ * Plans one pushed commit. Only the branch's current head is planned: an older commit is
+ * superseded (this is what coalesces a burst: N pushes, one plan). Only apps whose paths — or
+ * whose entry in sluice.yaml — changed since the last planned commit are released.
+ */
+export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<PlanOutcome> => {
+  const common = {
+    schemaVersion: 1 as const,
+    traceId: push.traceId,
+    repo: push.repo,
+    branch: push.branch,
+    commit: push.commit,
+  };
+  const skip = async (
+    reason: ReleaseSkipped['reason'],
+    message: string,
+    supersededBy?: string,
+  ): Promise<PlanOutcome> => {
+    const event: ReleaseSkipped = {
+      ...common,
+      occurredAt: deps.clock.now().toISOString(),
+      reason,
+      message,
+      ...(supersededBy ? { supersededBy } : {}),
+    };
+    await deps.bus.publish([{ detailType: 'Release Skipped', detail: event }]);
+    return { kind: 'skipped', event };
+  };
+
+  if (push.deleted) {
+    return skip('branch-deleted', `branch ${push.branch} was deleted; targets keep their last release`);
+  }
+  const head = await deps.git.head(push.repoUrl, push.branch);
+  if (head === undefined) {
+    return skip('branch-deleted', `branch ${push.branch} no longer exists on ${push.repo}`);
+  }
+  if (head !== push.commit) {
+    return skip('superseded', `a newer commit ${head.slice(0, 7)} is the head of ${push.branch}`, head);
+  }
+
+  const branchState = await deps.ledger.getBranch(push.repo, push.branch);
+  const last = branchState?.lastPlanned ?? null;
+  if (last === push.commit) {
+    return skip('already-planned', `commit ${push.commit.slice(0, 7)} was already planned`);
+  }
+  if (last && (await deps.git.isAncestor(push.repoUrl, push.branch, push.commit, last))) {
+    return skip(
+      'already-planned',
+      `commit ${push.commit.slice(0, 7)} is older than ${last.slice(0, 7)}, already planned`,
+    );
+  }
+
+  const tree = await deps.git.checkout(push.repoUrl, push.branch, push.commit);
+  let config: FleetConfig;
+  try {
+    config = await readConfig(tree);
+  } catch (error) {
+    if (isSluiceError(error) && error.code === 'CONFIG_INVALID') return skip('invalid-config', error.message);
+    throw error;
+  }
+
+  const changed = await deps.git.changedPaths(push.repoUrl, push.branch, last, push.commit);
+  const previousConfig =
+    last && changed?.includes(CONFIG_FILE)
+      ? await deps.git
+          .checkout(push.repoUrl, push.branch, last)
+          .then(readConfig)
+          .catch(() => undefined)
+      : undefined;
+
+  const affected = config.apps.filter((app) => {
+    if (changed === undefined || last === null) return true;
+    if (changed.some((p) => appTouchedBy(app, p))) return true;
+    if (!changed.includes(CONFIG_FILE)) return false;
+    const before = previousConfig?.apps.find((a) => a.name === app.name);
+    if (!previousConfig || !before) return true;
+    return JSON.stringify(releasesFor(previousConfig, before)) !== JSON.stringify(releasesFor(config, app));
+  });
+  const releases = affected.flatMap((app) => releasesFor(config, app));
+
+  const generation = (branchState?.generation ?? 0) + 1;
+  const now = deps.clock.now().toISOString();
+  let outcome: PlanOutcome;
+  if (releases.length === 0) {
+    outcome = await skip(
+      'no-app-changed',
+      changed?.length
+        ? `${changed.length} changed path(s), none inside an app (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''})`
+        : 'the commit changes no files',
+    );
+  } else {
+    const event: ReleasePlanned = {
+      ...common,
+      occurredAt: now,
+      repoUrl: push.repoUrl,
+      generation,
+      previousCommit: last,
+      changedPaths: changed?.length ?? 0,
+      releases,
+    };
+    // Publish before advancing the branch: if the write below fails, the retry publishes the same
+    // generation again (downstream is idempotent) instead of losing the release.
+    await deps.bus.publish([{ detailType: 'Release Planned', detail: event }]);
+    outcome = { kind: 'planned', event };
+  }
+  await deps.ledger.putBranch(
+    { repo: push.repo, branch: push.branch, lastPlanned: push.commit, generation, plannedAt: now },
+    branchState?.version ?? 0,
+  );
+  return outcome;
+};

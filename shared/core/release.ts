@@ -1,0 +1,104 @@
+import { isSluiceError } from '../errors.ts';
+import type { BundleStore, Clock, EventBus, GitSource, Ledger } from '../ports/index.ts';
+import type { OutboundEvent, ReleasePlanned } from '../schemas/events.ts';
+import { encodeBundle } from './bundle.ts';
+import { checkPolicies } from './policy.ts';
+import { renderApp } from './render.ts';
+
+export interface RenderDeps {
+  readonly git: GitSource;
+  readonly ledger: Ledger;
+  readonly bundles: BundleStore;
+  readonly bus: EventBus;
+  readonly clock: Clock;
+}
+
+/**
+ * Renders every release of a plan once, checks policy, and stores each passing bundle by its
+ * digest. A plan already overtaken by a newer one for its branch is dropped before any work.
+ */
+export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Promise<OutboundEvent[]> => {
+  const common = {
+    schemaVersion: 1 as const,
+    traceId: plan.traceId,
+    repo: plan.repo,
+    branch: plan.branch,
+    commit: plan.commit,
+    generation: plan.generation,
+  };
+  const branch = await deps.ledger.getBranch(plan.repo, plan.branch);
+  if (branch && branch.generation > plan.generation) {
+    const events: OutboundEvent[] = [
+      {
+        detailType: 'Release Skipped',
+        detail: {
+          ...common,
+          occurredAt: deps.clock.now().toISOString(),
+          reason: 'superseded',
+          supersededBy: branch.lastPlanned,
+          message: `generation ${plan.generation} was overtaken by ${branch.generation} (${branch.lastPlanned.slice(0, 7)}) before rendering`,
+        },
+      },
+    ];
+    await deps.bus.publish(events);
+    return events;
+  }
+
+  const tree = await deps.git.checkout(plan.repoUrl, plan.branch, plan.commit);
+  const events: OutboundEvent[] = [];
+  for (const { spec, targets } of plan.releases) {
+    const scope = {
+      ...common,
+      app: spec.app,
+      ...(spec.environment ? { environment: spec.environment } : {}),
+    };
+    let objects: Awaited<ReturnType<typeof renderApp>>;
+    try {
+      objects = await renderApp(tree, spec);
+    } catch (error) {
+      if (!isSluiceError(error) || error.retryable) throw error;
+      events.push({
+        detailType: 'Render Failed',
+        detail: {
+          ...scope,
+          occurredAt: deps.clock.now().toISOString(),
+          targets: targets.map((t) => t.name),
+          error: { code: error.code, message: error.message },
+        },
+      });
+      continue;
+    }
+    const violations = checkPolicies(objects, spec.disabledPolicies);
+    if (violations.length > 0) {
+      events.push({
+        detailType: 'Policy Rejected',
+        detail: {
+          ...scope,
+          occurredAt: deps.clock.now().toISOString(),
+          targets: targets.map((t) => t.name),
+          violations,
+        },
+      });
+      continue;
+    }
+    const bytes = encodeBundle(objects, {
+      app: spec.app,
+      commit: plan.commit,
+      ...(spec.environment ? { environment: spec.environment } : {}),
+    });
+    const bundle = await deps.bundles.put(bytes, { objects: objects.length });
+    events.push({
+      detailType: 'Bundle Verified',
+      detail: {
+        ...scope,
+        occurredAt: deps.clock.now().toISOString(),
+        bundle,
+        targets,
+        sync: spec.sync,
+        cached: false,
+      },
+    });
+  }
+  await deps.bus.publish(events);
+  return events;
+};
