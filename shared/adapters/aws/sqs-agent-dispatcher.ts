@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { AwsSettings } from '../../config/env.ts';
+import type { AgentDispatcher } from '../../ports/index.ts';
+import type { TargetRef } from '../../schemas/events.ts';
+import { clientConfig } from './client-config.ts';
+import { translateAwsError } from './errors.ts';
+
+export interface SqsAgentDispatcherOptions {
+  /** The agent queue of a target's region (usually from config, one queue per account/region). */
+  readonly queueUrlFor: (target: TargetRef) => string;
+  /** One client per region: SQS must be called in the queue's own region. */
+  readonly clientFor?: (region: string) => SQSClient;
+  /** Endpoint (emulator) for the clients built when `clientFor` is not given. */
+  readonly aws?: Pick<AwsSettings, 'endpoint'>;
+}
+
+/** SQS caps MessageDeduplicationId at 128 characters of `[!-~]`. */
+const dedupIdFor = (id: string): string =>
+  /^[!-~]{1,128}$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
+
+export class SqsAgentDispatcher implements AgentDispatcher {
+  readonly #queueUrlFor: (target: TargetRef) => string;
+  readonly #clientFor: (region: string) => SQSClient;
+  readonly #clients = new Map<string, SQSClient>();
+
+  constructor(options: SqsAgentDispatcherOptions) {
+    this.#queueUrlFor = options.queueUrlFor;
+    const endpoint = options.aws?.endpoint;
+    this.#clientFor =
+      options.clientFor ??
+      ((region) => {
+        let client = this.#clients.get(region);
+        if (client === undefined) {
+          client = new SQSClient(clientConfig(endpoint === undefined ? { region } : { region, endpoint }));
+          this.#clients.set(region, client);
+        }
+        return client;
+      });
+  }
+
+  async send(target: TargetRef, message: { body: string; dedupId: string }): Promise<void> {
+    const queueUrl = this.#queueUrlFor(target);
+    const fifo = queueUrl.endsWith('.fifo');
+    try {
+      await this.#clientFor(target.region).send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: message.body,
+          // One group per target: an agent applies a target's work in order, targets in parallel.
+          ...(fifo
+            ? { MessageGroupId: target.name, MessageDeduplicationId: dedupIdFor(message.dedupId) }
+            : {}),
+          MessageAttributes: {
+            target: { DataType: 'String', StringValue: target.name },
+            dedupId: { DataType: 'String', StringValue: message.dedupId },
+          },
+        }),
+      );
+    } catch (error) {
+      throw translateAwsError(error, `agent queue ${queueUrl} for target ${target.name}`, {
+        target: target.name,
+        region: target.region,
+      });
+    }
+  }
+}
