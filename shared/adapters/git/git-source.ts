@@ -1,0 +1,425 @@
+/**
+ * GitSource over isomorphic-git: shallow, single-branch fetches into one cached bare repository
+ * per URL, and checkouts materialised once per commit.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { access, chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import git, { TREE, type WalkerEntry } from 'isomorphic-git';
+import http from 'isomorphic-git/http/node';
+import { BadInputError, NotFoundError, SluiceError, UnavailableError } from '../../errors.ts';
+import type { GitSource, SourceTree } from '../../ports/index.ts';
+import { createDirectoryTree } from '../local/directory-tree.ts';
+
+export interface GitCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface GitSourceOptions {
+  /** Directory for the cached repositories (`repos/<sha256 of url>`) and checkouts (`trees/<commit>`). */
+  readonly cacheDir: string;
+  /** Credentials for a URL (given without any userinfo); undefined for anonymous access. */
+  readonly auth?: (url: string) => Promise<GitCredentials | undefined>;
+  /** Commits fetched from the branch head the first time. @default 10 */
+  readonly depth?: number;
+  /** Successive deepenings tried before a commit is declared unreachable. @default [50, 500] */
+  readonly deepen?: readonly number[];
+}
+
+const SHA = /^[0-9a-f]{40}$/;
+
+/** The URL without userinfo, safe for messages, logs and cache keys. */
+export const redactUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+};
+
+const exists = (file: string): Promise<boolean> =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+const withFix = <E extends SluiceError>(error: E, fix: string): E => {
+  error.message = `${error.message}. Fix: ${fix}`;
+  error.data.fix = fix;
+  return error;
+};
+
+const checkSha = (value: string, name: string): void => {
+  if (!SHA.test(value)) {
+    throw new BadInputError(
+      `${name} "${value}"`,
+      'is not a full 40-character commit sha',
+      'pass the full sha',
+    );
+  }
+};
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+]);
+
+/**
+ * Turns isomorphic-git and socket errors into domain errors. Only our own wording and the status
+ * code travel on: a vendor message or response body could echo a URL with credentials.
+ */
+const translate = (error: unknown, url: string, action: string): unknown => {
+  if (error instanceof SluiceError) return error;
+  const safeUrl = redactUrl(url);
+  const e = error as { code?: string; data?: { statusCode?: number; statusMessage?: string } };
+  const cause = new Error(`${action} ${safeUrl} failed (${e.code ?? 'unknown error'})`);
+  if (e.code !== undefined && NETWORK_CODES.has(e.code)) {
+    return new UnavailableError(`git server for ${safeUrl}`, new Error(`${action}: ${e.code}`), {
+      url: safeUrl,
+      errno: e.code,
+    });
+  }
+  if (e.code === 'HttpError') {
+    const status = e.data?.statusCode ?? 0;
+    const data = { url: safeUrl, status };
+    if (status >= 500 || status === 429 || status === 408) {
+      return new UnavailableError(`git server for ${safeUrl}`, new Error(`${action}: HTTP ${status}`), data);
+    }
+    if (status === 404) {
+      return withFix(
+        new NotFoundError(`git repository ${safeUrl}`, data, cause),
+        'check the repository URL in the webhook or sluice config',
+      );
+    }
+    if (status === 401 || status === 403 || status === 203) {
+      return new SluiceError(
+        'UNAUTHORIZED',
+        `${action} ${safeUrl} was refused with HTTP ${status}. Fix: give the git credentials read access to the repository`,
+        { data, cause },
+      );
+    }
+    return new SluiceError('GIT_FAILED', `${action} ${safeUrl} failed with HTTP ${status}`, { data, cause });
+  }
+  if (e.code === 'UserCanceledError') {
+    return new SluiceError(
+      'UNAUTHORIZED',
+      `${action} ${safeUrl} was refused. Fix: give the git credentials read access to the repository`,
+      { data: { url: safeUrl }, cause },
+    );
+  }
+  return error;
+};
+
+/** One promise chain per key: isomorphic-git is not safe with concurrent writers on one gitdir. */
+const createKeyedMutex = () => {
+  const tails = new Map<string, Promise<void>>();
+  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    const result = (tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return result;
+  };
+};
+
+const checkEntryName = (name: string, where: string): void => {
+  if (
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    name.includes('\0')
+  ) {
+    throw new BadInputError(
+      `tree entry "${where}${name}"`,
+      'is not a safe file name',
+      'rewrite the commit without the entry',
+    );
+  }
+};
+
+export const createGitSource = (opts: GitSourceOptions): GitSource => {
+  const cacheDir = path.resolve(opts.cacheDir);
+  const initialDepth = opts.depth ?? 10;
+  const deepenSteps = opts.deepen ?? [50, 500];
+  const lock = createKeyedMutex();
+  const caches = new Map<string, object>();
+
+  const onAuth = opts.auth
+    ? async (url: string) => {
+        const credentials = await opts.auth?.(redactUrl(url));
+        return credentials ? { username: credentials.username, password: credentials.password } : undefined;
+      }
+    : undefined;
+  // A second refusal ends the attempt instead of asking for the same credentials again.
+  const onAuthFailure = () => ({ cancel: true });
+
+  const gitdirFor = (url: string): string =>
+    path.join(cacheDir, 'repos', createHash('sha256').update(redactUrl(url)).digest('hex'));
+
+  const cacheFor = (gitdir: string): object => {
+    let cache = caches.get(gitdir);
+    if (!cache) {
+      cache = {};
+      caches.set(gitdir, cache);
+    }
+    return cache;
+  };
+
+  const ensureInit = async (gitdir: string, url: string): Promise<void> => {
+    if (await exists(path.join(gitdir, 'HEAD'))) return;
+    await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
+    // fetch stores remote-tracking refs through this refspec; the stored URL carries no credentials.
+    await git.addRemote({ fs, gitdir, remote: 'origin', url: redactUrl(url), force: true });
+  };
+
+  const hasCommit = async (gitdir: string, oid: string): Promise<boolean> => {
+    try {
+      await git.readCommit({ fs, gitdir, oid, cache: cacheFor(gitdir) });
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'NotFoundError') return false;
+      throw error;
+    }
+  };
+
+  const isShallow = (gitdir: string): Promise<boolean> => exists(path.join(gitdir, 'shallow'));
+
+  const fetchBranch = async (
+    url: string,
+    gitdir: string,
+    branch: string,
+    depth: number,
+    relative: boolean,
+  ): Promise<void> => {
+    try {
+      await git.fetch({
+        fs,
+        http,
+        gitdir,
+        url,
+        // The remote-tracking ref is what we already have, so only new objects travel.
+        ref: `refs/remotes/origin/${branch}`,
+        remoteRef: `refs/heads/${branch}`,
+        singleBranch: true,
+        tags: false,
+        depth,
+        relative,
+        onAuth,
+        onAuthFailure,
+        cache: cacheFor(gitdir),
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'NotFoundError') {
+        throw withFix(
+          new NotFoundError(`branch ${branch} of ${redactUrl(url)}`, { url: redactUrl(url), branch }, error),
+          `push the branch, or check the branch name`,
+        );
+      }
+      throw translate(error, url, `fetching ${branch} from`);
+    }
+  };
+
+  /** Makes `commit` present locally: fetch the branch head shallowly, then deepen in bounded steps. */
+  const ensureCommit = async (
+    url: string,
+    gitdir: string,
+    branch: string,
+    commit: string,
+  ): Promise<boolean> => {
+    if (await hasCommit(gitdir, commit)) return true;
+    await fetchBranch(url, gitdir, branch, initialDepth, false);
+    if (await hasCommit(gitdir, commit)) return true;
+    for (const step of deepenSteps) {
+      if (!(await isShallow(gitdir))) return false;
+      await fetchBranch(url, gitdir, branch, step, true);
+      if (await hasCommit(gitdir, commit)) return true;
+    }
+    return false;
+  };
+
+  const commitNotFound = (url: string, branch: string, commit: string): NotFoundError => {
+    const searched = initialDepth + deepenSteps.reduce((sum, step) => sum + step, 0);
+    return withFix(
+      new NotFoundError(`commit ${commit} on branch ${branch} of ${redactUrl(url)}`, {
+        url: redactUrl(url),
+        branch,
+        commit,
+        searched,
+      }),
+      `check that ${commit} was pushed to ${branch} (a force push may have removed it; ` +
+        `only the last ${searched} commits of the branch are searched)`,
+    );
+  };
+
+  const treeOf = async (gitdir: string, commit: string): Promise<string> =>
+    (await git.readCommit({ fs, gitdir, oid: commit, cache: cacheFor(gitdir) })).commit.tree;
+
+  const writeTree = async (gitdir: string, treeOid: string, dir: string, where: string): Promise<void> => {
+    await mkdir(dir, { recursive: true });
+    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache: cacheFor(gitdir) });
+    for (const entry of tree) {
+      checkEntryName(entry.path, where);
+      const target = path.join(dir, entry.path);
+      if (entry.type === 'tree') {
+        if (entry.path.toLowerCase() === '.git') continue;
+        await writeTree(gitdir, entry.oid, target, `${where}${entry.path}/`);
+      } else if (entry.type === 'blob') {
+        const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache: cacheFor(gitdir) });
+        if (entry.mode === '120000') {
+          await symlink(Buffer.from(blob).toString('utf8'), target);
+        } else {
+          await writeFile(target, blob);
+          if (entry.mode === '100755') await chmod(target, 0o755);
+        }
+      }
+      // 'commit' entries are submodules: their content lives in another repository.
+    }
+  };
+
+  /** Writes the tree once into a temporary directory and renames it, so no half tree is ever visible. */
+  const materialise = async (gitdir: string, commit: string, treeDir: string): Promise<void> => {
+    const temp = path.join(path.dirname(treeDir), `.tmp-${commit}-${randomBytes(6).toString('hex')}`);
+    try {
+      await writeTree(gitdir, await treeOf(gitdir, commit), temp, '');
+      try {
+        await rename(temp, treeDir);
+      } catch (error) {
+        if (!(await exists(treeDir))) throw error;
+      }
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+  };
+
+  const allFiles = async (gitdir: string, commit: string): Promise<string[]> => {
+    const files: string[] = [];
+    await git.walk({
+      fs,
+      gitdir,
+      cache: cacheFor(gitdir),
+      trees: [TREE({ ref: commit })],
+      map: async (filepath, [entry]) => {
+        if (filepath !== '.' && (await entry?.type()) === 'blob') files.push(filepath);
+        return true;
+      },
+    });
+    return files.sort();
+  };
+
+  const diffTrees = async (gitdir: string, from: string, to: string): Promise<string[]> => {
+    const changed: string[] = [];
+    const describe = async (entry: WalkerEntry | null | undefined) =>
+      entry ? { type: await entry.type(), oid: await entry.oid(), mode: await entry.mode() } : undefined;
+    await git.walk({
+      fs,
+      gitdir,
+      cache: cacheFor(gitdir),
+      trees: [TREE({ ref: from }), TREE({ ref: to })],
+      map: async (filepath, [a, b]) => {
+        const [before, after] = await Promise.all([describe(a), describe(b)]);
+        if (filepath === '.') return before?.oid === after?.oid ? null : true;
+        // Identical subtrees and files cannot hold a change: skip them without reading.
+        if (before?.oid === after?.oid && before?.mode === after?.mode) return null;
+        if ((before && before.type !== 'tree') || (after && after.type !== 'tree')) changed.push(filepath);
+        return true;
+      },
+    });
+    return changed.sort();
+  };
+
+  return {
+    async head(repoUrl: string, branch: string): Promise<string | undefined> {
+      const ref = `refs/heads/${branch}`;
+      try {
+        const refs = await git.listServerRefs({ http, url: repoUrl, prefix: ref, onAuth, onAuthFailure });
+        return refs.find((entry) => entry.ref === ref)?.oid;
+      } catch (error) {
+        throw translate(error, repoUrl, 'listing refs of');
+      }
+    },
+
+    checkout(repoUrl: string, branch: string, commit: string): Promise<SourceTree> {
+      checkSha(commit, 'commit');
+      const gitdir = gitdirFor(repoUrl);
+      return lock(gitdir, async () => {
+        const treeDir = path.join(cacheDir, 'trees', commit);
+        if (!(await exists(treeDir))) {
+          await ensureInit(gitdir, repoUrl);
+          if (!(await ensureCommit(repoUrl, gitdir, branch, commit))) {
+            throw commitNotFound(repoUrl, branch, commit);
+          }
+          await mkdir(path.dirname(treeDir), { recursive: true });
+          await materialise(gitdir, commit, treeDir);
+        }
+        return createDirectoryTree(treeDir, commit);
+      });
+    },
+
+    changedPaths(
+      repoUrl: string,
+      branch: string,
+      from: string | null,
+      to: string,
+    ): Promise<string[] | undefined> {
+      checkSha(to, 'to');
+      if (from !== null) checkSha(from, 'from');
+      const gitdir = gitdirFor(repoUrl);
+      return lock(gitdir, async () => {
+        await ensureInit(gitdir, repoUrl);
+        if (!(await ensureCommit(repoUrl, gitdir, branch, to))) throw commitNotFound(repoUrl, branch, to);
+        if (from === null) return allFiles(gitdir, to);
+        if (from === to) return [];
+        if (!(await ensureCommit(repoUrl, gitdir, branch, from))) return undefined;
+        return diffTrees(gitdir, from, to);
+      });
+    },
+
+    async isAncestor(
+      repoUrl: string,
+      branch: string,
+      ancestor: string,
+      descendant: string,
+    ): Promise<boolean> {
+      if (ancestor === descendant) return true;
+      if (!SHA.test(ancestor) || !SHA.test(descendant)) return false;
+      const gitdir = gitdirFor(repoUrl);
+      return lock(gitdir, async () => {
+        await ensureInit(gitdir, repoUrl);
+        if (!(await ensureCommit(repoUrl, gitdir, branch, descendant))) return false;
+        if (!(await ensureCommit(repoUrl, gitdir, branch, ancestor))) return false;
+        const check = () =>
+          git
+            .isDescendent({ fs, gitdir, oid: descendant, ancestor, depth: -1, cache: cacheFor(gitdir) })
+            .catch(() => false);
+        if (await check()) return true;
+        // Both commits may be present yet joined only by history beyond the shallow boundary.
+        for (const step of deepenSteps) {
+          if (!(await isShallow(gitdir))) return false;
+          await fetchBranch(repoUrl, gitdir, branch, step, true);
+          if (await check()) return true;
+        }
+        return false;
+      });
+    },
+  };
+};
