@@ -4,6 +4,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type GitServer,
@@ -181,6 +182,23 @@ describe('startGitServer', () => {
     } finally {
       stderr.mockRestore();
     }
+  });
+
+  it('accepts gzip-encoded request bodies, as git clients send for long negotiations', async () => {
+    // GIVEN a seeded repository and a gzipped upload-pack request wanting its head
+    const repo = await initBareRepo(root, 'gzipped', seed);
+    const head = await gitCli(repo, 'rev-parse', 'main');
+    const body = gzipSync(Buffer.from(`0032want ${head}\n00000009done\n`));
+    // WHEN it is posted with Content-Encoding: gzip
+    const response = await fetch(`${server.url}/gzipped.git/git-upload-pack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-git-upload-pack-request', 'content-encoding': 'gzip' },
+      body,
+    });
+    // THEN http-backend inflates it and answers with a pack
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/x-git-upload-pack-result');
+    expect(Buffer.from(await response.arrayBuffer()).includes('PACK')).toBe(true);
   });
 
   it('answers 404 for paths outside a repository', async () => {
