@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   type GitServer,
   initBareRepo,
@@ -188,7 +188,7 @@ describe('startGitServer', () => {
     // GIVEN a seeded repository and a gzipped upload-pack request wanting its head
     const repo = await initBareRepo(root, 'gzipped', seed);
     const head = await gitCli(repo, 'rev-parse', 'main');
-    const body = gzipSync(Buffer.from(`0032want ${head}\n00000009done\n`));
+    const body = gzipSync(Buffer.from(`003ewant ${head} no-progress\n00000009done\n`));
     // WHEN it is posted with Content-Encoding: gzip
     const response = await fetch(`${server.url}/gzipped.git/git-upload-pack`, {
       method: 'POST',
@@ -202,7 +202,10 @@ describe('startGitServer', () => {
   });
 
   it('answers 404 for paths outside a repository', async () => {
-    // GIVEN the server  WHEN a non-repository and a climbing path are requested  THEN both are 404
+    // GIVEN the server (http-backend's complaints are expected here, so kept off the test output)
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    onTestFinished(() => stderr.mockRestore());
+    // WHEN a non-repository, a missing repository and a climbing path are requested  THEN all are 404
     expect((await fetch(`${server.url}/nothing-here`)).status).toBe(404);
     expect((await fetch(`${server.url}/missing.git/info/refs?service=git-upload-pack`)).status).toBe(404);
     const climbing = await new Promise<number | undefined>((resolve, reject) => {

@@ -42,6 +42,8 @@ export const redactUrl = (url: string): string => {
   }
 };
 
+const stripUserinfo = (text: string): string => text.replace(/\/\/[^/\s@]+@/g, '//');
+
 const exists = (file: string): Promise<boolean> =>
   access(file).then(
     () => true,
@@ -120,7 +122,14 @@ const translate = (error: unknown, url: string, action: string): unknown => {
       { data: { url: safeUrl }, cause },
     );
   }
-  return error;
+  // Anything else is unexpected: keep its message and stack for debugging, minus any userinfo.
+  const original = error instanceof Error ? error : new Error(String(error));
+  const scrubbed = new Error(stripUserinfo(original.message));
+  scrubbed.stack = stripUserinfo(original.stack ?? '');
+  return new SluiceError('GIT_FAILED', `${action} ${safeUrl} failed: ${scrubbed.message}`, {
+    data: { url: safeUrl, gitCode: e.code },
+    cause: scrubbed,
+  });
 };
 
 /** One promise chain per key: isomorphic-git is not safe with concurrent writers on one gitdir. */
