@@ -1,10 +1,244 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
+import { createGitSource } from '../../shared/adapters/git/git-source.ts';
+import { initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
+import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
+import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
+import { FileSecretStore, MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
+import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
+import { ingestWebhook } from '../../shared/core/ingest.ts';
+import { BadInputError } from '../../shared/errors.ts';
+import { describeEvent, timeOf } from '../progress.ts';
+import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
+import { DEFAULT_WORKDIR } from './status.ts';
+
+const run = promisify(execFile);
+const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/fleet', import.meta.url));
+const ZERO = '0'.repeat(40);
+const DEV_SECRETS = { 'aws-sm://api/database#url': 'postgres://api:local-dev-only@127.0.0.1:5432/api' };
+
+export interface DevOptions {
+  readonly workdir: string;
+  readonly port: number;
+  readonly gitPort: number;
+  readonly webhookSecret?: string;
+  readonly seed: string;
+  readonly coalesceMs: number;
+  readonly quiet?: boolean;
+}
+
+export interface DevServer {
+  readonly gitUrl: string;
+  readonly webhookUrl: string;
+  readonly pipeline: LocalPipeline;
+  stop(): Promise<void>;
+}
+
+const parsePort = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) {
+    throw new BadInputError(
+      `${flag} ${value}`,
+      'is not a port',
+      'pass a number from 0 to 65535 (0 picks a free port)',
+    );
+  }
+  return n;
+};
+
+const parseMillis = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 600_000) {
+    throw new BadInputError(
+      `--coalesce-ms ${value}`,
+      'is not a duration',
+      'pass milliseconds from 0 to 600000',
+    );
+  }
+  return n;
+};
+
+/** The webhook secret: the flag's, or one generated on first start and kept (0600) in the workdir. */
+const webhookSecretFor = async (workdir: string, flag?: string): Promise<string> => {
+  if (flag) return flag;
+  const file = path.join(workdir, 'state', 'webhook-secret.json');
+  const stored = await readJson<{ secret?: string }>(file, {});
+  if (stored.secret) return stored.secret;
+  const secret = randomBytes(32).toString('hex');
+  await writeFileAtomic(file, JSON.stringify({ secret }), 0o600);
+  return secret;
+};
+
+const bareGit = async (gitDir: string, args: string[]): Promise<string> =>
+  (await run('git', ['--git-dir', gitDir, ...args])).stdout.trim();
+
+const listen = async <T>(what: string, flag: string, port: number, start: () => Promise<T>): Promise<T> => {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new BadInputError(
+        `${flag} ${port}`,
+        `the ${what} port is already in use`,
+        `pass ${flag} 0 for any free port`,
+      );
+    }
+    throw error;
+  }
+};
+
+/**
+ * `sluice dev`: a real git smart-HTTP server seeded with the example fleet, the webhook endpoint,
+ * and the whole pipeline in this process. A push to the git server is sent to the endpoint as a
+ * signed GitHub push webhook, exactly as a provider would send it.
+ */
+export const startDev = async (
+  options: DevOptions,
+  print: (line: string) => void = console.log,
+): Promise<DevServer> => {
+  const workdir = path.resolve(options.workdir);
+  const paths = workdirPaths(workdir);
+  await mkdir(paths.repos, { recursive: true });
+  const secret = await webhookSecretFor(workdir, options.webhookSecret);
+  await initBareRepo(paths.repos, 'fleet', options.seed);
+
+  const secretsFile = path.join(workdir, 'secrets.json');
+  if ((await readJson<unknown>(secretsFile, undefined)) === undefined) {
+    // Local stand-ins for the example fleet's secret references; real ones live in Secrets Manager or Vault.
+    await writeFileAtomic(secretsFile, `${JSON.stringify(DEV_SECRETS, null, 2)}\n`, 0o600);
+  }
+  const secrets = new FileSecretStore(secretsFile);
+  const pipeline = startLocalPipeline({
+    workdir,
+    git: createGitSource({ cacheDir: paths.gitCache }),
+    secrets,
+    coalesceMs: options.coalesceMs,
+    logger: new Logger({ serviceName: 'sluice-dev', logLevel: options.quiet ? 'SILENT' : 'ERROR' }),
+  });
+  const unsubscribe = options.quiet
+    ? () => undefined
+    : pipeline.bus.subscribe((e) => {
+        const [first, ...rest] = describeEvent(e);
+        print(`${timeOf(e)}  ${first}`);
+        for (const line of rest) print(`${' '.repeat(14)}${line}`);
+      });
+
+  const deliveries = new MemoryIdempotencyStore();
+  const ingest = await listen('webhook', '--port', options.port, () =>
+    startIngestServer({
+      port: options.port,
+      ingest: (request) =>
+        ingestWebhook(
+          {
+            bus: pipeline.bus,
+            deliveries,
+            clock: systemClock,
+            webhookSecrets: async () => [secret],
+            newTraceId: randomUUID,
+          },
+          request,
+        ),
+    }),
+  );
+  const webhookUrl = `${ingest.url}/webhooks/github`;
+
+  let gitUrl = '';
+  const notify = async (repo: string, ref: string, before: string, after: string) => {
+    const gitDir = path.join(paths.repos, `${repo}.git`);
+    const [author = 'sluice-dev', message = ''] =
+      after === ZERO ? [] : (await bareGit(gitDir, ['log', '-1', '--format=%an%x00%s', after])).split('\0');
+    const forced =
+      before !== ZERO &&
+      after !== ZERO &&
+      !(await run('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', before, after]).then(
+        () => true,
+        () => false,
+      ));
+    const payload = githubPushPayload({
+      repo: `local/${repo}`,
+      cloneUrl: `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo}.git`,
+      ref,
+      before,
+      after,
+      message,
+      pusher: author,
+      forced,
+    });
+    const answer = await sendWebhook({ url: webhookUrl, secret, event: 'push', payload });
+    if (answer.status >= 300) print(`webhook   ${ref} ${after.slice(0, 7)} answered ${answer.status}`);
+  };
+  const git = await listen('git', '--git-port', options.gitPort, () =>
+    startGitServer({
+      root: paths.repos,
+      port: options.gitPort,
+      onPush: (u) => notify(u.repo, u.ref, u.before, u.after),
+    }),
+  );
+  gitUrl = `${git.url}/fleet.git`;
+  print(`git: ${gitUrl}`);
+  print(`webhook: ${webhookUrl}`);
+
+  // A webhook missed while `sluice dev` was stopped (or the seed commit on first start) is sent
+  // now: each repo's main head is compared with the last planned commit.
+  for (const entry of await readdir(paths.repos)) {
+    if (!entry.endsWith('.git')) continue;
+    const repo = entry.slice(0, -4);
+    const head = await bareGit(path.join(paths.repos, entry), [
+      'rev-parse',
+      '--verify',
+      '-q',
+      'refs/heads/main',
+    ]).catch(() => '');
+    const planned = await pipeline.ledger.getBranch(`local/${repo}`, 'main');
+    if (head && planned?.lastPlanned !== head) {
+      await notify(repo, 'refs/heads/main', planned?.lastPlanned ?? ZERO, head);
+    }
+  }
+  print('ready');
+
+  return {
+    gitUrl,
+    webhookUrl,
+    pipeline,
+    async stop() {
+      unsubscribe();
+      await git.close();
+      await ingest.close();
+      await pipeline.stop();
+    },
+  };
+};
 
 export const registerDev = (program: Command): void => {
   program
     .command('dev')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new Error('sluice dev is not implemented yet');
+    .description('run the whole pipeline locally: a git server, the webhook endpoint, and directory targets')
+    .option('--workdir <dir>', 'where repos, state and targets live', DEFAULT_WORKDIR)
+    .option('--port <n>', 'webhook port (0 = any free port)', parsePort('--port'), 7420)
+    .option('--git-port <n>', 'git smart-HTTP port (0 = any free port)', parsePort('--git-port'), 7421)
+    .option('--webhook-secret <s>', 'HMAC secret of the webhook (default: generated once per workdir)')
+    .option('--seed <dir>', 'config repo the git server starts with', EXAMPLE_FLEET)
+    .option(
+      '--coalesce-ms <n>',
+      'how long a push waits to be planned; pushes within it collapse into one',
+      parseMillis,
+      1500,
+    )
+    .action(async (options: DevOptions) => {
+      const dev = await startDev(options);
+      await new Promise<void>((resolve) => {
+        const shutdown = () => {
+          console.log('stopping');
+          void dev.stop().then(resolve);
+        };
+        process.once('SIGINT', shutdown);
+        process.once('SIGTERM', shutdown);
+      });
     });
 };

@@ -47,15 +47,13 @@ export const dispatchBundle = async (
       bundle: verified.bundle,
       sync: verified.sync,
     };
+    // On the bus first, so `sluice trace` shows the hand-off before the agent's answer.
+    await deps.bus.publish([{ detailType: 'Apply Requested', detail: request }]);
     await deps.agents.send(target, {
       body: JSON.stringify(request),
       dedupId: `${verified.app}:${target.name}:${verified.generation}:${verified.bundle.digest.slice(7, 23)}`,
     });
     requests.push(request);
-  }
-  // Recorded on the bus too, so `sluice trace` can show each hand-off.
-  if (requests.length > 0) {
-    await deps.bus.publish(requests.map((detail) => ({ detailType: 'Apply Requested' as const, detail })));
   }
   return requests;
 };

@@ -1,8 +1,28 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LocalQueue, QueueMessage } from './queue.ts';
 
 /** What a Lambda SQS event-source mapping calls: the same handler shape in AWS and in process. */
-export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+// biome-ignore lint/suspicious/noConfusingVoidType: Lambda handlers may return nothing.
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined | void>;
+
+/** The Lambda context a local invocation gets: enough for Powertools and middy. */
+export const localContext = (functionName: string, timeoutMs = 60_000): Context => {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+};
 
 export interface ConsumerOptions {
   readonly batchSize?: number;
@@ -65,7 +85,7 @@ export const startConsumer = (
     const event: SQSEvent = { Records: messages.map((m) => toRecord(queue, m, arnPrefix)) };
     let failed = new Set<string>();
     try {
-      const response = await handler(event);
+      const response = await handler(event, localContext(queue.name, visibility));
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (error) {
       failed = new Set(messages.map((m) => m.messageId));

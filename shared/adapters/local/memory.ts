@@ -1,5 +1,6 @@
 import { NotFoundError } from '../../errors.ts';
 import type { Clock, IdempotencyStore, SecretStore } from '../../ports/index.ts';
+import { readJson } from './json-file.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -39,6 +40,27 @@ export class MemorySecretStore implements SecretStore {
   async get(ref: string): Promise<string> {
     const value = this.values.get(ref);
     if (value === undefined) throw new NotFoundError(`secret ${ref}`, { ref });
+    return value;
+  }
+}
+
+/**
+ * Secrets for `sluice dev`, read from a JSON file (`{ "aws-sm://name#key": "value" }`) on every
+ * lookup, so an edit takes effect without a restart. The file stays in the workdir, never in Git.
+ */
+export class FileSecretStore implements SecretStore {
+  private readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  async get(ref: string): Promise<string> {
+    const values = await readJson<Record<string, unknown>>(this.file, {});
+    const value = values[ref];
+    if (typeof value !== 'string') {
+      throw new NotFoundError(`secret ${ref}`, { ref, fix: `add "${ref}" to ${this.file}` });
+    }
     return value;
   }
 }

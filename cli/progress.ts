@@ -1,0 +1,88 @@
+import type { Envelope, EventDetail } from '../shared/schemas/events.ts';
+
+const short = (sha: string | undefined) => (sha ? sha.slice(0, 7) : '-------');
+const pad = (word: string) => word.padEnd(10);
+
+/**
+ * One line a person can follow for each event on the bus; `sluice dev` prints them as they
+ * happen and `sluice trace` prints a push's whole story with them.
+ */
+export const describeEvent = (envelope: Envelope): string[] => {
+  const type = envelope['detail-type'];
+  const d = envelope.detail as Record<string, unknown>;
+  switch (type) {
+    case 'Commit Pushed': {
+      const e = d as EventDetail<'Commit Pushed'>;
+      const who = e.pusher ? ` by ${e.pusher}` : '';
+      const msg = e.message ? `: "${e.message.split('\n')[0]?.slice(0, 60)}"` : '';
+      const what = e.deleted ? 'deleted' : e.forced ? 'force-pushed' : 'pushed';
+      return [
+        `${pad('push')} ${e.repo} ${e.branch}@${short(e.commit)} ${what}${who}${msg} (trace ${e.traceId.slice(0, 8)})`,
+      ];
+    }
+    case 'Release Skipped': {
+      const e = d as EventDetail<'Release Skipped'>;
+      return [`${pad('skipped')} ${short(e.commit)} ${e.reason}: ${e.message}`];
+    }
+    case 'Release Planned': {
+      const e = d as EventDetail<'Release Planned'>;
+      const apps = e.releases.map(
+        (r) =>
+          `${r.spec.app}${r.spec.environment ? `[${r.spec.environment}]` : ''} → ${r.targets.map((t) => t.name).join(', ')}`,
+      );
+      const since = e.previousCommit
+        ? `since ${short(e.previousCommit)}, ${e.changedPaths} changed path(s)`
+        : 'first plan';
+      return [
+        `${pad('planned')} ${short(e.commit)} generation ${e.generation} (${since})`,
+        ...apps.map((a) => `${pad('')}   ${a}`),
+      ];
+    }
+    case 'Bundle Verified': {
+      const e = d as EventDetail<'Bundle Verified'>;
+      return [
+        `${pad('verified')} ${short(e.commit)} ${e.app}${e.environment ? `[${e.environment}]` : ''} ${e.bundle.digest.slice(0, 19)}… ${e.bundle.objects} object(s), policy passed`,
+      ];
+    }
+    case 'Policy Rejected': {
+      const e = d as EventDetail<'Policy Rejected'>;
+      return [
+        `${pad('rejected')} ${short(e.commit)} ${e.app}${e.environment ? `[${e.environment}]` : ''}: ${e.violations.length} policy violation(s); not deployed to ${e.targets.join(', ')}`,
+        ...e.violations.map(
+          (v) => `${pad('')}   ${v.policy} ${v.object} (${v.file}): ${v.message}. Fix: ${v.fix}`,
+        ),
+      ];
+    }
+    case 'Render Failed': {
+      const e = d as EventDetail<'Render Failed'>;
+      return [`${pad('failed')} ${short(e.commit)} ${e.app} did not render: ${e.error.message}`];
+    }
+    case 'Apply Requested': {
+      const e = d as EventDetail<'Apply Requested'>;
+      return [`${pad('dispatch')} ${short(e.commit)} ${e.app} → ${e.target.name} (${e.target.region})`];
+    }
+    case 'Deployment Succeeded': {
+      const e = d as EventDetail<'Deployment Succeeded'>;
+      return [
+        `${pad('healthy')} ${short(e.commit)} ${e.app}@${e.target}: ${e.applied} applied, ${e.unchanged} unchanged, ${e.pruned} pruned in ${Math.round(e.durationMs)} ms`,
+      ];
+    }
+    case 'Deployment Failed': {
+      const e = d as EventDetail<'Deployment Failed'>;
+      return [`${pad('failed')} ${short(e.commit)} ${e.app}@${e.target}: ${e.reason}: ${e.message}`];
+    }
+    case 'Deployment Skipped': {
+      const e = d as EventDetail<'Deployment Skipped'>;
+      return [`${pad('refused')} ${short(e.commit)} ${e.app}@${e.target}: ${e.message}`];
+    }
+    default:
+      return [
+        `${pad(type.toLowerCase().split(' ')[0] ?? 'event')} ${short(d.commit as string | undefined)} ${type}`,
+      ];
+  }
+};
+
+export const timeOf = (envelope: Envelope): string => {
+  const occurred = (envelope.detail as { occurredAt?: string }).occurredAt ?? envelope.time;
+  return occurred.slice(11, 23);
+};

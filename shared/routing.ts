@@ -1,0 +1,34 @@
+import type { DetailType } from './schemas/events.ts';
+
+/**
+ * Which queue feeds which function: the one routing table for the EventBridge rules in infra/
+ * and for the local runner. Every consumer has its own queue and dead-letter queue.
+ */
+export interface Route {
+  readonly fn: 'plan' | 'render' | 'dispatch' | 'report';
+  readonly queue: string;
+  readonly fifo: boolean;
+  readonly detailTypes: readonly DetailType[];
+}
+
+export const ROUTES: readonly Route[] = [
+  // FIFO, grouped by repo+branch: one planner per branch at a time, pushes in order.
+  { fn: 'plan', queue: 'sluice-plan.fifo', fifo: true, detailTypes: ['Commit Pushed'] },
+  { fn: 'render', queue: 'sluice-render', fifo: false, detailTypes: ['Release Planned'] },
+  { fn: 'dispatch', queue: 'sluice-dispatch', fifo: false, detailTypes: ['Bundle Verified'] },
+  {
+    fn: 'report',
+    queue: 'sluice-report',
+    fifo: false,
+    detailTypes: ['Deployment Succeeded', 'Deployment Failed'],
+  },
+];
+
+/** The plan queue's message group: every push to one branch of one repo, in order. */
+export const planGroupId = (detail: { repo: string; branch: string }): string =>
+  `${detail.repo}#${detail.branch}`;
+
+/** A region's agent queue. */
+export const agentQueueName = (region: string): string => `sluice-agent-${region}`;
+
+export const MAX_RECEIVE_COUNT = 5;
