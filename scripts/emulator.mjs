@@ -2,7 +2,7 @@
 // The local AWS emulator from a shell: install | start | stop | status | endpoint.
 // `start` leaves LocalStack running in its own process group and prints `export AWS_ENDPOINT_URL=…`;
 // `stop` ends that group. The logic lives in test/support/emulator.ts (shared with vitest).
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   emulatorPaths,
   ensureInstalled,
@@ -37,10 +37,14 @@ switch (command) {
     }
     const install = await ensureInstalled({ log: console.error });
     const emulator = await startEmulator();
+    writeFileSync(
+      paths.state,
+      JSON.stringify({ pid: emulator.pid, endpoint: emulator.endpoint, port: emulator.port }),
+    );
     console.error(
       `LocalStack ${LOCALSTACK_VERSION} (pid ${emulator.pid}) ready in ${emulator.startMs} ms` +
         (install.installed ? `; installed in ${install.ms} ms` : '') +
-        `; log: ${paths.log}`,
+        `; log: ${emulator.log}`,
     );
     console.log(`export AWS_ENDPOINT_URL=${emulator.endpoint}`);
     break;

@@ -8,6 +8,7 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   SetQueueAttributesCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
@@ -173,7 +174,7 @@ describe('SqsAgentDispatcher', () => {
     const name = uniqueName('agent');
     const queues: Record<string, string> = {};
     for (const region of ['us-east-1', 'eu-west-1']) {
-      const regional = new (sqs.constructor as typeof import('@aws-sdk/client-sqs').SQSClient)({
+      const regional = new SQSClient({
         region,
         endpoint: aws().endpoint,
       });
@@ -194,7 +195,7 @@ describe('SqsAgentDispatcher', () => {
     await dispatcher.send(target, { body: '{"n":2}', dedupId: `web@prod-euw1@${sha(2)}` });
 
     // THEN the eu-west-1 queue holds two messages in the target's group; us-east-1 holds none
-    const euw1 = new (sqs.constructor as typeof import('@aws-sdk/client-sqs').SQSClient)({
+    const euw1 = new SQSClient({
       region: 'eu-west-1',
       endpoint: aws().endpoint,
     });

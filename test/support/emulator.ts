@@ -41,6 +41,7 @@ export interface EmulatorPaths {
   readonly launcher: string;
   readonly stamp: string;
   readonly log: string;
+  /** Written by scripts/emulator.mjs for the emulator it leaves running. */
   readonly state: string;
 }
 
@@ -111,6 +112,7 @@ export interface RunningEmulator {
   readonly pid: number;
   /** Milliseconds from spawn to every service reported ready. */
   readonly startMs: number;
+  readonly log: string;
   stop(): Promise<void>;
 }
 
@@ -186,7 +188,11 @@ export const startEmulator = async (
   const port = options.port ?? ((await portIsFree(4566)) ? 4566 : await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   mkdirSync(paths.cacheDir, { recursive: true });
-  const logFd = openSync(paths.log, 'w');
+  // Two emulators (a `scripts/emulator.mjs start` one and a test run's) must not share a log or
+  // a filesystem root: LocalStack clears its tmp directory on start.
+  const log = port === 4566 ? paths.log : join(paths.cacheDir, `localstack-${port}.log`);
+  const filesystemRoot = join(paths.cacheDir, port === 4566 ? 'fs' : `fs-${port}`);
+  const logFd = openSync(log, 'w');
   const { AWS_ENDPOINT_URL: _ignored, ...inherited } = process.env;
   const started = performance.now();
   const child = spawn(paths.python, [paths.launcher], {
@@ -206,8 +212,8 @@ export const startEmulator = async (
       SERVICES: services.join(','),
       EAGER_SERVICE_LOADING: '1',
       // Kept between runs: LocalStack caches its service catalog here (saves ~2.5 s a start).
-      FILESYSTEM_ROOT: join(paths.cacheDir, 'fs'),
-      LOCALSTACK_VOLUME_DIR: join(paths.cacheDir, 'volume'),
+      FILESYSTEM_ROOT: filesystemRoot,
+      LOCALSTACK_VOLUME_DIR: join(filesystemRoot, 'volume'),
     },
   });
   child.unref();
@@ -229,18 +235,17 @@ export const startEmulator = async (
     }, 10_000);
     await gone;
     clearTimeout(timer);
-    rmSync(paths.state, { force: true });
+    if (port !== 4566) rmSync(filesystemRoot, { recursive: true, force: true });
   };
 
   try {
-    await waitForHealth(endpoint, services, { child, log: paths.log });
+    await waitForHealth(endpoint, services, { child, log });
   } catch (error) {
     await stop();
     throw error;
   }
   const startMs = Math.round(performance.now() - started);
-  writeFileSync(paths.state, JSON.stringify({ pid, endpoint, port }));
-  return { endpoint, port, pid, startMs, stop };
+  return { endpoint, port, pid, startMs, log, stop };
 };
 
 declare module 'vitest' {
