@@ -8,6 +8,8 @@ import { createPlanHandler } from '../../functions/plan/handler.ts';
 import { createRenderHandler } from '../../functions/render/handler.ts';
 import { createReportHandler } from '../../functions/report/handler.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
+import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
+import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
@@ -20,6 +22,7 @@ import type {
   Clock,
   ClusterClient,
   GitSource,
+  ManifestRenderer,
   SecretStore,
 } from '../../shared/ports/index.ts';
 import { agentQueueName, MAX_RECEIVE_COUNT, planGroupId, ROUTES } from '../../shared/routing.ts';
@@ -35,6 +38,8 @@ export interface LocalPipelineOptions {
    */
   readonly coalesceMs?: number;
   readonly bundles?: BundleStore;
+  /** kubectl kustomize / helm template (default: the layer's binaries, unpacked on first use). */
+  readonly renderer?: ManifestRenderer;
   /** The cluster client for a target; directories under `<workdir>/targets/<name>` by default. */
   readonly cluster?: (target: string) => ClusterClient;
   readonly logger?: Logger;
@@ -120,7 +125,18 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
 
   const handlers: Record<(typeof ROUTES)[number]['fn'], SqsHandler> = {
     plan: createPlanHandler({ git: options.git, ledger, bus, clock }, extras),
-    render: createRenderHandler({ git: options.git, ledger, bundles, bus, clock }, extras),
+    render: createRenderHandler(
+      {
+        git: options.git,
+        ledger,
+        bundles,
+        bus,
+        clock,
+        renderer: options.renderer ?? createToolRenderer(),
+        renderCache: new FileRenderCache(paths.bundles),
+      },
+      extras,
+    ),
     dispatch: createDispatchHandler({ ledger, agents, bus, clock }, extras),
     report: createReportHandler({ ledger, clock }, extras),
   };

@@ -3,9 +3,10 @@ import type { BundleStore, Clock, EventBus, GitSource, Ledger } from '../ports/i
 import type { OutboundEvent, ReleasePlanned } from '../schemas/events.ts';
 import { encodeBundle } from './bundle.ts';
 import { checkPolicies } from './policy.ts';
-import { renderApp } from './render.ts';
+import type { RenderedObject } from './render.ts';
+import { type RenderCacheDeps, renderCached } from './render-cache.ts';
 
-export interface RenderDeps {
+export interface RenderDeps extends RenderCacheDeps {
   readonly git: GitSource;
   readonly ledger: Ledger;
   readonly bundles: BundleStore;
@@ -52,9 +53,10 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
       app: spec.app,
       ...(spec.environment ? { environment: spec.environment } : {}),
     };
-    let objects: Awaited<ReturnType<typeof renderApp>>;
+    let objects: RenderedObject[];
+    let cached: boolean;
     try {
-      objects = await renderApp(tree, spec);
+      ({ objects, cached } = await renderCached(deps, tree, spec));
     } catch (error) {
       if (!isSluiceError(error) || error.retryable) throw error;
       events.push({
@@ -95,7 +97,7 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
         bundle,
         targets,
         sync: spec.sync,
-        cached: false,
+        cached,
       },
     });
   }

@@ -3,10 +3,11 @@
  * the exact, sorted list of Kubernetes objects a cluster should hold. Pure: it reads files only
  * through the SourceTree port, so the same code runs in Lambda, in `sluice render` and in tests.
  */
-import { type Document, LineCounter, parseAllDocuments, Scalar, visit } from 'yaml';
+import { posix } from 'node:path';
+import { type Document, LineCounter, parse, parseAllDocuments, Scalar, visit } from 'yaml';
 import { ConfigError, isSluiceError, SluiceError } from '../errors.ts';
-import type { KubeObject, SourceTree } from '../ports/index.ts';
-import type { AppConfig, FleetConfig, TargetConfig } from '../schemas/config.ts';
+import type { KubeObject, ManifestRenderer, SourceTree, ToolResult } from '../ports/index.ts';
+import type { AppConfig, AppKind, FleetConfig, TargetConfig } from '../schemas/config.ts';
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
 
@@ -130,39 +131,73 @@ const listManifests = async (tree: SourceTree, dir: string): Promise<string[]> =
 // ---------------------------------------------------------------------------------------------
 // parsing
 
-type Values = RenderSpec['values'];
 type Json = unknown;
 type JsonMap = Record<string, Json>;
 
 const isMapping = (value: unknown): value is JsonMap =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const PLACEHOLDER = /\$\{values\.([^}\s]*)\}/g;
-const WHOLE_PLACEHOLDER = /^\$\{values\.([^}\s]*)\}$/;
+const PLACEHOLDER = /\$\{((?:values|target)\.[^}\s]*)\}/g;
+const WHOLE_PLACEHOLDER = /^\$\{((?:values|target)\.[^}\s]*)\}$/;
+
+/** Placeholder name → value: `values.KEY` from the environment, `target.*` for targetValues apps. */
+type Vars = Readonly<Record<string, string | number | boolean>>;
+
+/** The placeholders a spec provides: `values.KEY`, and `target.name|region|cloud|cluster|labels.KEY`. */
+export const placeholderVars = (spec: RenderSpec): Record<string, string | number | boolean> => {
+  const vars: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(spec.values)) vars[`values.${k}`] = v;
+  const t = spec.target;
+  if (t) {
+    Object.assign(vars, {
+      'target.name': t.name,
+      'target.region': t.region,
+      'target.cloud': t.cloud,
+      'target.cluster': t.cluster,
+    });
+    for (const [k, v] of Object.entries(t.labels)) vars[`target.labels.${k}`] = v;
+  }
+  return vars;
+};
+
+const unknownFix = (name: string, vars: Vars): string => {
+  if (name.startsWith('target.')) {
+    return Object.hasOwn(vars, 'target.name')
+      ? 'use target.name, target.region, target.cloud, target.cluster or target.labels.KEY (a label the target has)'
+      : "set targetValues: true on the app in sluice.yaml to receive the target's name, region, cloud, cluster and labels";
+  }
+  const key = name.slice('values.'.length);
+  const known = Object.keys(vars)
+    .filter((k) => k.startsWith('values.'))
+    .map((k) => k.slice('values.'.length))
+    .sort(cmp);
+  return known.length > 0
+    ? `add "${key}" to the environment's values in sluice.yaml, or use one of ${known.join(', ')}`
+    : `add "${key}" under apps[].environments.<env>.values in sluice.yaml`;
+};
 
 /**
- * Replaces `${values.KEY}` in the string scalars (never the keys) of a parsed document, in place.
- * An unquoted scalar that is exactly one placeholder takes the value's own type, so
- * `replicas: ${values.replicas}` stays a number; a quoted one (`value: "${values.port}"`) or a
- * placeholder inside longer text always yields a string.
+ * Replaces `${values.KEY}` and `${target.*}` in the string scalars (never the keys) of a parsed
+ * document, in place. An unquoted scalar that is exactly one placeholder takes the value's own
+ * type, so `replicas: ${values.replicas}` stays a number; a quoted one (`value: "${values.port}"`)
+ * or a placeholder inside longer text always yields a string.
  */
-const substitute = (doc: Document.Parsed, values: Values, file: string, counter: LineCounter): void => {
+const substitute = (
+  doc: Document.Parsed,
+  vars: Vars,
+  file: string,
+  lineOf: (pos: number) => number | undefined,
+): void => {
   visit(doc, {
     Scalar(key, node) {
-      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${values.')) return;
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       const text = node.value;
       const lookup = (name: string) => {
-        if (Object.hasOwn(values, name)) return values[name]!;
-        const known = Object.keys(values).sort(cmp);
-        const line = node.range ? counter.linePos(node.range[0]).line : undefined;
-        throw new RenderError(
-          where(file, line),
-          `unknown value "\${values.${name}}"`,
-          known.length > 0
-            ? `add "${name}" to the environment's values in sluice.yaml, or use one of ${known.join(', ')}`
-            : `add "${name}" under apps[].environments.<env>.values in sluice.yaml`,
-          { key: name },
-        );
+        if (Object.hasOwn(vars, name)) return vars[name]!;
+        const line = node.range ? lineOf(node.range[0]) : undefined;
+        throw new RenderError(where(file, line), `unknown value "\${${name}}"`, unknownFix(name, vars), {
+          key: name.replace(/^values\./, ''),
+        });
       };
       const whole = WHOLE_PLACEHOLDER.exec(text);
       if (whole && node.type === Scalar.PLAIN) node.value = lookup(whole[1]!);
@@ -179,8 +214,13 @@ interface Parsed {
 
 const where = (file: string, line: number | undefined) => (line === undefined ? file : `${file}:${line}`);
 
-const parseFile = (text: string, file: string, values: Values): Parsed[] => {
+/**
+ * Parses a YAML stream into objects. `vars` undefined skips placeholder substitution (helm
+ * output); `withLines` false leaves line numbers out of messages (tool output has no source lines).
+ */
+const parseFile = (text: string, file: string, vars: Vars | undefined, withLines = true): Parsed[] => {
   const counter = new LineCounter();
+  const lineOf = (pos: number): number | undefined => (withLines ? counter.linePos(pos).line : undefined);
   const docs = parseAllDocuments(text, { lineCounter: counter, merge: true, uniqueKeys: true });
   if (!Array.isArray(docs)) return []; // an empty stream
   const out: Parsed[] = [];
@@ -188,14 +228,14 @@ const parseFile = (text: string, file: string, values: Values): Parsed[] => {
     const error = doc.errors[0];
     if (error) {
       throw new RenderError(
-        where(file, counter.linePos(error.pos[0]).line),
+        where(file, lineOf(error.pos[0])),
         `is not valid YAML (${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')})`,
         'correct the YAML syntax at that line',
       );
     }
     const start = doc.contents?.range?.[0];
-    const line = start === undefined ? undefined : counter.linePos(start).line;
-    substitute(doc, values, file, counter);
+    const line = start === undefined ? undefined : lineOf(start);
+    if (vars) substitute(doc, vars, file, lineOf);
     const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
     if (raw === null || raw === undefined) continue; // empty document, e.g. a trailing `---`
     if (!isMapping(raw)) {
@@ -326,29 +366,40 @@ const applyNamespace = (object: KubeObject, namespace: string | undefined): Kube
   return { ...object, metadata: { ...object.metadata, namespace } };
 };
 
+/** Indexes objects by identity, applying the app namespace; a second definition is an error. */
+const indexObjects = (
+  parsedObjects: Iterable<Parsed>,
+  spec: RenderSpec,
+  into = new Map<string, Parsed>(),
+) => {
+  for (const parsed of parsedObjects) {
+    parsed.object = applyNamespace(parsed.object, spec.namespace);
+    const id = identityOf(parsed.object);
+    const previous = into.get(id);
+    if (previous) {
+      throw new RenderError(
+        where(parsed.file, parsed.line),
+        `${objectRef(parsed.object)} is defined twice, also in ${where(previous.file, previous.line)}`,
+        'keep one definition and delete the other (use an overlay to change an object per environment)',
+        { files: [previous.file, parsed.file], object: objectRef(parsed.object) },
+      );
+    }
+    into.set(id, parsed);
+  }
+  return into;
+};
+
 const readAll = async (
   tree: SourceTree,
   files: readonly string[],
   spec: RenderSpec,
 ): Promise<Map<string, Parsed>> => {
   const byIdentity = new Map<string, Parsed>();
+  const vars = placeholderVars(spec);
   for (const file of files) {
     const text = await tree.read(file);
     if (text === undefined) continue; // listed but gone: the tree changed under us; nothing to render
-    for (const parsed of parseFile(text, file, spec.values)) {
-      parsed.object = applyNamespace(parsed.object, spec.namespace);
-      const id = identityOf(parsed.object);
-      const previous = byIdentity.get(id);
-      if (previous) {
-        throw new RenderError(
-          where(parsed.file, parsed.line),
-          `${objectRef(parsed.object)} is defined twice, also in ${where(previous.file, previous.line)}`,
-          'keep one definition and delete the other (use an overlay to change an object per environment)',
-          { files: [previous.file, parsed.file], object: objectRef(parsed.object) },
-        );
-      }
-      byIdentity.set(id, parsed);
-    }
+    indexObjects(parseFile(text, file, vars), spec, byIdentity);
   }
   return byIdentity;
 };
@@ -358,7 +409,7 @@ const readAll = async (
  * manifest, except those under the overlay's top directory (e.g. all of `overlays/` when the
  * overlay is `overlays/prod`), so sibling environments never leak into each other.
  */
-export const renderApp = async (tree: SourceTree, spec: RenderSpec): Promise<RenderedObject[]> => {
+const renderDirectory = async (tree: SourceTree, spec: RenderSpec): Promise<RenderedObject[]> => {
   const baseDir = joinPath(spec.path, spec.base ?? '.');
   const overlayDir = spec.overlay === undefined ? undefined : joinPath(spec.path, spec.overlay);
   const excluded =
@@ -408,12 +459,297 @@ export const renderApp = async (tree: SourceTree, spec: RenderSpec): Promise<Ren
     }
   }
 
-  return sortRendered(
-    [...result.values()].map((r) => {
+  return finish([...result.values()]);
+};
+
+const finish = (objects: readonly RenderedObject[]): RenderedObject[] =>
+  sortRendered(
+    objects.map((r) => {
       checkObject(r.object as unknown as JsonMap, r.overlayFile ?? r.file, undefined);
       return { ...r, object: normaliseKeys(r.object) as KubeObject };
     }),
   );
+
+// ---------------------------------------------------------------------------------------------
+// kinds: directory, kustomize, helm
+
+const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
+
+const kustomizationIn = async (
+  tree: SourceTree,
+  dir: string,
+): Promise<{ file: string; text: string } | undefined> => {
+  for (const name of KUSTOMIZATION_NAMES) {
+    const file = joinPath(dir, name);
+    const text = await tree.read(file);
+    if (text !== undefined) return { file, text };
+  }
+  return undefined;
+};
+
+/** The directory `kubectl kustomize` builds: the overlay, else the base, else the app path. */
+const kustomizeDir = (spec: RenderSpec): string => joinPath(spec.path, spec.overlay ?? spec.base ?? '.');
+
+const chartDir = (spec: RenderSpec): string => joinPath(spec.path, spec.helm?.chart ?? '.');
+
+/** The app's kind as declared, else detected: a kustomization → kustomize, a Chart.yaml → helm. */
+export const detectKind = async (tree: SourceTree, spec: RenderSpec): Promise<AppKind> => {
+  if (spec.kind) return spec.kind;
+  if (spec.helm) return 'helm';
+  if (await kustomizationIn(tree, kustomizeDir(spec))) return 'kustomize';
+  if ((await tree.read(joinPath(chartDir(spec), 'Chart.yaml'))) !== undefined) return 'helm';
+  return 'directory';
+};
+
+const REMOTE = /^(https?:\/\/|git@|ssh:\/\/|git::|github\.com\/|gitlab\.com\/|bitbucket\.org\/)|\?ref=/;
+
+const strings = (value: unknown): string[] =>
+  Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string')
+    : typeof value === 'string'
+      ? [value]
+      : [];
+
+const maps = (value: unknown): JsonMap[] => (Array.isArray(value) ? value.filter(isMapping) : []);
+
+/** Every local path a kustomization refers to (inline patches excluded). */
+const kustomizationRefs = (k: JsonMap): string[] => {
+  const refs: string[] = [];
+  for (const field of [
+    'resources',
+    'bases',
+    'components',
+    'crds',
+    'patchesStrategicMerge',
+    'transformers',
+    'generators',
+    'validators',
+    'configurations',
+  ]) {
+    refs.push(...strings(k[field]).filter((s) => !s.includes('\n')));
+  }
+  for (const field of ['patches', 'patchesJson6902', 'replacements']) {
+    for (const item of maps(k[field])) if (typeof item.path === 'string') refs.push(item.path);
+  }
+  for (const field of ['configMapGenerator', 'secretGenerator']) {
+    for (const generator of maps(k[field])) {
+      for (const f of strings(generator.files)) refs.push(f.includes('=') ? f.slice(f.indexOf('=') + 1) : f);
+      refs.push(...strings(generator.envs), ...strings(generator.env));
+    }
+  }
+  if (isMapping(k.openapi) && typeof k.openapi.path === 'string') refs.push(k.openapi.path);
+  return refs;
+};
+
+/** Resolves `ref` against repo-relative `dir`; refuses absolute paths and paths above the repo root. */
+const insideRepo = (dir: string, ref: string, file: string, what: string): string => {
+  const target = posix.normalize(`${dir === '.' ? '' : `${dir}/`}${ref}`).replace(/\/$/, '') || '.';
+  if (ref.startsWith('/') || target === '..' || target.startsWith('../')) {
+    throw new RenderError(
+      file,
+      `${what} "${ref}" is outside the repository`,
+      'keep every base, component, patch, values file and chart dependency inside the config repository and refer to it by a relative path',
+      { ref },
+    );
+  }
+  return target;
+};
+
+const walkKustomization = async (tree: SourceTree, dir: string, inputs: Set<string>): Promise<void> => {
+  if (inputs.has(dir)) return;
+  inputs.add(dir);
+  const found = await kustomizationIn(tree, dir);
+  if (!found) return; // a plain resource directory: kustomize itself explains what is wrong
+  let k: unknown;
+  try {
+    k = parse(found.text);
+  } catch (error) {
+    throw new RenderError(
+      found.file,
+      `is not valid YAML (${String((error as Error).message).split('\n')[0]})`,
+      'correct the YAML syntax',
+    );
+  }
+  if (!isMapping(k)) return;
+  if (k.helmCharts !== undefined || k.helmChartInflationGenerator !== undefined) {
+    throw new RenderError(
+      found.file,
+      'inflates Helm charts (helmCharts), which needs kustomize --enable-helm and network access at render time',
+      'declare the chart as its own app with kind: helm, or render it once and commit the output',
+    );
+  }
+  for (const ref of kustomizationRefs(k)) {
+    if (REMOTE.test(ref)) {
+      throw new RenderError(
+        found.file,
+        `refers to the remote resource "${ref}", which would be fetched at render time`,
+        'vendor it into the repository and refer to it by a relative path: a render must follow from the commit alone',
+        { ref },
+      );
+    }
+    const target = insideRepo(dir, ref, found.file, 'reference');
+    if ((await tree.read(target)) !== undefined) inputs.add(target);
+    else await walkKustomization(tree, target, inputs);
+  }
+};
+
+const helmInputs = async (tree: SourceTree, spec: RenderSpec, inputs: Set<string>): Promise<void> => {
+  for (const file of spec.valueFiles ?? []) {
+    const values = joinPath(spec.path, file);
+    if ((await tree.read(values)) === undefined) {
+      throw new RenderError(
+        values,
+        `values file of app "${spec.app}"${spec.environment ? ` in environment "${spec.environment}"` : ''} does not exist`,
+        `create ${values}, or correct valueFiles in sluice.yaml (relative to the app path ${spec.path})`,
+      );
+    }
+    inputs.add(values);
+  }
+  if (spec.helm?.repo) return;
+  const dir = chartDir(spec);
+  inputs.add(dir);
+  const chartFile = joinPath(dir, 'Chart.yaml');
+  const text = await tree.read(chartFile);
+  if (text === undefined) {
+    throw new RenderError(
+      chartFile,
+      `app "${spec.app}" is a helm app but its chart has no Chart.yaml`,
+      'point helm.chart (relative to the app path) at a chart directory, or set kind to kustomize or directory',
+    );
+  }
+  const chart: unknown = parse(text);
+  for (const dep of isMapping(chart) ? maps(chart.dependencies) : []) {
+    const repository = typeof dep.repository === 'string' ? dep.repository : '';
+    if (!repository.startsWith('file://')) continue;
+    inputs.add(
+      insideRepo(dir, repository.slice('file://'.length), chartFile, `dependency ${String(dep.name)}`),
+    );
+  }
+};
+
+/** What a render reads: its kind and the repo-relative files and directories it depends on. */
+export interface RenderInputs {
+  kind: AppKind;
+  /** Sorted; every file under a listed directory counts. */
+  inputs: string[];
+}
+
+export const renderInputs = async (tree: SourceTree, spec: RenderSpec): Promise<RenderInputs> => {
+  const kind = await detectKind(tree, spec);
+  const inputs = new Set<string>();
+  if (kind === 'kustomize') await walkKustomization(tree, kustomizeDir(spec), inputs);
+  else if (kind === 'helm') await helmInputs(tree, spec, inputs);
+  else {
+    inputs.add(joinPath(spec.path, spec.base ?? '.'));
+    if (spec.overlay !== undefined) inputs.add(joinPath(spec.path, spec.overlay));
+  }
+  return { kind, inputs: [...inputs].sort(cmp) };
+};
+
+const toolFailure = (file: string, tool: string, result: Exclude<ToolResult, { ok: true }>): RenderError => {
+  const fixes = {
+    failed: `correct the file named in ${tool}'s message; \`sluice render ${file.slice(0, file.lastIndexOf('/')) || '.'}\` shows the same error locally`,
+    timeout: 'make the render smaller (split the app) or look for a template that loops without end',
+    refused: 'keep everything the render reads inside the config repository',
+  };
+  return new RenderError(
+    file,
+    `${tool} ${result.reason === 'refused' ? 'refused' : 'failed'}: ${result.message}`,
+    fixes[result.reason],
+    {
+      tool,
+      reason: result.reason,
+      stderr: result.message,
+    },
+  );
+};
+
+const needTools = (renderer: ManifestRenderer | undefined, file: string, kind: AppKind): ManifestRenderer => {
+  if (renderer) return renderer;
+  throw new RenderError(
+    file,
+    `is a ${kind} app, but no render tools were given to this renderer`,
+    'run the render with kubectl and helm available (npm install provides them)',
+  );
+};
+
+/** Sluice's values for helm: dotted keys nest (`image.tag`), target facts under `sluice.target`. */
+export const helmValues = (spec: RenderSpec): Record<string, unknown> => {
+  const out: JsonMap = {};
+  const set = (keys: readonly string[], value: unknown) => {
+    let node = out;
+    for (const key of keys.slice(0, -1)) {
+      if (!isMapping(node[key])) node[key] = {};
+      node = node[key] as JsonMap;
+    }
+    node[keys.at(-1)!] = value;
+  };
+  for (const [key, value] of Object.entries(spec.values)) set(key.split('.'), value);
+  if (spec.target) set(['sluice', 'target'], { ...spec.target });
+  return out;
+};
+
+const renderKustomize = async (
+  tree: SourceTree,
+  spec: RenderSpec,
+  renderer: ManifestRenderer | undefined,
+  inputs: readonly string[],
+): Promise<RenderedObject[]> => {
+  const dir = kustomizeDir(spec);
+  const file = (await kustomizationIn(tree, dir))?.file ?? joinPath(dir, 'kustomization.yaml');
+  const result = await needTools(renderer, file, 'kustomize').kustomize({ root: tree.root, dir, inputs });
+  if (!result.ok) throw toolFailure(file, 'kustomize', result);
+  const objects = indexObjects(parseFile(result.stdout, file, placeholderVars(spec), false), spec);
+  return finish([...objects.values()].map((p) => ({ object: p.object, file: p.file })));
+};
+
+const renderHelm = async (
+  tree: SourceTree,
+  spec: RenderSpec,
+  renderer: ManifestRenderer | undefined,
+  inputs: readonly string[],
+): Promise<RenderedObject[]> => {
+  const dir = chartDir(spec);
+  const repo = spec.helm?.repo;
+  const file = repo ? 'sluice.yaml' : joinPath(dir, 'Chart.yaml');
+  const result = await needTools(renderer, file, 'helm').helmTemplate({
+    root: tree.root,
+    ...(repo
+      ? { repo: { url: repo, name: spec.helm?.name ?? spec.app, version: spec.helm?.version ?? '' } }
+      : { chart: dir }),
+    releaseName: spec.helm?.releaseName ?? spec.app,
+    ...(spec.namespace ? { namespace: spec.namespace } : {}),
+    valueFiles: (spec.valueFiles ?? []).map((f) => joinPath(spec.path, f)),
+    values: helmValues(spec),
+    includeCrds: spec.helm?.includeCrds ?? true,
+    inputs,
+  });
+  if (!result.ok) throw toolFailure(file, 'helm template', result);
+  const parsed: Parsed[] = [];
+  for (const chunk of result.stdout.split(/^---[ \t]*$/m)) {
+    // `# Source: CHART/templates/x.yaml` names the template; map it back into the repo.
+    const source = /^# Source: (.+)$/m.exec(chunk)?.[1]?.trim();
+    const at = source && !repo ? joinPath(dir, source.split('/').slice(1).join('/')) : file;
+    parsed.push(...parseFile(chunk, at, undefined, false));
+  }
+  return finish([...indexObjects(parsed, spec).values()].map((p) => ({ object: p.object, file: p.file })));
+};
+
+/**
+ * Renders one app for one environment (and one target, for targetValues apps): plain YAML in
+ * process, kustomize and helm through the injected tools. The result is sorted and normalised,
+ * every object has apiVersion, kind and name, and no identity appears twice.
+ */
+export const renderApp = async (
+  tree: SourceTree,
+  spec: RenderSpec,
+  renderer?: ManifestRenderer,
+  prepared?: RenderInputs,
+): Promise<RenderedObject[]> => {
+  const { kind, inputs } = prepared ?? (await renderInputs(tree, spec));
+  if (kind === 'kustomize') return renderKustomize(tree, spec, renderer, inputs);
+  if (kind === 'helm') return renderHelm(tree, spec, renderer, inputs);
+  return renderDirectory(tree, spec);
 };
 
 const sortedRecord = <T>(record: Readonly<Record<string, T>>): Record<string, T> =>
@@ -449,9 +785,27 @@ export const renderSpecForEnvironment = (
     ...(app.namespace === undefined ? {} : { namespace: app.namespace }),
     disabledPolicies: disabled,
     sync: { prune: app.sync.prune, selfHeal: app.sync.selfHeal },
+    ...(app.kind === undefined ? {} : { kind: app.kind }),
+    ...(app.helm === undefined ? {} : { helm: { ...app.helm } }),
+    ...(env?.valueFiles.length ? { valueFiles: [...env.valueFiles] } : {}),
   };
 };
 
-/** The RenderSpec of an app on a target: its environment comes from the target's labels. */
-export const renderSpecFor = (config: FleetConfig, app: AppConfig, target: TargetConfig): RenderSpec =>
-  renderSpecForEnvironment(config, app, environmentFor(app, target));
+/**
+ * The RenderSpec of an app on a target: its environment comes from the target's labels. Only
+ * apps with `targetValues: true` carry the target in the spec (and so render once per target).
+ */
+export const renderSpecFor = (config: FleetConfig, app: AppConfig, target: TargetConfig): RenderSpec => {
+  const spec = renderSpecForEnvironment(config, app, environmentFor(app, target));
+  if (!app.targetValues) return spec;
+  return {
+    ...spec,
+    target: {
+      name: target.name,
+      cloud: target.cloud,
+      region: target.region,
+      cluster: target.cluster.kind === 'eks' ? target.cluster.name : target.name,
+      labels: sortedRecord(target.labels),
+    },
+  };
+};

@@ -184,3 +184,46 @@ export interface ClusterClient {
     options: { prune: boolean; inventory: Omit<Inventory, 'objects' | 'appliedAt'> },
   ): Promise<ApplyResult>;
 }
+
+/** What a render tool returned: its stdout, or why it failed in its own words. */
+export type ToolResult =
+  | { readonly ok: true; readonly stdout: string }
+  | {
+      readonly ok: false;
+      /** `failed`: non-zero exit; `timeout`: killed after the time bound; `refused`: input reads outside the repo. */
+      readonly reason: 'failed' | 'timeout' | 'refused';
+      /** The tool's own stderr (or the refusal), trimmed. */
+      readonly message: string;
+    };
+
+/** Runs the real manifest tools (kubectl kustomize, helm template) over a checkout on disk. */
+export interface ManifestRenderer {
+  /** e.g. `kubectl v1.34.5, kustomize v5.7.1, helm v4.1.4`: part of every render cache key. */
+  versions(): Promise<string>;
+  /**
+   * `kubectl kustomize DIR` with root-only load restriction. `inputs` are the repo-relative
+   * directories the build reads; a symlink in them that leaves `root` is refused.
+   */
+  kustomize(request: { root: string; dir: string; inputs: readonly string[] }): Promise<ToolResult>;
+  /** `helm template` of a chart directory in the checkout, or of `repo`/`name`@`version` (network). */
+  helmTemplate(request: {
+    root: string;
+    /** Repo-relative chart directory; absent for a repository chart. */
+    chart?: string;
+    repo?: { url: string; name: string; version: string };
+    releaseName: string;
+    namespace?: string;
+    /** Repo-relative values files, in layering order. */
+    valueFiles: readonly string[];
+    /** Values layered over every values file (sluice.yaml's values, `sluice.target.*`). */
+    values: Readonly<Record<string, unknown>>;
+    includeCrds: boolean;
+    inputs: readonly string[];
+  }): Promise<ToolResult>;
+}
+
+/** Rendered output by cache key; entries are immutable, so a lost race writes the same bytes. */
+export interface RenderCache {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, content: Uint8Array): Promise<void>;
+}

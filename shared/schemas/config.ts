@@ -71,8 +71,47 @@ export const environmentSchema = z
     overlay: repoPath.optional(),
     /** Values substituted into `${values.KEY}` placeholders of the manifests. */
     values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** Helm apps: values files, relative to the app's path, layered after the chart's own values.yaml. */
+    valueFiles: z.array(repoPath).default([]),
   })
   .strict();
+
+/** How an app's manifests are produced; detected from the app directory when left out. */
+export const APP_KINDS = ['directory', 'kustomize', 'helm'] as const;
+
+/** An exact chart version: repository charts are pinned, never a range. */
+const pinnedVersion = z
+  .string()
+  .regex(
+    /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/,
+    'must be an exact chart version such as 1.2.3 (no ranges)',
+  );
+
+export const helmSchema = z
+  .object({
+    /** Chart directory relative to the app's path (default: the app's path itself). */
+    chart: repoPath.optional(),
+    /** Chart repository URL (https:// or oci://): rendering it needs network access. */
+    repo: z
+      .string()
+      .regex(/^(https?|oci):\/\/\S+$/, 'must be an https://, http:// or oci:// chart repository URL')
+      .optional(),
+    /** Chart name in `repo`. */
+    name: z.string().min(1).optional(),
+    /** Exact chart version from `repo`. */
+    version: pinnedVersion.optional(),
+    /** Helm release name (default: the app's name). */
+    releaseName: dnsLabel.optional(),
+    /** Render the chart's crds/ directory too (default true, as Argo CD does). */
+    includeCrds: z.boolean().default(true),
+  })
+  .strict()
+  .refine((h) => h.repo === undefined || (h.name !== undefined && h.version !== undefined), {
+    message: 'a chart from a repository needs name and an exact version',
+  })
+  .refine((h) => h.repo === undefined || h.chart === undefined, {
+    message: 'set either chart (a directory in this repo) or repo + name + version, not both',
+  });
 
 export const alarmSchema = z
   .object({
@@ -107,6 +146,11 @@ export const appSchema = z
   .object({
     name: dnsLabel,
     path: repoPath,
+    /** directory | kustomize | helm; detected when left out (kustomization.yaml, Chart.yaml, else YAML files). */
+    kind: z.enum(APP_KINDS).optional(),
+    helm: helmSchema.optional(),
+    /** Pass the target's name, region, cloud, cluster and labels to the manifests (one render per target). */
+    targetValues: z.boolean().default(false),
     /** Directory under `path` holding the shared manifests when the app has overlays. */
     base: repoPath.optional(),
     /** Target label whose value picks the environment; `env` unless set. */
@@ -147,3 +191,5 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 export type AppConfig = z.infer<typeof appSchema>;
 export type Selector = z.infer<typeof selectorSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type AppKind = (typeof APP_KINDS)[number];
+export type HelmConfig = z.infer<typeof helmSchema>;

@@ -46,6 +46,30 @@ export const renderSpec = z.object({
   namespace: z.string().optional(),
   disabledPolicies: z.array(z.string()),
   sync: syncOptions,
+  /** directory | kustomize | helm; detected from the tree when absent. */
+  kind: z.enum(['directory', 'kustomize', 'helm']).optional(),
+  helm: z
+    .object({
+      chart: z.string().min(1).optional(),
+      repo: z.string().min(1).optional(),
+      name: z.string().min(1).optional(),
+      version: z.string().min(1).optional(),
+      releaseName: z.string().min(1).optional(),
+      includeCrds: z.boolean(),
+    })
+    .optional(),
+  /** Helm values files, relative to the app path, in layering order. */
+  valueFiles: z.array(z.string().min(1)).optional(),
+  /** Present only for apps with targetValues: the target this render is for. */
+  target: z
+    .object({
+      name: z.string().min(1),
+      cloud: z.string().min(1),
+      region: z.string().min(1),
+      cluster: z.string().min(1),
+      labels: z.record(z.string(), z.string()),
+    })
+    .optional(),
 });
 
 export const violation = z.object({

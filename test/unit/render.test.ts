@@ -51,8 +51,8 @@ const ident = (objects: { object: { kind: string; metadata: { name: string; name
   objects.map((o) => `${o.object.kind}/${o.object.metadata.namespace ?? ''}/${o.object.metadata.name}`);
 
 describe('renderApp', () => {
-  it('reads every YAML document of a plain directory, skipping kustomization.yaml and empty docs', async () => {
-    // GIVEN a plain app dir with a multi-document file, an empty doc, a .yml and a kustomization
+  it('reads every YAML document of a directory app, skipping kustomization.yaml and empty docs', async () => {
+    // GIVEN an app declared kind: directory with a multi-document file, an empty doc, a .yml and a kustomization
     const tree = memoryTree({
       'apps/web/all.yaml': `---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\n`,
       'apps/web/sub/ns.yml': 'apiVersion: v1\nkind: Namespace\nmetadata: { name: web }\n',
@@ -61,7 +61,7 @@ describe('renderApp', () => {
       'apps/other/x.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: other }\n',
     });
     // WHEN rendered with a namespace
-    const out = await renderApp(tree, spec({ namespace: 'team' }));
+    const out = await renderApp(tree, spec({ namespace: 'team', kind: 'directory' }));
     // THEN the Namespace comes first without a namespace, the rest are sorted and namespaced
     expect(ident(out)).toEqual(['Namespace//web', 'ConfigMap/team/cfg', 'Service/team/web']);
     expect(out[0]!.file).toBe('apps/web/sub/ns.yml');
