@@ -7,9 +7,9 @@ import {
   ingestWebhook,
 } from '../../shared/core/ingest.ts';
 
-const toResult = ({ status, body }: IngestResponse): APIGatewayProxyResultV2 => ({
+const toResult = ({ status, body, headers }: IngestResponse): APIGatewayProxyResultV2 => ({
   statusCode: status,
-  headers: { 'content-type': 'application/json; charset=utf-8' },
+  headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
   body: JSON.stringify(body),
 });
 

@@ -1,28 +1,38 @@
 /**
- * Ingest: one signed webhook delivery in, at most one `Commit Pushed` out. Everything a sender
- * controls gets an HTTP answer; only bugs and unavailable dependencies throw, and the edge turns
- * those into a 500 or a retryable 503 with `edgeErrorResponse`.
+ * Ingest: one webhook delivery in, `Commit Pushed` events out. The same steps run for every
+ * provider in the table (shared/core/webhooks/index.ts): size cap, media type, the repo's secrets,
+ * authentication in constant time, rate limit, event kind, delivery-id dedupe, normalisation.
+ * Everything a sender controls gets a 2xx/4xx answer; only bugs and unavailable dependencies
+ * throw, and the edge turns those into a 500 or a retryable 503 with `edgeErrorResponse`.
  */
 import { isSluiceError } from '../errors.ts';
 import type { Clock, EventBus, IdempotencyStore } from '../ports/index.ts';
-import { commitPushed } from '../schemas/events.ts';
+import { type CommitPushed, commitPushed } from '../schemas/events.ts';
 import { formatPath } from './config.ts';
-import { githubPushSchema, normaliseGithubPush } from './webhooks/github.ts';
-import { GITHUB_SIGNATURE_HEADER, verifyGithub } from './webhooks/signature.ts';
+import { echo } from './webhooks/common.ts';
+import { PROVIDER_NAMES, WEBHOOK_PROVIDERS } from './webhooks/index.ts';
+import type { RateLimiter } from './webhooks/rate-limit.ts';
 
 /** Largest body accepted (GitHub caps payloads at 25 MB but a push that big is not one we can use). */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 /** How long a delivery id is remembered; GitHub redeliveries happen within hours, not days. */
 export const DELIVERY_TTL_SECONDS = 86_400;
-export const SUPPORTED_PROVIDERS: readonly string[] = ['github'];
+export const SUPPORTED_PROVIDERS: readonly string[] = PROVIDER_NAMES;
 
 export interface IngestDeps {
   readonly bus: EventBus;
   readonly deliveries: IdempotencyStore;
   readonly clock: Clock;
-  /** Current and, during a rotation, previous secrets; empty when none is configured. */
-  readonly webhookSecrets: (provider: string) => Promise<string[]>;
+  /**
+   * The current and, during a rotation, the previous secret for `repo` at `provider` (for Azure
+   * DevOps the basic-auth password, for GitLab the token). `repo` is what the unauthenticated
+   * payload claims; ingest checks the authenticated event names the same repo. Empty when none is
+   * configured: the delivery is then refused, a secret is mandatory.
+   */
+  readonly webhookSecrets: (provider: string, repo?: string) => Promise<string[]>;
   readonly newTraceId: () => string;
+  /** Per provider+repo limit; 429 when a bucket is empty. None means unlimited. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 export interface IngestRequest {
@@ -36,15 +46,13 @@ export interface IngestRequest {
 export interface IngestResponse {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  /** Extra response headers, e.g. `retry-after` with a 429. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 const answer = (status: number, body: Record<string, unknown>): IngestResponse => ({ status, body });
 const fail = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) =>
   answer(status, { error, message, ...extra });
-
-/** Only short, plain tokens from the request are ever repeated back to the sender. */
-const echo = (value: string | undefined): string | undefined =>
-  value !== undefined && /^[\w.-]{1,64}$/.test(value) ? value : undefined;
 
 const describeMediaType = (type: string | undefined): string =>
   type === undefined
@@ -52,54 +60,30 @@ const describeMediaType = (type: string | undefined): string =>
     : /^[\w.+-]{1,64}\/[\w.+-]{1,64}$/.test(type)
       ? `"${type}"`
       : '(unrecognised)';
-const DELIVERY_ID = /^[\x21-\x7e]{1,128}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const mediaType = (value: string | undefined): string | undefined =>
   value?.split(';')[0]?.trim().toLowerCase() || undefined;
 
+/** The JSON inside the body, or undefined; never throws (nothing here is authenticated yet). */
+const parsePayload = (text: string | undefined): unknown => {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): Promise<IngestResponse> => {
-  const { provider, headers, body } = request;
-  if (!SUPPORTED_PROVIDERS.includes(provider)) {
-    return fail(404, 'unknown_provider', `no webhook provider "${echo(provider) ?? '?'}"`, {
+  const { headers, body } = request;
+  const provider = WEBHOOK_PROVIDERS.get(request.provider);
+  if (provider === undefined) {
+    return fail(404, 'unknown_provider', `no webhook provider "${echo(request.provider)}"`, {
       supported: SUPPORTED_PROVIDERS,
     });
   }
-
-  const contentType = mediaType(headers['content-type']);
-  if (contentType !== 'application/json') {
-    const form = contentType === 'application/x-www-form-urlencoded';
-    return fail(
-      415,
-      'unsupported_media_type',
-      `${form ? 'form-encoded payloads are not supported yet' : `content type ${describeMediaType(contentType)} is not supported`}; choose "application/json" as the Content type in the webhook settings`,
-    );
-  }
-
-  // Authenticate before looking inside the body: nothing unsigned is ever parsed.
-  const secrets = (await deps.webhookSecrets(provider)).filter((secret) => secret.length > 0);
-  if (secrets.length === 0) {
-    return fail(
-      401,
-      'unauthorized',
-      `no webhook secret is configured for provider "${provider}"; store one and register the webhook with it (sluice webhook register)`,
-    );
-  }
-  const signature = headers[GITHUB_SIGNATURE_HEADER];
-  if (signature === undefined || signature === '') {
-    return fail(
-      401,
-      'unauthorized',
-      `missing ${GITHUB_SIGNATURE_HEADER} header; set the secret in the webhook settings to the one Sluice holds`,
-    );
-  }
-  if (!verifyGithub(secrets, signature, body)) {
-    return fail(
-      401,
-      'unauthorized',
-      `${GITHUB_SIGNATURE_HEADER} does not match the body; check that the webhook secret equals the one Sluice holds`,
-    );
-  }
+  const name = provider.name;
 
   if (body.byteLength > MAX_WEBHOOK_BODY_BYTES) {
     return fail(
@@ -109,62 +93,125 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
     );
   }
 
-  let payload: unknown;
+  const contentType = mediaType(headers['content-type']);
+  if (contentType === undefined || !provider.mediaTypes.includes(contentType)) {
+    return fail(
+      415,
+      'unsupported_media_type',
+      `content type ${describeMediaType(contentType)} is not supported for ${name}; choose ${provider.mediaTypes.map((t) => `"${t}"`).join(' or ')} in the webhook settings`,
+    );
+  }
+
+  // The body is read before authentication only to learn which repo's secret applies; nothing in
+  // it is trusted or answered on until the credential checks out.
+  let text: string | undefined;
   try {
-    payload = JSON.parse(utf8.decode(body));
+    text = utf8.decode(body);
   } catch {
+    text = undefined;
+  }
+  const payloadText =
+    text === undefined ? undefined : provider.payloadText ? provider.payloadText(contentType, text) : text;
+  const payload = parsePayload(payloadText);
+  const claimedRepo = provider.repoHint(payload);
+
+  const secrets = (await deps.webhookSecrets(name, claimedRepo)).filter((secret) => secret.length > 0);
+  if (secrets.length === 0) {
+    return fail(
+      401,
+      'unauthorized',
+      `no webhook secret is configured for ${name}${claimedRepo === undefined ? '' : ` repository "${claimedRepo}"`}; store one and register the webhook with it (sluice webhook register)`,
+    );
+  }
+  if (!provider.hasCredential(headers)) {
+    return fail(
+      401,
+      'unauthorized',
+      `missing ${provider.credential} header; set the secret in the webhook settings to the one Sluice holds`,
+    );
+  }
+  if (!provider.verify({ secrets, headers, body, now: deps.clock.now() })) {
+    return fail(
+      401,
+      'unauthorized',
+      `${provider.credential} does not match; check that the webhook secret equals the one Sluice holds`,
+    );
+  }
+
+  if (payload === undefined) {
     // The parser's message quotes the body, so it is not passed on.
     return fail(400, 'bad_request', 'body is not valid UTF-8 JSON');
   }
 
-  const event = headers['x-github-event'];
-  if (event === undefined || event === '') {
-    return fail(400, 'bad_request', 'missing x-github-event header');
-  }
-  if (event === 'ping') return answer(200, { status: 'pong' });
-  if (event !== 'push') {
-    return answer(200, {
-      status: 'ignored',
-      reason: `event "${echo(event) ?? '?'}" is not handled; only push events are deployed`,
-    });
+  if (deps.rateLimiter) {
+    const verdict = deps.rateLimiter.take(`${name}:${claimedRepo ?? '*'}`);
+    if (!verdict.allowed) {
+      return {
+        status: 429,
+        body: {
+          error: 'too_many_requests',
+          message: `too many deliveries for ${claimedRepo ?? name}; retry after ${verdict.retryAfterSeconds} s`,
+        },
+        headers: { 'retry-after': String(verdict.retryAfterSeconds) },
+      };
+    }
   }
 
-  const parsed = githubPushSchema.safeParse(payload);
-  if (!parsed.success) return invalidField('push payload', parsed.error.issues[0]);
+  const kind = provider.classify(headers, payload);
+  if (kind.kind === 'bad') return fail(400, 'bad_request', kind.message);
+  if (kind.kind === 'ping') return answer(200, { status: 'pong' });
+  if (kind.kind === 'ignored') return answer(200, { status: 'ignored', reason: kind.reason });
 
-  const deliveryId = headers['x-github-delivery'];
-  if (deliveryId === undefined || !DELIVERY_ID.test(deliveryId)) {
+  const deliveryId = provider.deliveryId(headers, payload, body);
+  if (deliveryId === undefined) {
     return fail(
       400,
       'bad_request',
-      `${deliveryId === undefined ? 'missing' : 'malformed'} x-github-delivery header; it must be 1-128 printable characters`,
+      `missing or malformed ${provider.deliveryHeader} header; it must be 1-128 printable characters`,
     );
   }
 
-  const normalised = normaliseGithubPush(parsed.data, {
-    provider,
+  const normalised = provider.normalise(payload, {
+    provider: name,
     deliveryId,
     traceId: deps.newTraceId(),
     receivedAt: deps.clock.now(),
   });
+  if (normalised.kind === 'invalid') return invalidField('push payload', normalised.issue);
   if (normalised.kind === 'ignored') return answer(200, { status: 'ignored', reason: normalised.reason });
 
-  // Belt and braces: the push schema should make this unreachable, but a sender must get a 400, not a 500.
-  const detail = commitPushed.safeParse(normalised.detail);
-  if (!detail.success) return invalidField('normalised push', detail.error.issues[0]);
+  const details: CommitPushed[] = [];
+  for (const candidate of normalised.details) {
+    // Belt and braces: the push schemas should make this unreachable, but a sender must get a 400, not a 500.
+    const detail = commitPushed.safeParse(candidate);
+    if (!detail.success) return invalidField('normalised push', detail.error.issues[0]);
+    if (claimedRepo !== undefined && detail.data.repo !== claimedRepo) {
+      return fail(
+        400,
+        'bad_request',
+        'the push names a different repository than the one its secret belongs to',
+      );
+    }
+    details.push(detail.data);
+  }
 
-  if (!(await deps.deliveries.claim(`${provider}:${deliveryId}`, DELIVERY_TTL_SECONDS))) {
+  const key = `${name}:${deliveryId}`;
+  if (!(await deps.deliveries.claim(key, DELIVERY_TTL_SECONDS))) {
     return answer(200, { status: 'duplicate', deliveryId });
   }
   // A failed publish gives the claim back, so the sender's retry of this delivery is not taken
   // for a duplicate: the edge answers 503 and the push is never lost.
   try {
-    await deps.bus.publish([{ detailType: 'Commit Pushed', detail: detail.data }]);
+    await deps.bus.publish(details.map((detail) => ({ detailType: 'Commit Pushed' as const, detail })));
   } catch (error) {
-    await deps.deliveries.release(`${provider}:${deliveryId}`);
+    await deps.deliveries.release(key);
     throw error;
   }
-  return answer(202, { status: 'accepted', traceId: detail.data.traceId });
+  return answer(202, {
+    status: 'accepted',
+    traceId: details[0]?.traceId,
+    ...(details.length > 1 ? { branches: details.map((d) => d.branch) } : {}),
+  });
 };
 
 const invalidField = (

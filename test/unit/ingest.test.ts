@@ -180,11 +180,11 @@ describe('ingestWebhook', () => {
   });
 
   it('answers 401 explaining that no secret is configured', async () => {
-    // GIVEN no secret for the provider  WHEN a delivery arrives  THEN 401 says so
+    // GIVEN no secret for the repo  WHEN a delivery arrives  THEN 401 names the provider and repo
     const { deps } = setup([]);
     const response = await ingestWebhook(deps, request(pushBody()));
     expect(response.status).toBe(401);
-    expect(response.body.message).toMatch(/no webhook secret is configured for provider "github"/);
+    expect(response.body.message).toMatch(/no webhook secret is configured for github repository "acme\/fleet"/);
   });
 
   it('accepts both the current and the previous secret during a rotation', async () => {
@@ -197,18 +197,19 @@ describe('ingestWebhook', () => {
     expect(published).toHaveLength(2);
   });
 
-  it('answers 415 for a form-encoded delivery and says to choose application/json', async () => {
+  it('accepts a form-encoded delivery (payload=<JSON>) signed over the raw form bytes', async () => {
+    // GIVEN a push sent with GitHub's "application/x-www-form-urlencoded" content type
     const { deps, published } = setup();
-    const body = new TextEncoder().encode(`payload=${encodeURIComponent('{}')}`);
+    const json = new TextDecoder().decode(pushBody());
+    const body = new TextEncoder().encode(`payload=${encodeURIComponent(json)}`);
+    // WHEN it is ingested
     const response = await ingestWebhook(
       deps,
       request(body, { 'content-type': 'application/x-www-form-urlencoded' }),
     );
-    expect(response.status).toBe(415);
-    expect(response.body.message).toMatch(
-      /choose "application\/json" as the Content type in the webhook settings/,
-    );
-    expect(published).toEqual([]);
+    // THEN it is accepted like the JSON one
+    expect(response.status).toBe(202);
+    expect(published[0]?.detail).toMatchObject({ repo: 'acme/fleet', branch: 'main', commit: B });
   });
 
   it('names a plain wrong content type but never echoes an arbitrary header value', async () => {
@@ -237,10 +238,10 @@ describe('ingestWebhook', () => {
 
   it('answers 404 for an unknown provider before anything else', async () => {
     const { deps } = setup();
-    const response = await ingestWebhook(deps, { ...request(pushBody()), provider: 'bitbucket' });
+    const response = await ingestWebhook(deps, { ...request(pushBody()), provider: 'svn' });
     expect(response).toMatchObject({
       status: 404,
-      body: { error: 'unknown_provider', supported: ['github'] },
+      body: { error: 'unknown_provider', supported: expect.arrayContaining(['github', 'gitlab']) },
     });
   });
 
@@ -306,7 +307,7 @@ describe('ingestWebhook', () => {
     const { deps, published } = setup();
     const response = await ingestWebhook(deps, request(pushBody(), { 'x-github-delivery': undefined }));
     expect(response.status).toBe(400);
-    expect(response.body.message).toMatch(/missing x-github-delivery/);
+    expect(response.body.message).toMatch(/missing or malformed x-github-delivery/);
     expect(published).toEqual([]);
   });
 

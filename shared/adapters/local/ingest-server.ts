@@ -133,7 +133,7 @@ const handle = async (
     return;
   }
   const result = await ingest({ provider, headers: lowerCasedHeaders(req), body });
-  send(res, result.status, result.body);
+  send(res, result.status, result.body, { ...result.headers });
 };
 
 export const startIngestServer = async (options: IngestServerOptions): Promise<IngestServer> => {

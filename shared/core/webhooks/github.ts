@@ -1,47 +1,44 @@
 /**
- * GitHub push webhooks: the payload schema (only the fields Sluice reads) and the pure mapping to a
- * `Commit Pushed` detail. Nothing here does I/O, so later providers can reuse the helpers.
+ * GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body (the SHA-1 `X-Hub-Signature` is
+ * legacy and never accepted), `X-GitHub-Event`, `X-GitHub-Delivery`. Bodies come as JSON or, when
+ * the hook's content type is `application/x-www-form-urlencoded`, as `payload=<url-encoded JSON>`;
+ * the signature covers the raw form bytes.
  */
 import { z } from 'zod';
-import { type CommitPushed, SCHEMA_VERSION } from '../../schemas/events.ts';
+import type { CommitPushed } from '../../schemas/events.ts';
+import {
+  cloneUrl,
+  type DeliveryMeta,
+  deliveryIdFrom,
+  echo,
+  fullRef,
+  normaliseRefUpdates,
+  type RefUpdate,
+  repoPath,
+  sha40,
+  verifyPrefixedHmac,
+  ZERO_SHA,
+} from './common.ts';
+import { header, normaliseWith, repoAt, type WebhookProvider } from './provider.ts';
+import { GITHUB_SIGNATURE_HEADER } from './signature.ts';
 
-/** The all-zero id a provider sends as `before` for a new ref and as `after` for a deleted one. */
-export const ZERO_SHA = '0'.repeat(40);
-/** `Commit Pushed` caps the head commit message; longer ones are cut, not rejected. */
-export const MAX_MESSAGE_LENGTH = 2000;
-
-const BRANCH_PREFIX = 'refs/heads/';
-const TAG_PREFIX = 'refs/tags/';
-
-const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character lower-case hex commit id');
-
-/** Clone URLs end up in events and logs, so only plain http(s) URLs without credentials get through. */
-const cloneUrl = z.string().refine(
-  (value) => {
-    if (!URL.canParse(value)) return false;
-    const url = new URL(value);
-    return (
-      (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === ''
-    );
-  },
-  { message: 'must be an http(s) clone URL without credentials' },
-);
+export {
+  branchOfRef,
+  type DeliveryMeta,
+  MAX_MESSAGE_LENGTH,
+  truncateMessage,
+  ZERO_SHA,
+} from './common.ts';
 
 export const githubPushSchema = z
   .object({
-    ref: z
-      .string()
-      .regex(/^refs\/\S+$/, 'must be a full ref such as refs/heads/main')
-      .refine((ref) => ref !== BRANCH_PREFIX && ref !== TAG_PREFIX, { message: 'names no branch or tag' }),
+    ref: fullRef,
     before: sha40,
     after: sha40,
     created: z.boolean(),
     deleted: z.boolean(),
     forced: z.boolean(),
-    repository: z.object({
-      full_name: z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'must be "owner/name"'),
-      clone_url: cloneUrl,
-    }),
+    repository: z.object({ full_name: repoPath, clone_url: cloneUrl }),
     pusher: z.object({ name: z.string() }).optional(),
     head_commit: z.object({ id: sha40, message: z.string() }).nullable().optional(),
   })
@@ -57,64 +54,51 @@ export const githubPushSchema = z
 
 export type GithubPush = z.infer<typeof githubPushSchema>;
 
-export type PushNormalisation =
-  | { readonly kind: 'commit'; readonly detail: CommitPushed }
-  | { readonly kind: 'ignored'; readonly reason: string };
+const toUpdates = (push: GithubPush): RefUpdate[] => [
+  {
+    repo: push.repository.full_name,
+    repoUrl: push.repository.clone_url,
+    ref: push.ref,
+    before: push.before,
+    after: push.deleted ? ZERO_SHA : push.after,
+    forced: push.forced,
+    pusher: push.pusher?.name,
+    message: push.head_commit?.message,
+  },
+];
 
-/** What the normaliser needs from the delivery around the payload. */
-export interface DeliveryMeta {
-  readonly provider: string;
-  readonly deliveryId: string;
-  readonly traceId: string;
-  readonly receivedAt: Date;
-}
-
-/** The branch a ref names, or a reason the ref is not deployed (tags are a later feature). */
-export const branchOfRef = (ref: string): { branch: string } | { ignored: string } => {
-  if (ref.startsWith(BRANCH_PREFIX)) return { branch: ref.slice(BRANCH_PREFIX.length) };
-  if (ref.startsWith(TAG_PREFIX)) {
-    return { ignored: 'tag pushes are not deployed yet; Sluice deploys branch pushes (refs/heads/*) only' };
-  }
-  return { ignored: 'only branch pushes (refs/heads/*) are deployed' };
+/** One validated GitHub push → its `Commit Pushed` detail, or the reason it is not deployed. */
+export const normaliseGithubPush = (
+  push: GithubPush,
+  meta: DeliveryMeta,
+): { kind: 'commit'; detail: CommitPushed } | { kind: 'ignored'; reason: string } => {
+  const result = normaliseRefUpdates(toUpdates(push), meta);
+  if (result.kind === 'ignored') return result;
+  return { kind: 'commit', detail: result.details[0] as CommitPushed };
 };
 
-/** Cuts a commit message to `max` UTF-16 units, marking the cut and never splitting a surrogate pair. */
-export const truncateMessage = (message: string, max = MAX_MESSAGE_LENGTH): string => {
-  if (message.length <= max) return message;
-  let cut = message.slice(0, max - 1);
-  const last = cut.charCodeAt(cut.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
-  return `${cut}…`;
-};
+const FORM = 'application/x-www-form-urlencoded';
 
-/**
- * Maps a validated push to the `Commit Pushed` detail. A branch deletion is still published
- * (`deleted: true`, `commit` = the old head): deciding what a deletion means is the planner's job.
- */
-export const normaliseGithubPush = (push: GithubPush, meta: DeliveryMeta): PushNormalisation => {
-  const target = branchOfRef(push.ref);
-  if ('ignored' in target) return { kind: 'ignored', reason: target.ignored };
-  const at = meta.receivedAt.toISOString();
-  const message = push.head_commit?.message;
-  return {
-    kind: 'commit',
-    detail: {
-      schemaVersion: SCHEMA_VERSION,
-      traceId: meta.traceId,
-      repo: push.repository.full_name,
-      branch: target.branch,
-      commit: push.deleted ? push.before : push.after,
-      before: push.before,
-      ref: push.ref,
-      forced: push.forced,
-      deleted: push.deleted,
-      deliveryId: meta.deliveryId,
-      provider: meta.provider,
-      repoUrl: push.repository.clone_url,
-      ...(push.pusher === undefined ? {} : { pusher: push.pusher.name }),
-      ...(message === undefined ? {} : { message: truncateMessage(message) }),
-      occurredAt: at,
-      receivedAt: at,
-    },
-  };
+export const github: WebhookProvider = {
+  name: 'github',
+  mediaTypes: ['application/json', FORM],
+  credential: GITHUB_SIGNATURE_HEADER,
+  deliveryHeader: 'x-github-delivery',
+  hasCredential: (headers) => header(headers, GITHUB_SIGNATURE_HEADER) !== undefined,
+  verify: ({ secrets, headers, body }) => verifyPrefixedHmac(secrets, headers[GITHUB_SIGNATURE_HEADER], body),
+  payloadText: (mediaType, text) =>
+    mediaType === FORM ? (new URLSearchParams(text).get('payload') ?? undefined) : text,
+  repoHint: (payload) => repoAt(payload, 'repository', 'full_name'),
+  classify: (headers) => {
+    const event = header(headers, 'x-github-event');
+    if (event === undefined) return { kind: 'bad', message: 'missing x-github-event header' };
+    if (event === 'ping') return { kind: 'ping' };
+    if (event === 'push') return { kind: 'push' };
+    return {
+      kind: 'ignored',
+      reason: `event "${echo(event)}" is not handled; only push events are deployed`,
+    };
+  },
+  deliveryId: (headers) => deliveryIdFrom(headers['x-github-delivery']),
+  normalise: normaliseWith(githubPushSchema, toUpdates),
 };
