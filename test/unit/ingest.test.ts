@@ -184,7 +184,9 @@ describe('ingestWebhook', () => {
     const { deps } = setup([]);
     const response = await ingestWebhook(deps, request(pushBody()));
     expect(response.status).toBe(401);
-    expect(response.body.message).toMatch(/no webhook secret is configured for github repository "acme\/fleet"/);
+    expect(response.body.message).toMatch(
+      /no webhook secret is configured for github repository "acme\/fleet"/,
+    );
   });
 
   it('accepts both the current and the previous secret during a rotation', async () => {
