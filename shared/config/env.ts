@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import type { SecretStore } from '../ports/index.ts';
 
 export interface AwsSettings {
   readonly region: string;
@@ -56,3 +57,97 @@ const blankToUndefined = (env: Env): Record<string, string | undefined> =>
       env[name]?.trim() || undefined,
     ]),
   );
+
+/**
+ * Names of the settings the CDK stacks give each Lambda (infra/constructs/sluice-function.ts sets
+ * them together with the IAM grant) and the entry points (functions/<name>/index.ts) read.
+ */
+export const SLUICE_ENV = {
+  /** Name or ARN of the `sluice` bus the function publishes to. */
+  busName: 'SLUICE_BUS_NAME',
+  /** The bundle bucket; it also holds the ledger (`ledger/`) and delivery claims (`idempotency/`). */
+  bucket: 'SLUICE_BUCKET',
+  /** The bucket's region, when a regional agent reads bundles from the management region. */
+  bucketRegion: 'SLUICE_BUCKET_REGION',
+  /** Secret ARN holding webhook secrets by provider: `{"github": "…", "github-previous": "…"}`. */
+  webhookSecret: 'SLUICE_WEBHOOK_SECRET',
+  /** Secret ARN holding Git credentials: `{"username": "…", "password": "…"}`; empty username = anonymous. */
+  gitSecret: 'SLUICE_GIT_SECRET',
+  /** JSON `{"targets": {name: queueUrl}, "regions": {region: queueUrl}}`: where each target's agent listens. */
+  agentQueues: 'SLUICE_AGENT_QUEUES',
+  /** Where isomorphic-git caches repositories; in Lambda, under /tmp. */
+  gitCacheDir: 'SLUICE_GIT_CACHE_DIR',
+  /** kubectl (kustomize built in) and helm, from the KubectlV34 layer in the render function. */
+  kubectl: 'SLUICE_KUBECTL',
+  helm: 'SLUICE_HELM',
+} as const;
+
+const agentQueuesSchema = z.object({
+  targets: z.record(z.string(), z.url()).default({}),
+  regions: z.record(z.string(), z.url()).default({}),
+});
+
+export type AgentQueueUrls = z.infer<typeof agentQueuesSchema>;
+
+/** The agent queue map the dispatch function routes Apply Requested by: target name first, then region. */
+export const readAgentQueueUrls = (env: Env = process.env): AgentQueueUrls => {
+  const name = SLUICE_ENV.agentQueues;
+  const raw = requireEnv(name, env);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      'environment',
+      name,
+      `is not JSON (got ${JSON.stringify(raw.slice(0, 80))})`,
+      fixQueues,
+    );
+  }
+  const parsed = agentQueuesSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(
+      'environment',
+      `${name}.${issue?.path.join('.')}`,
+      issue?.message ?? 'invalid',
+      fixQueues,
+    );
+  }
+  return parsed.data;
+};
+
+const fixQueues = 'set it to {"targets":{"<target>":"<queue url>"},"regions":{"<region>":"<queue url>"}}';
+
+export interface GitSettings {
+  /** Where cloned repositories are cached; /tmp in Lambda. */
+  readonly cacheDir: string;
+  /** Credentials for every config repo from the Git secret; undefined (anonymous) when it has no username. */
+  readonly auth: (secrets: SecretStore) => () => Promise<{ username: string; password: string } | undefined>;
+}
+
+/** Git settings of the plan and render functions: the credentials secret and the cache folder. */
+export const readGitSettings = (env: Env = process.env): GitSettings => {
+  const secret = requireEnv(SLUICE_ENV.gitSecret, env);
+  return {
+    cacheDir: env[SLUICE_ENV.gitCacheDir]?.trim() || '/tmp/sluice-git',
+    auth: (secrets) => async () => {
+      const raw = await secrets.get(`aws-sm://${secret}`);
+      let value: { username?: unknown; password?: unknown } = {};
+      try {
+        value = JSON.parse(raw) as typeof value;
+      } catch {
+        // No cause and no value in the message: JSON.parse would quote the secret.
+        throw new ConfigError('secret', SLUICE_ENV.gitSecret, 'is not a JSON object', gitSecretFix);
+      }
+      if (typeof value.username !== 'string' || value.username === '') return undefined;
+      if (typeof value.password !== 'string') {
+        throw new ConfigError('secret', `${SLUICE_ENV.gitSecret}.password`, 'is missing', gitSecretFix);
+      }
+      return { username: value.username, password: value.password };
+    },
+  };
+};
+
+const gitSecretFix =
+  'store {"username": "<user or x-access-token>", "password": "<token>"} in the Git secret';

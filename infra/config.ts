@@ -1,0 +1,197 @@
+/**
+ * The deploy configuration: where the management stack goes and which account/region pairs get a
+ * regional agent stack. Read from a file (`sluice.deploy.yaml`/`.json`, or `-c sluice:config=PATH`)
+ * or from the `sluice` context key in cdk.json, and validated here so a mistake is reported with
+ * the key, the bad value and the fix before anything is synthesised.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../shared/errors.ts';
+
+const account = z
+  .string()
+  .regex(/^\d{12}$/, 'must be a 12-digit AWS account id in quotes, e.g. "111111111111"');
+const region = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as us-east-1');
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (a-z, 0-9, -)');
+
+const managementSchema = z.strictObject({
+  account,
+  region,
+  /** @default 'SluiceManagement' */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must start with a letter; letters, digits and - only')
+    .default('SluiceManagement'),
+  /** How long a push waits on the plan queue, so a burst to one branch collapses into one plan. */
+  coalesceSeconds: z.number().int().min(0).max(900).default(2),
+  /** Period of the reconciliation poll (Reconcile Requested on the bus). */
+  reconcileMinutes: z.number().int().min(1).max(1440).default(5),
+  /** Period of the drift checks (Drift Check Requested on the bus). */
+  driftCheckMinutes: z.number().int().min(1).max(1440).default(15),
+});
+
+const regionalSchema = z.strictObject({
+  account,
+  region,
+  /** `lambda`: an agent Lambda in this account/region; `in-cluster`: an IAM role for `sluice agent`. */
+  agent: z.enum(['lambda', 'in-cluster']),
+  /**
+   * The fleet targets (sluice.yaml `targets[].name`) this agent serves. Optional when this is the
+   * only regional stack in its region: every target in the region is then routed here.
+   */
+  targets: z.array(dnsLabel).default([]),
+  /** Secrets the agent may read when resolving `aws-sm://` references: names starting with this. */
+  secretPrefix: z.string().min(1).default('sluice/'),
+});
+
+export const deployConfigSchema = z.strictObject({
+  management: managementSchema,
+  regions: z.array(regionalSchema).default([]),
+});
+
+export type DeployConfig = z.infer<typeof deployConfigSchema>;
+export type ManagementConfig = DeployConfig['management'];
+export type RegionalConfig = DeployConfig['regions'][number];
+
+export const CONFIG_FILES = ['sluice.deploy.yaml', 'sluice.deploy.yml', 'sluice.deploy.json'] as const;
+const FIX_DOC = 'see docs/deploy.md for the format';
+
+export interface LoadOptions {
+  /** `-c sluice:config=PATH`: a file that must exist. */
+  readonly file?: string;
+  /** The `sluice` context object (cdk.json), used when no file is given or found. */
+  readonly context?: unknown;
+  /** Where `sluice.deploy.yaml` is looked for. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+/** Finds and validates the deploy config: an explicit file, else a `sluice.deploy.*` file, else context. */
+export const loadDeployConfig = (options: LoadOptions = {}): DeployConfig => {
+  const cwd = options.cwd ?? process.cwd();
+  if (options.file !== undefined) {
+    const path = resolve(cwd, options.file);
+    if (!existsSync(path)) {
+      throw new ConfigError(
+        'context',
+        'sluice:config',
+        `file ${JSON.stringify(options.file)} does not exist`,
+        `create it (${FIX_DOC}) or pass an existing path: cdk synth -c sluice:config=sluice.deploy.yaml`,
+      );
+    }
+    return parseConfigFile(path);
+  }
+  const found = CONFIG_FILES.map((name) => join(cwd, name)).find((path) => existsSync(path));
+  if (found !== undefined) return parseConfigFile(found);
+  if (options.context === undefined) {
+    throw new ConfigError(
+      'cdk.json',
+      'context.sluice',
+      `no deploy config: neither ${CONFIG_FILES.join(', ')} in ${cwd} nor the "sluice" context key`,
+      `create sluice.deploy.yaml with management.account and management.region (${FIX_DOC})`,
+    );
+  }
+  return validateDeployConfig(options.context, 'cdk.json', 'context.sluice');
+};
+
+const parseConfigFile = (path: string): DeployConfig => {
+  const text = readFileSync(path, 'utf8');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    const { line } = lineCounter.linePos(syntax.pos[0]);
+    throw new ConfigError(`${path}:${line}`, '', syntax.message, 'fix the YAML/JSON syntax on that line');
+  }
+  const lineOf = (keys: readonly PropertyKey[]): number | undefined => {
+    // The deepest node that exists on the path: a missing key is reported at its parent.
+    for (let depth = keys.length; depth >= 0; depth--) {
+      const node = doc.getIn(keys.slice(0, depth) as (string | number)[], true) as
+        | { range?: [number, number, number] }
+        | undefined;
+      if (node?.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  return validateDeployConfig(doc.toJS(), path, '', lineOf);
+};
+
+/** Validates a parsed config; errors name the file (and line), the key path, the problem and the fix. */
+export const validateDeployConfig = (
+  input: unknown,
+  source: string,
+  prefix = '',
+  lineOf: (keys: readonly PropertyKey[]) => number | undefined = () => undefined,
+): DeployConfig => {
+  const parsed = deployConfigSchema.safeParse(input);
+  const where = (keys: readonly PropertyKey[]) => {
+    const line = lineOf(keys);
+    return line === undefined ? source : `${source}:${line}`;
+  };
+  const keyPath = (keys: readonly PropertyKey[]) =>
+    [prefix, ...keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))]
+      .join('')
+      .replace(/^\./, '')
+      .replace(/\.\[/g, '[');
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const value = issue.path.reduce<unknown>(
+      (node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key],
+      input,
+    );
+    const got = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
+    throw new ConfigError(
+      where(issue.path),
+      keyPath(issue.path),
+      `${issue.message} (${got})`,
+      issue.code === 'unrecognized_keys'
+        ? `remove the key or fix its spelling; allowed keys are listed in docs/deploy.md`
+        : `set ${keyPath(issue.path)} to a valid value; ${FIX_DOC}`,
+    );
+  }
+  const config = parsed.data;
+  const seenStack = new Map<string, number>();
+  const seenTarget = new Map<string, number>();
+  config.regions.forEach((r, i) => {
+    const stack = `${r.account}/${r.region}`;
+    const first = seenStack.get(stack);
+    if (first !== undefined) {
+      throw new ConfigError(
+        where(['regions', i]),
+        keyPath(['regions', i]),
+        `account ${r.account} in ${r.region} is listed twice (also regions[${first}])`,
+        'list each account/region pair once and merge their targets',
+      );
+    }
+    seenStack.set(stack, i);
+    for (const target of r.targets) {
+      const other = seenTarget.get(target);
+      if (other !== undefined) {
+        throw new ConfigError(
+          where(['regions', i, 'targets']),
+          keyPath(['regions', i, 'targets']),
+          `target "${target}" is also served by regions[${other}]`,
+          'route each target to exactly one regional agent',
+        );
+      }
+      seenTarget.set(target, i);
+    }
+    const shared = config.regions.filter((o) => o.region === r.region);
+    if (shared.length > 1 && r.targets.length === 0) {
+      throw new ConfigError(
+        where(['regions', i]),
+        keyPath(['regions', i, 'targets']),
+        `${shared.length} regional stacks share ${r.region}, so its work cannot be routed by region alone`,
+        `list the targets each of them serves, e.g. targets: [prod-use1]`,
+      );
+    }
+  });
+  return config;
+};
+
+/** A regional stack's name: one per account/region. */
+export const regionalStackName = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>
+  `SluiceAgent-${r.account}-${r.region}`;

@@ -1,0 +1,221 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, type Size, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
+import { acceptFinding } from '../nag.ts';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** `-c sluice:bundle=false` synthesises without esbuild (assertion tests); `cdk synth` bundles. */
+export const BUNDLE_CONTEXT = 'sluice:bundle';
+
+/**
+ * ESM bundles of CommonJS dependencies still call `require` for Node built-ins; give them one.
+ * (Same shim as the aws-lambda-nodejs docs suggest for `format: ESM`.)
+ */
+const REQUIRE_SHIM = "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);";
+
+export interface SluiceFunctionProps {
+  /** The folder under `functions/` whose `index.ts` exports `handler`. */
+  readonly name: string;
+  readonly description?: string;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** /tmp size, for functions that cache git checkouts. @default 512 MiB */
+  readonly ephemeralStorageSize?: Size;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Which parts of the bundle bucket a function touches, and how. */
+export interface BucketAccess {
+  /** Content-addressed bundles under `bundles/`. */
+  readonly bundles?: 'read' | 'write';
+  /** The ledger (branch states, deployment records) under `ledger/`. */
+  readonly ledger?: 'read' | 'write';
+  /** Webhook delivery claims under `idempotency/`; claims are deleted when released. */
+  readonly idempotency?: 'write';
+}
+
+/**
+ * Every Sluice Lambda: Node.js 22 on ARM64, one minified ESM bundle per function built by local
+ * esbuild (no Docker) with source maps, X-Ray tracing, JSON logs kept for a month. The `bindX()`
+ * methods set a setting and grant the IAM it needs in one call, so the two never drift apart.
+ */
+export class SluiceFunction extends NodejsFunction {
+  readonly functionLabel: string;
+
+  constructor(scope: Construct, id: string, props: SluiceFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const bundle = ![false, 'false'].includes(scope.node.tryGetContext(BUNDLE_CONTEXT));
+    super(scope, id, {
+      description: props.description ?? `Sluice ${props.name}`,
+      entry: join(REPO_ROOT, 'functions', props.name, 'index.ts'),
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
+      tracing: lambda.Tracing.ACTIVE,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: `sluice-${props.name}`,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Bundle everything, the AWS SDK included: the adapters rely on recent S3 conditional
+        // writes, and the runtime's SDK version is not ours to pin.
+        externalModules: [],
+        banner: REQUIRE_SHIM,
+        forceDockerBundling: false,
+      },
+      ...(bundle
+        ? {}
+        : {
+            code: lambda.Code.fromInline(
+              'exports.handler = async () => { throw new Error("not bundled"); };',
+            ),
+            handler: 'index.handler',
+          }),
+    });
+    this.functionLabel = props.name;
+    acceptFinding(
+      this,
+      'L1',
+      'Node.js 22 is deliberate: it is the Node the project pins and tests on (package.json engines, devDependency node@22)',
+    );
+    acceptFinding(
+      this,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'The AWS managed basic execution role only lets the function write its own CloudWatch logs',
+    );
+    acceptFinding(
+      this,
+      'IAM5[Resource::*]',
+      'X-Ray tracing: xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
+    );
+  }
+
+  /** Publishes to `bus` (name in SLUICE_BUS_NAME, or the ARN when the bus is in another account/region). */
+  bindBus(bus: events.IEventBus, options: { byArn?: boolean } = {}): this {
+    this.addEnvironment(SLUICE_ENV.busName, options.byArn ? bus.eventBusArn : bus.eventBusName);
+    bus.grantPutEventsTo(this);
+    return this;
+  }
+
+  /** Reads/writes the given prefixes of the bundle bucket (SLUICE_BUCKET, SLUICE_BUCKET_REGION). */
+  bindBundles(bucket: s3.IBucket, access: BucketAccess, bucketRegion?: string): this {
+    this.addEnvironment(SLUICE_ENV.bucket, bucket.bucketName);
+    this.addEnvironment(SLUICE_ENV.bucketRegion, bucketRegion ?? bucket.stack.region);
+    const prefixes = { bundles: 'bundles/', ledger: 'ledger/', idempotency: 'idempotency/' } as const;
+    // Listing lets a read of an absent key answer 404 (NOT_FOUND) instead of 403.
+    this.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+    );
+    for (const [part, mode] of Object.entries(access) as [keyof BucketAccess, string][]) {
+      const objects = bucket.arnForObjects(`${prefixes[part]}*`);
+      const actions = ['s3:GetObject'];
+      if (mode === 'write') actions.push('s3:PutObject');
+      if (part === 'idempotency') actions.push('s3:DeleteObject');
+      this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
+      acceptFinding(
+        this,
+        `IAM5[Resource::${resolvedArn(this, objects)}]`,
+        `Objects are content-addressed or keyed per record at run time; access stays within the ${prefixes[part]} prefix`,
+      );
+    }
+    return this;
+  }
+
+  /** Reads one secret (its ARN in the setting named `setting`); no other secret is readable. */
+  bindSecret(setting: 'webhookSecret' | 'gitSecret', secret: secretsmanager.ISecret): this {
+    this.addEnvironment(SLUICE_ENV[setting], secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  /** Consumes `queue` with partial batch responses: only the failed messages are retried. */
+  bindQueue(queue: sqs.IQueue, options: { batchSize?: number; maxBatchingWindow?: Duration } = {}): this {
+    this.addEventSource(
+      new SqsEventSource(queue, {
+        reportBatchItemFailures: true,
+        batchSize: options.batchSize ?? 10,
+        ...(options.maxBatchingWindow ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
+      }),
+    );
+    return this;
+  }
+
+  /** Sends Apply Requested to each region's agent queue (possibly in other accounts). */
+  bindAgentQueues(urls: AgentQueueUrls, queueArns: readonly string[]): this {
+    this.addEnvironment(SLUICE_ENV.agentQueues, JSON.stringify(urls));
+    if (queueArns.length > 0) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [...new Set(queueArns)] }),
+      );
+    }
+    return this;
+  }
+
+  /** kubectl (with kustomize) and helm from the KubectlV34 layer, at /opt/kubectl and /opt/helm. */
+  bindKubectl(layer: lambda.ILayerVersion): this {
+    this.addLayers(layer);
+    this.addEnvironment(SLUICE_ENV.kubectl, '/opt/kubectl/kubectl');
+    this.addEnvironment(SLUICE_ENV.helm, '/opt/helm/helm');
+    return this;
+  }
+
+  /** Alarms when the function reports any error in `period`; named `sluice-…` so rollback ignores it. */
+  alarmOnErrors(period: Duration = Duration.minutes(5)): cloudwatch.Alarm {
+    return this.metricErrors({ period }).createAlarm(this, 'ErrorsAlarm', {
+      alarmName: `sluice-${this.functionLabel}-errors-${this.stack.stackName}`,
+      alarmDescription: `Sluice ${this.functionLabel} function reported errors`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+/** An ARN as cdk-nag prints it in a finding id: `<LogicalId.Arn>` for tokens, pseudo parameters in brackets. */
+const resolvedArn = (scope: Construct, arn: string): string => {
+  if (!Token.isUnresolved(arn)) return arn;
+  const resolved = Stack.of(scope).resolve(arn) as unknown;
+  const parts = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join']?.[1] ?? [resolved];
+  return parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const ref = (part as { Ref?: string }).Ref;
+      if (ref !== undefined) return `<${ref}>`;
+      const att = (part as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+      return att ? `<${att[0]}.${att[1]}>` : JSON.stringify(part);
+    })
+    .join('');
+};

@@ -1,0 +1,323 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { AgentQueueUrls } from '../../shared/config/env.ts';
+import { agentQueueName, ROUTES, type Route } from '../../shared/routing.ts';
+import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
+import type { ManagementConfig, RegionalConfig } from '../config.ts';
+import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
+import { type BucketAccess, REPO_ROOT, SluiceFunction } from '../constructs/sluice-function.ts';
+import { acceptFinding } from '../nag.ts';
+
+export const BUS_NAME = 'sluice';
+/**
+ * EventBridge gives an SQS FIFO target a static MessageGroupId only (no JSON path), so every push
+ * shares one group: pushes are planned strictly in arrival order, which keeps each repo+branch in
+ * order; the plan core's coalescing and generations do the rest. See docs/deploy.md.
+ */
+export const PLAN_GROUP_ID = 'sluice-plan';
+export const ROLLBACK_QUEUE = 'sluice-rollback';
+/** Events that regional agents send back to the management bus. */
+export const AGENT_DETAIL_TYPES = [
+  'Deployment Succeeded',
+  'Deployment Failed',
+  'Deployment Skipped',
+  'Drift Detected',
+] as const;
+
+/** The bundle bucket's name, fixed so regional stacks in other accounts can grant themselves read. */
+export const bundleBucketName = (account: string, region: string): string =>
+  `sluice-bundles-${account}-${region}`;
+
+export const agentQueueUrl = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>
+  `https://sqs.${r.region}.amazonaws.com/${r.account}/${agentQueueName(r.region)}`;
+
+export const agentQueueArn = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>
+  `arn:${Aws.PARTITION}:sqs:${r.region}:${r.account}:${agentQueueName(r.region)}`;
+
+/** Which function each route feeds, with its bucket access, size and batch. */
+interface ConsumerSpec {
+  readonly bucket: BucketAccess;
+  readonly timeout: Duration;
+  readonly memorySize?: number;
+  readonly batchSize: number;
+  readonly git?: boolean;
+}
+
+const CONSUMERS: Record<Route['fn'], ConsumerSpec> = {
+  plan: {
+    bucket: { ledger: 'write' },
+    timeout: Duration.minutes(2),
+    memorySize: 1024,
+    batchSize: 10,
+    git: true,
+  },
+  render: {
+    bucket: { ledger: 'read', bundles: 'write' },
+    timeout: Duration.minutes(5),
+    memorySize: 2048,
+    batchSize: 1,
+    git: true,
+  },
+  dispatch: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10 },
+  report: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10 },
+};
+
+export interface ManagementStackProps extends StackProps {
+  readonly config: ManagementConfig;
+  /** The regional agent stacks: where dispatch sends each target's work, who may report back. */
+  readonly regions: readonly RegionalConfig[];
+}
+
+/**
+ * The control plane in the management account: webhook API, the `sluice` bus with one rule per
+ * ROUTES entry, a queue + DLQ per consumer, the bundle bucket (which also holds the ledger),
+ * secrets, the alarm → rollback rule, schedules, alarms and outputs.
+ */
+export class ManagementStack extends Stack {
+  readonly bus: events.EventBus;
+  readonly bucket: s3.Bucket;
+  readonly queues: ReadonlyMap<string, ConsumerQueue>;
+  readonly functions: ReadonlyMap<string, SluiceFunction>;
+
+  constructor(scope: Construct, id: string, props: ManagementStackProps) {
+    super(scope, id, props);
+    const { config, regions } = props;
+    const queues = new Map<string, ConsumerQueue>();
+    const functions = new Map<string, SluiceFunction>();
+    this.queues = queues;
+    this.functions = functions;
+
+    this.bucket = new s3.Bucket(this, 'Bundles', {
+      bucketName: bundleBucketName(config.account, config.region),
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        // Claims are checked for expiry on read too; this only keeps the prefix small.
+        { id: 'expire-delivery-claims', prefix: 'idempotency/', expiration: Duration.days(7) },
+        { id: 'old-ledger-versions', prefix: 'ledger/', noncurrentVersionExpiration: Duration.days(90) },
+      ],
+    });
+    acceptFinding(
+      this.bucket,
+      'S1',
+      'Writes are few and versioned (every ledger state is kept); enable CloudTrail S3 data events for request-level audit instead of a second log bucket',
+    );
+    const foreignAccounts = [...new Set(regions.map((r) => r.account))].filter((a) => a !== config.account);
+    if (foreignAccounts.length > 0) {
+      // Agents in other accounts read bundles (never the ledger or claims).
+      this.bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          principals: foreignAccounts.map((a) => new iam.AccountPrincipal(a)),
+          resources: [this.bucket.arnForObjects('bundles/*')],
+        }),
+      );
+    }
+
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: BUS_NAME });
+    if (foreignAccounts.length > 0) {
+      this.bus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'RegionalAgentsReportBack',
+          actions: ['events:PutEvents'],
+          principals: foreignAccounts.map((a) => new iam.AccountPrincipal(a)),
+          resources: [this.bus.eventBusArn],
+          conditions: {
+            StringEquals: { 'events:source': EVENT_SOURCE },
+            'ForAllValues:StringEquals': { 'events:detail-type': [...AGENT_DETAIL_TYPES] },
+          },
+        }),
+      );
+    }
+
+    const webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
+      description: 'Sluice webhook HMAC secrets by provider: {"github": "...", "github-previous": "..."}',
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'github',
+        excludePunctuation: true,
+        passwordLength: 40,
+      },
+    });
+    const gitSecret = new secretsmanager.Secret(this, 'GitCredentials', {
+      description: 'Sluice Git credentials for cloning config repos: {"username": "...", "password": "..."}',
+      secretObjectValue: {},
+    });
+
+    for (const secret of [webhookSecret, gitSecret]) {
+      acceptFinding(
+        secret,
+        'SMG4',
+        'The value is issued by the Git provider (webhook secret, access token); it is rotated there and written here by hand (docs/deploy.md), with the previous webhook secret kept during the switch',
+      );
+    }
+
+    // Delivery failures of every rule target (EventBridge → SQS) land here.
+    const deliveryDlq = deadLetterQueue(this, 'EventDeliveryDlq', 'sluice-event-delivery-dlq');
+
+    const ingest = new SluiceFunction(this, 'Ingest', { name: 'ingest', timeout: Duration.seconds(10) })
+      .bindBus(this.bus)
+      .bindBundles(this.bucket, { idempotency: 'write' })
+      .bindSecret('webhookSecret', webhookSecret);
+    functions.set('ingest', ingest);
+
+    const kubectl = new KubectlV34Layer(this, 'KubectlLayer');
+    const agentQueues: AgentQueueUrls = {
+      targets: Object.fromEntries(regions.flatMap((r) => r.targets.map((t) => [t, agentQueueUrl(r)]))),
+      regions: Object.fromEntries(
+        regions
+          .filter((r) => regions.filter((o) => o.region === r.region).length === 1)
+          .map((r) => [r.region, agentQueueUrl(r)]),
+      ),
+    };
+
+    for (const route of ROUTES) {
+      const spec = CONSUMERS[route.fn];
+      const consumer = new ConsumerQueue(this, `${capitalise(route.fn)}Queue`, {
+        queueName: route.queue,
+        visibilityTimeout: Duration.seconds(spec.timeout.toSeconds() * 6),
+        ...(route.fn === 'plan' && config.coalesceSeconds > 0
+          ? { deliveryDelay: Duration.seconds(config.coalesceSeconds) }
+          : {}),
+      });
+      queues.set(route.fn, consumer);
+      new events.Rule(this, `${capitalise(route.fn)}Rule`, {
+        eventBus: this.bus,
+        description: `${route.detailTypes.join(', ')} → ${route.queue}`,
+        eventPattern: { source: [EVENT_SOURCE], detailType: [...route.detailTypes] },
+        targets: [
+          new targets.SqsQueue(consumer.queue, {
+            deadLetterQueue: deliveryDlq,
+            retryAttempts: 185,
+            maxEventAge: Duration.hours(24),
+            ...(route.fifo ? { messageGroupId: PLAN_GROUP_ID } : {}),
+          }),
+        ],
+      });
+      const fn = new SluiceFunction(this, capitalise(route.fn), {
+        name: route.fn,
+        timeout: spec.timeout,
+        ...(spec.memorySize ? { memorySize: spec.memorySize } : {}),
+        ...(spec.git ? { ephemeralStorageSize: Size.gibibytes(2) } : {}),
+      })
+        .bindBundles(this.bucket, spec.bucket)
+        .bindQueue(consumer.queue, { batchSize: spec.batchSize });
+      if (route.fn !== 'report') fn.bindBus(this.bus);
+      if (spec.git) fn.bindSecret('gitSecret', gitSecret);
+      if (route.fn === 'render') fn.bindKubectl(kubectl);
+      if (route.fn === 'dispatch') fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
+      functions.set(route.fn, fn);
+    }
+
+    // CloudWatch alarms (default bus) feed rollback; Sluice's own alarms are named sluice-* and ignored.
+    const rollback = new ConsumerQueue(this, 'RollbackQueue', {
+      queueName: ROLLBACK_QUEUE,
+      visibilityTimeout: Duration.minutes(6),
+    });
+    queues.set('rollback', rollback);
+    new events.Rule(this, 'AlarmRule', {
+      description: 'CloudWatch alarms entering ALARM → rollback queue',
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        detail: {
+          state: { value: ['ALARM'] },
+          alarmName: [{ 'anything-but': { prefix: 'sluice-' } }],
+        },
+      },
+      targets: [new targets.SqsQueue(rollback.queue, { deadLetterQueue: deliveryDlq })],
+    });
+    if (existsSync(join(REPO_ROOT, 'functions', 'rollback', 'index.ts'))) {
+      const fn = new SluiceFunction(this, 'Rollback', { name: 'rollback', timeout: Duration.minutes(1) })
+        .bindBus(this.bus)
+        .bindBundles(this.bucket, { ledger: 'write' })
+        .bindSecret('gitSecret', gitSecret)
+        .bindQueue(rollback.queue, { batchSize: 1 });
+      functions.set('rollback', fn);
+    }
+
+    const schedules = [
+      { id: 'ReconcileSchedule', detailType: 'Reconcile Requested', minutes: config.reconcileMinutes },
+      { id: 'DriftCheckSchedule', detailType: 'Drift Check Requested', minutes: config.driftCheckMinutes },
+    ];
+    for (const s of schedules) {
+      new scheduler.Schedule(this, s.id, {
+        description: `${s.detailType} on the ${BUS_NAME} bus every ${s.minutes} min`,
+        schedule: scheduler.ScheduleExpression.rate(Duration.minutes(s.minutes)),
+        target: new schedulerTargets.EventBridgePutEvents(
+          {
+            eventBus: this.bus,
+            source: EVENT_SOURCE,
+            detailType: s.detailType,
+            detail: scheduler.ScheduleTargetInput.fromObject({ schemaVersion: 1, requestedBy: 'schedule' }),
+          },
+          { deadLetterQueue: deliveryDlq, retryAttempts: 3 },
+        ),
+      });
+    }
+
+    for (const fn of functions.values()) fn.alarmOnErrors();
+
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const api = new apigw.HttpApi(this, 'WebhookApi', {
+      description: 'Sluice webhooks: POST /webhooks/{provider}',
+      createDefaultStage: false,
+    });
+    const stage = new apigw.HttpStage(this, 'WebhookStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs) },
+    });
+    const [route] = api.addRoutes({
+      path: '/webhooks/{provider}',
+      methods: [apigw.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('Ingest', ingest),
+    });
+    acceptFinding(
+      route!,
+      'APIG4',
+      'Git providers cannot sign requests with IAM or OAuth; ingest verifies the HMAC signature over the raw body and answers 401 otherwise',
+    );
+
+    const out = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    out('WebhookUrl', `${stage.url}webhooks/github`, 'Register this URL as the config repo webhook');
+    out('BusArn', this.bus.eventBusArn, 'The sluice event bus');
+    out(
+      'BundleBucket',
+      this.bucket.bucketName,
+      'Bundles (bundles/), ledger (ledger/), claims (idempotency/)',
+    );
+    out('WebhookSecretArn', webhookSecret.secretArn, 'Webhook HMAC secret: key "github"');
+    out('GitSecretArn', gitSecret.secretArn, 'Git credentials: keys "username" and "password"');
+    for (const [name, q] of queues) {
+      out(`${capitalise(name)}QueueUrl`, q.queue.queueUrl, `${name} queue`);
+      out(`${capitalise(name)}DlqUrl`, q.deadLetterQueue.queueUrl, `${name} dead-letter queue`);
+    }
+    out('EventDeliveryDlqUrl', deliveryDlq.queueUrl, 'EventBridge delivery failures');
+  }
+}
+
+const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

@@ -1,0 +1,157 @@
+import { Arn, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { SLUICE_ENV } from '../../shared/config/env.ts';
+import { agentQueueName } from '../../shared/routing.ts';
+import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
+import type { ManagementConfig, RegionalConfig } from '../config.ts';
+import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
+import { SluiceFunction } from '../constructs/sluice-function.ts';
+import { acceptFinding } from '../nag.ts';
+import { AGENT_DETAIL_TYPES, BUS_NAME, bundleBucketName } from './management-stack.ts';
+
+export interface RegionalAgentStackProps extends StackProps {
+  readonly config: RegionalConfig;
+  readonly management: ManagementConfig;
+}
+
+const AGENT_TIMEOUT = Duration.minutes(5);
+
+/**
+ * One per target account/region: the agent queue (+ DLQ) the management account sends Apply
+ * Requested to, and the agent — a Lambda, or an IAM role for `sluice agent` inside the cluster
+ * (EKS Pod Identity) — with read access to bundles and a path back to the management bus.
+ */
+export class RegionalAgentStack extends Stack {
+  readonly agentQueue: ConsumerQueue;
+  readonly agent: SluiceFunction | iam.Role;
+
+  constructor(scope: Construct, id: string, props: RegionalAgentStackProps) {
+    super(scope, id, props);
+    const { config, management } = props;
+    const sameEnv = config.account === management.account && config.region === management.region;
+
+    this.agentQueue = new ConsumerQueue(this, 'AgentQueue', {
+      queueName: agentQueueName(config.region),
+      visibilityTimeout: Duration.seconds(AGENT_TIMEOUT.toSeconds() * 6),
+    });
+    // The management account's dispatch function sends each target's work here.
+    this.agentQueue.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ManagementAccountDispatches',
+        actions: ['sqs:SendMessage'],
+        principals: [new iam.AccountPrincipal(management.account)],
+        resources: [this.agentQueue.queue.queueArn],
+      }),
+    );
+
+    const managementBus = events.EventBus.fromEventBusArn(
+      this,
+      'ManagementBus',
+      Arn.format(
+        {
+          service: 'events',
+          region: management.region,
+          account: management.account,
+          resource: 'event-bus',
+          resourceName: BUS_NAME,
+        },
+        this,
+      ),
+    );
+    // Outcomes go straight to the management bus when it is local; otherwise to this region's
+    // default bus, from which a rule forwards them (EventBridge's cross-account/region path).
+    const reportBus = sameEnv
+      ? managementBus
+      : events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    if (!sameEnv) {
+      const forwardDlq = deadLetterQueue(this, 'ForwardDlq', `sluice-forward-dlq-${config.region}`);
+      new events.Rule(this, 'ForwardOutcomes', {
+        description: `Agent outcomes → the management bus in ${management.account}/${management.region}`,
+        eventPattern: { source: [EVENT_SOURCE], detailType: [...AGENT_DETAIL_TYPES] },
+        targets: [new targets.EventBus(managementBus, { deadLetterQueue: forwardDlq })],
+      });
+    }
+
+    const bucket = s3.Bucket.fromBucketName(
+      this,
+      'Bundles',
+      bundleBucketName(management.account, management.region),
+    );
+    const secretArns = Arn.format(
+      {
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${config.secretPrefix}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      this,
+    );
+
+    const readSecrets = new iam.PolicyStatement({
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [secretArns],
+    });
+    const secretsReason = `Manifests name their secrets at run time (aws-sm:// references); the agent may read only secrets named ${config.secretPrefix}*`;
+
+    if (config.agent === 'lambda') {
+      const fn = new SluiceFunction(this, 'Agent', { name: 'agent', timeout: AGENT_TIMEOUT })
+        .bindBus(reportBus, { byArn: sameEnv })
+        .bindBundles(bucket, { bundles: 'read' }, management.region)
+        .bindQueue(this.agentQueue.queue, { batchSize: 5 });
+      fn.addToRolePolicy(readSecrets);
+      acceptFinding(fn, `IAM5[Resource::${secretArnPattern(config)}]`, secretsReason);
+      fn.alarmOnErrors();
+      this.agent = fn;
+    } else {
+      const role = new iam.Role(this, 'InClusterAgentRole', {
+        description: 'sluice agent inside a cluster (EKS Pod Identity)',
+        assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com'),
+      });
+      role.assumeRolePolicy?.addStatements(
+        new iam.PolicyStatement({
+          actions: ['sts:TagSession'],
+          principals: [new iam.ServicePrincipal('pods.eks.amazonaws.com')],
+        }),
+      );
+      this.agentQueue.queue.grantConsumeMessages(role);
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [bucket.arnForObjects('bundles/*')],
+        }),
+      );
+      acceptFinding(
+        role,
+        `IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket.bucketName}/bundles/*]`,
+        'Bundles are content-addressed (bundles/<sha256>.json); the agent reads only that prefix',
+      );
+      reportBus.grantPutEventsTo(role);
+      role.addToPolicy(readSecrets);
+      acceptFinding(role, `IAM5[Resource::${secretArnPattern(config)}]`, secretsReason);
+      new CfnOutput(this, 'AgentRoleArn', {
+        value: role.roleArn,
+        description: 'Associate with the sluice agent service account (EKS Pod Identity)',
+      });
+      new CfnOutput(this, 'AgentSettings', {
+        value: JSON.stringify({
+          [SLUICE_ENV.bucket]: bucket.bucketName,
+          [SLUICE_ENV.bucketRegion]: management.region,
+          [SLUICE_ENV.busName]: sameEnv ? managementBus.eventBusArn : 'default',
+        }),
+        description: 'Environment for `sluice agent`',
+      });
+      this.agent = role;
+    }
+
+    new CfnOutput(this, 'AgentQueueUrl', { value: this.agentQueue.queue.queueUrl });
+    new CfnOutput(this, 'AgentDlqUrl', { value: this.agentQueue.deadLetterQueue.queueUrl });
+  }
+}
+
+/** The secrets ARN pattern as cdk-nag prints it in a finding id. */
+const secretArnPattern = (c: RegionalConfig): string =>
+  `arn:<AWS::Partition>:secretsmanager:${c.region}:${c.account}:secret:${c.secretPrefix}*`;
