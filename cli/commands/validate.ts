@@ -1,10 +1,12 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { checkPolicies } from '../../shared/core/policy.ts';
+import { BUILTIN_POLICIES, checkPolicies } from '../../shared/core/policy.ts';
 import { renderApp, renderSpecForEnvironment } from '../../shared/core/render.ts';
 import { BadInputError, isSluiceError } from '../../shared/errors.ts';
 import { CONFIG_FILE } from '../../shared/schemas/config.ts';
 import type { Violation } from '../../shared/schemas/events.ts';
-import { loadConfigRepo, reportBadInput } from './render.ts';
+import { cliRenderer, loadConfigRepo, openBarePath, reportBadInput } from './render.ts';
 
 interface ValidateOptions {
   format: string;
@@ -22,6 +24,11 @@ export interface ValidateResult {
  * pack over each render. A violation found in several environments is reported once.
  */
 export const validateRepo = async (dir: string): Promise<ValidateResult> => {
+  if ((await stat(path.join(dir, CONFIG_FILE)).catch(() => undefined)) === undefined) {
+    const bare = await openBarePath(dir);
+    const rendered = await renderApp(bare.tree, bare.spec, cliRenderer);
+    return { apps: 1, renders: 1, objects: rendered.length, violations: checkPolicies(rendered, []) };
+  }
   const { tree, config } = await loadConfigRepo(dir);
   const seen = new Set<string>();
   const violations: Violation[] = [];
@@ -31,7 +38,7 @@ export const validateRepo = async (dir: string): Promise<ValidateResult> => {
     const environments = Object.keys(app.environments).sort();
     for (const environment of environments.length > 0 ? environments : [undefined]) {
       const spec = renderSpecForEnvironment(config, app, environment);
-      const rendered = await renderApp(tree, spec);
+      const rendered = await renderApp(tree, spec, cliRenderer);
       renders += 1;
       objects += rendered.length;
       for (const v of checkPolicies(rendered, spec.disabledPolicies)) {
@@ -48,21 +55,80 @@ export const validateRepo = async (dir: string): Promise<ValidateResult> => {
 export const formatViolation = (v: Violation): string =>
   `${v.policy}  ${v.object}  ${v.file}  ${v.message} (fix: ${v.fix})`;
 
+const RULE_HELP: Readonly<Record<string, string>> = {
+  'no-latest-tag': 'Container images must carry an explicit tag other than latest, or a digest',
+  'resources-required': 'Every container sets cpu and memory requests and limits',
+  'no-privileged': 'No container runs privileged or allows privilege escalation',
+  'no-plain-secrets': 'Secrets hold aws-sm:// or vault:// references, never values',
+};
+
+/**
+ * SARIF 2.1.0, the format GitHub code scanning reads (upload it with
+ * github/codeql-action/upload-sarif): one rule per policy, one result per violation, located
+ * at the repo-relative file.
+ */
+export const toSarif = (violations: readonly Violation[]): object => {
+  const ids = [...new Set([...BUILTIN_POLICIES, ...violations.map((v) => v.policy)])];
+  return {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'sluice',
+            informationUri: 'https://github.com/sluice-dev/sluice/blob/main/docs/policies.md',
+            rules: ids.map((id) => ({
+              id,
+              name: id,
+              shortDescription: { text: RULE_HELP[id] ?? id },
+              helpUri: `https://github.com/sluice-dev/sluice/blob/main/docs/policies.md#${id}`,
+              defaultConfiguration: { level: 'error' },
+            })),
+          },
+        },
+        results: violations.map((v) => ({
+          ruleId: v.policy,
+          ruleIndex: ids.indexOf(v.policy),
+          level: 'error',
+          message: { text: `${v.object}: ${v.message}. Fix: ${v.fix}` },
+          locations: [
+            {
+              physicalLocation: { artifactLocation: { uri: v.file, uriBaseId: '%SRCROOT%' } },
+              logicalLocations: [{ name: v.object, kind: 'resource' }],
+            },
+          ],
+          partialFingerprints: { sluiceViolation: `${v.policy}|${v.object}|${v.message}` },
+        })),
+        columnKind: 'unicodeCodePoints',
+      },
+    ],
+  };
+};
+
 export const registerValidate = (program: Command): void => {
   program
     .command('validate')
-    .description('Check sluice.yaml, render every app in every environment and run the policy pack')
-    .argument('<dir>', `config repository (the directory holding ${CONFIG_FILE})`)
-    .option('--format <format>', 'text or json', 'text')
+    .description(
+      'Check sluice.yaml, render every app in every environment and run the policy pack (or check one bare directory)',
+    )
+    .argument('<dir>', `config repository (holding ${CONFIG_FILE}), kustomization, chart or YAML directory`)
+    .option('--format <format>', 'text, json or sarif', 'text')
     .action(async (dir: string, options: ValidateOptions) => {
       const json = options.format === 'json';
       try {
-        if (options.format !== 'text' && !json) {
-          throw new BadInputError(`--format ${options.format}`, 'is not a known format', 'use text or json');
+        if (options.format !== 'text' && options.format !== 'sarif' && !json) {
+          throw new BadInputError(
+            `--format ${options.format}`,
+            'is not a known format',
+            'use text, json or sarif',
+          );
         }
         const result = await validateRepo(dir);
         const ok = result.violations.length === 0;
-        if (json) {
+        if (options.format === 'sarif') {
+          console.log(JSON.stringify(toSarif(result.violations), null, 2));
+        } else if (json) {
           console.log(JSON.stringify({ ok, violations: result.violations }, null, 2));
         } else if (ok) {
           console.log(
