@@ -7,15 +7,20 @@ import { promisify } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
+import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
 import { initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
 import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
 import { FileSecretStore, MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
+import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
+import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
+import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import { describeEvent, timeOf } from '../progress.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
+import { controlFile, startControlServer } from './rollback.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
 const run = promisify(execFile);
@@ -37,6 +42,10 @@ export interface DevServer {
   readonly gitUrl: string;
   readonly webhookUrl: string;
   readonly pipeline: LocalPipeline;
+  /** `POST ${controlUrl}/local/events` puts a rollback trigger on the bus (`sluice rollback`, `sluice alarm`). */
+  readonly controlUrl: string;
+  /** Commit statuses the pipeline set, as a provider would show them. */
+  readonly statuses: RecordingGitProvider;
   stop(): Promise<void>;
 }
 
@@ -114,11 +123,26 @@ export const startDev = async (
     await writeFileAtomic(secretsFile, `${JSON.stringify(DEV_SECRETS, null, 2)}\n`, 0o600);
   }
   const secrets = new FileSecretStore(secretsFile);
+  // Commit statuses go to state/statuses.json; each is printed as it is set.
+  const statuses = new RecordingGitProvider(path.join(workdir, 'state', 'statuses.json'), {
+    onStatus: (s) => {
+      if (!options.quiet)
+        print(`status    ${s.commit.slice(0, 7)} ${s.context} ${s.state}: ${s.description}`);
+    },
+  });
   const pipeline = startLocalPipeline({
     workdir,
     git: createGitSource({ cacheDir: paths.gitCache }),
     secrets,
     coalesceMs: options.coalesceMs,
+    provider: statuses,
+    // Rollback writes its revert commit through isomorphic-git; credentials, when the server wants
+    // them, come from the secret store entry `git-writer` (user:token), never from Git.
+    writer: createGitWriter({
+      cacheDir: path.join(workdir, 'cache', 'git-writer'),
+      auth: (url) => secretStoreAuth(secrets, 'git-writer')(url).catch(() => undefined),
+    }),
+    repoUrl: (repo) => `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo.replace(/^local\//, '')}.git`,
     logger: new Logger({ serviceName: 'sluice-dev', logLevel: options.quiet ? 'SILENT' : 'ERROR' }),
   });
   const unsubscribe = options.quiet
@@ -130,6 +154,8 @@ export const startDev = async (
       });
 
   const deliveries = new MemoryIdempotencyStore();
+  // Every provider's path takes the one secret (GitLab's token, Azure DevOps' basic-auth password).
+  const rateLimiter = new TokenBucketLimiter({ clock: systemClock });
   const ingest = await listen('webhook', '--port', options.port, () =>
     startIngestServer({
       port: options.port,
@@ -141,6 +167,7 @@ export const startDev = async (
             clock: systemClock,
             webhookSecrets: async () => [secret],
             newTraceId: randomUUID,
+            rateLimiter,
           },
           request,
         ),
@@ -183,6 +210,7 @@ export const startDev = async (
   gitUrl = `${git.url}/fleet.git`;
   print(`git: ${gitUrl}`);
   print(`webhook: ${webhookUrl}`);
+  print(`webhooks: ${ingest.url}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
   // A webhook missed while `sluice dev` was stopped (or the seed commit on first start) is sent
   // now: each repo's main head is compared with the last planned commit.
@@ -200,14 +228,20 @@ export const startDev = async (
       await notify(repo, 'refs/heads/main', planned?.lastPlanned ?? ZERO, head);
     }
   }
+  const control = await startControlServer(pipeline.bus);
+  await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
+  print(`control: ${control.url}/local/events`);
   print('ready');
 
   return {
     gitUrl,
     webhookUrl,
     pipeline,
+    statuses,
+    controlUrl: control.url,
     async stop() {
       unsubscribe();
+      await control.close();
       await git.close();
       await ingest.close();
       await pipeline.stop();

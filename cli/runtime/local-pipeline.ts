@@ -21,6 +21,7 @@ import type {
   BundleStore,
   Clock,
   ClusterClient,
+  GitProvider,
   GitSource,
   ManifestRenderer,
   SecretStore,
@@ -44,6 +45,8 @@ export interface LocalPipelineOptions {
   readonly cluster?: (target: string) => ClusterClient;
   readonly logger?: Logger;
   readonly retryDelayMs?: number;
+  /** Commit statuses back to the Git provider (pending at plan, the outcome at report). */
+  readonly provider?: GitProvider;
 }
 
 export interface LocalPipeline {
@@ -123,8 +126,9 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     },
   };
 
+  const provider = options.provider ? { provider: options.provider } : {};
   const handlers: Record<(typeof ROUTES)[number]['fn'], SqsHandler> = {
-    plan: createPlanHandler({ git: options.git, ledger, bus, clock }, extras),
+    plan: createPlanHandler({ git: options.git, ledger, bus, clock, ...provider }, extras),
     render: createRenderHandler(
       {
         git: options.git,
@@ -134,11 +138,12 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
         clock,
         renderer: options.renderer ?? createToolRenderer(),
         renderCache: new FileRenderCache(paths.bundles),
+        ...provider,
       },
       extras,
     ),
     dispatch: createDispatchHandler({ ledger, agents, bus, clock }, extras),
-    report: createReportHandler({ ledger, clock }, extras),
+    report: createReportHandler({ ledger, clock, ...provider }, extras),
   };
   const agentHandler = createAgentHandler({ bundles, cluster, secrets: options.secrets, bus, clock }, extras);
 

@@ -1,5 +1,5 @@
 import { ConfigError, isSluiceError } from '../errors.ts';
-import type { Clock, EventBus, GitSource, Ledger, SourceTree } from '../ports/index.ts';
+import type { Clock, EventBus, GitProvider, GitSource, Ledger, SourceTree } from '../ports/index.ts';
 import { type AppConfig, CONFIG_FILE, type FleetConfig, type TargetConfig } from '../schemas/config.ts';
 import type {
   CommitPushed,
@@ -10,12 +10,15 @@ import type {
 } from '../schemas/events.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
 import { renderSpecFor } from './render.ts';
+import { reportPlanned } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
   readonly git: GitSource;
   readonly ledger: Ledger;
   readonly bus: EventBus;
   readonly clock: Clock;
+  /** Commit statuses: pending for each planned (app, target). */
+  readonly provider?: GitProvider;
 }
 
 export type PlanOutcome =
@@ -161,6 +164,7 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     // Publish before advancing the branch: if the write below fails, the retry publishes the same
     // generation again (downstream is idempotent) instead of losing the release.
     await deps.bus.publish([{ detailType: 'Release Planned', detail: event }]);
+    await reportPlanned(deps.provider, event);
     outcome = { kind: 'planned', event };
   }
   await deps.ledger.putBranch(

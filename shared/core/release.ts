@@ -1,10 +1,11 @@
 import { isSluiceError } from '../errors.ts';
-import type { BundleStore, Clock, EventBus, GitSource, Ledger } from '../ports/index.ts';
+import type { BundleStore, Clock, EventBus, GitProvider, GitSource, Ledger } from '../ports/index.ts';
 import type { OutboundEvent, ReleasePlanned } from '../schemas/events.ts';
 import { encodeBundle } from './bundle.ts';
 import { checkPolicies } from './policy.ts';
 import type { RenderedObject } from './render.ts';
 import { type RenderCacheDeps, renderCached } from './render-cache.ts';
+import { reportRejected, reportSuperseded } from './webhooks/commit-status.ts';
 
 export interface RenderDeps extends RenderCacheDeps {
   readonly git: GitSource;
@@ -12,6 +13,8 @@ export interface RenderDeps extends RenderCacheDeps {
   readonly bundles: BundleStore;
   readonly bus: EventBus;
   readonly clock: Clock;
+  /** Commit statuses: failure for a render failure or policy rejection, error when superseded. */
+  readonly provider?: GitProvider;
 }
 
 /**
@@ -42,6 +45,7 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
       },
     ];
     await deps.bus.publish(events);
+    await reportSuperseded(deps.provider, plan, branch.lastPlanned);
     return events;
   }
 
@@ -102,5 +106,10 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
     });
   }
   await deps.bus.publish(events);
+  for (const event of events) {
+    if (event.detailType === 'Policy Rejected' || event.detailType === 'Render Failed') {
+      await reportRejected(deps.provider, event.detail);
+    }
+  }
   return events;
 };
