@@ -8,14 +8,14 @@ import { createPlanHandler } from '../../functions/plan/handler.ts';
 import { createRenderHandler } from '../../functions/render/handler.ts';
 import { createReportHandler } from '../../functions/report/handler.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
-import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
-import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
+import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
+import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import type {
   AgentDispatcher,
   BundleStore,
