@@ -2,9 +2,9 @@
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
+import { clusterSecretRef, SecretKubeconfigCluster } from '../../shared/adapters/k8s/secret-kubeconfig.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
-import { ConfigError } from '../../shared/errors.ts';
 import type { ClusterClient } from '../../shared/ports/index.ts';
 import { createAgentHandler } from './handler.ts';
 
@@ -12,20 +12,22 @@ const aws = readAwsSettings();
 // Bundles live in the management region, which may not be this one.
 const bucketAws = { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) };
 
-/** No Kubernetes ClusterClient exists yet (shared/adapters/k8s); until it does, work is parked with this reason. */
+const secrets = new SecretsManagerStore({ aws });
+const clusters = new Map<string, ClusterClient>();
+/** Each target's kubeconfig is read from Secrets Manager at run time (sluice/clusters/<target>), cached 5 min. */
 const cluster = (target: string): ClusterClient => {
-  throw new ConfigError(
-    'agent',
-    `targets.${target}`,
-    'the Lambda agent has no Kubernetes client yet, so it cannot apply to an EKS cluster',
-    'run `sluice agent` in the cluster (agent: in-cluster) until shared/adapters/k8s lands',
-  );
+  let client = clusters.get(target);
+  if (!client) {
+    client = new SecretKubeconfigCluster(secrets, clusterSecretRef(target));
+    clusters.set(target, client);
+  }
+  return client;
 };
 
 export const handler = createAgentHandler({
   bundles: new S3BundleStore({ bucket: requireEnv(SLUICE_ENV.bucket), aws: bucketAws }),
   cluster,
-  secrets: new SecretsManagerStore({ aws }),
+  secrets,
   bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
   clock: systemClock,
 });

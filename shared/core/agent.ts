@@ -2,6 +2,7 @@ import { isSluiceError, SluiceError } from '../errors.ts';
 import type { BundleStore, Clock, ClusterClient, EventBus, KubeObject, SecretStore } from '../ports/index.ts';
 import type { ApplyRequested, OutboundEvent } from '../schemas/events.ts';
 import { decodeBundle } from './bundle.ts';
+import { DEFAULT_HEALTH_DEADLINE_MS, healthDeadlineMs, waitForHealth } from './health.ts';
 
 export interface AgentDeps {
   readonly bundles: BundleStore;
@@ -9,6 +10,11 @@ export interface AgentDeps {
   readonly secrets: SecretStore;
   readonly bus: EventBus;
   readonly clock: Clock;
+  /** Waits between health polls (default setTimeout). */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How long an app may take to become healthy unless its objects say otherwise (default 5 min). */
+  readonly healthDeadlineMs?: number;
+  readonly healthPollMs?: number;
 }
 
 const SECRET_REF = /^(aws-sm|vault):\/\/[^#\s]+(#\S+)?$/;
@@ -114,8 +120,24 @@ export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): 
         generation: request.generation,
         commit: request.commit,
         digest: request.bundle.digest,
+        source: {
+          repo: request.repo,
+          branch: request.branch,
+          traceId: request.traceId,
+          bundleKey: request.bundle.key,
+          sync: request.sync,
+        },
       },
     });
+    await waitForHealth(
+      { clock: deps.clock, sleep: deps.sleep ?? ((ms) => new Promise((ok) => setTimeout(ok, ms))) },
+      cluster,
+      objects,
+      {
+        deadlineMs: healthDeadlineMs(objects, deps.healthDeadlineMs ?? DEFAULT_HEALTH_DEADLINE_MS),
+        ...(deps.healthPollMs ? { pollMs: deps.healthPollMs } : {}),
+      },
+    );
     return publish({
       detailType: 'Deployment Succeeded',
       detail: { ...outcome, occurredAt: at(), ...result, durationMs: deps.clock.now().getTime() - started },
@@ -129,7 +151,11 @@ export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): 
         occurredAt: at(),
         reason: error.code,
         message: error.message,
-        objects: typeof error.data.object === 'string' ? [error.data.object] : [],
+        objects: Array.isArray(error.data.objects)
+          ? error.data.objects.map(String)
+          : typeof error.data.object === 'string'
+            ? [error.data.object]
+            : [],
       },
     });
   }

@@ -167,6 +167,34 @@ export interface Inventory {
   digest: string;
   objects: string[];
   appliedAt: string;
+  /** Where the applied bundle came from: lets a drift check re-read it and report against it. */
+  source?: InventorySource;
+}
+
+export interface InventorySource {
+  repo: string;
+  branch: string;
+  traceId: string;
+  bundleKey: string;
+  sync: { prune: boolean; selfHeal: boolean };
+}
+
+/** An object as the cluster holds it: the applied fields plus what the server and controllers add. */
+export interface LiveObject extends KubeObject {
+  metadata: KubeObject['metadata'] & {
+    generation?: number;
+    resourceVersion?: string;
+    uid?: string;
+    managedFields?: { manager?: string; operation?: string; fieldsV1?: unknown; subresource?: string }[];
+  };
+  status?: Record<string, unknown>;
+}
+
+export interface ApplyOptions {
+  prune: boolean;
+  inventory: Omit<Inventory, 'objects' | 'appliedAt'>;
+  /** Take fields another field manager owns (the app opted in, or self-heal). Default false: conflicts fail. */
+  force?: boolean;
 }
 
 export interface ApplyResult {
@@ -177,12 +205,24 @@ export interface ApplyResult {
 
 export interface ClusterClient {
   readInventory(app: string): Promise<Inventory | undefined>;
+  /** Every app this target holds an inventory for (scheduled drift checks). */
+  listInventories(): Promise<Inventory[]>;
   /** Applies objects, prunes the app's objects that left the set (when asked), then records the inventory. */
-  apply(
+  apply(app: string, objects: readonly KubeObject[], options: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * The live objects (undefined where absent), for health. Null when the target has no live
+   * state to observe (a directory): it is healthy as soon as it is written.
+   */
+  readLive(objects: readonly KubeObject[]): Promise<(LiveObject | undefined)[] | null>;
+  /**
+   * What each object would look like if the app's objects were applied again (a server-side dry
+   * run that takes back Sluice's fields), beside the live object, for drift. Null when the target
+   * cannot drift (a directory).
+   */
+  previewApply(
     app: string,
     objects: readonly KubeObject[],
-    options: { prune: boolean; inventory: Omit<Inventory, 'objects' | 'appliedAt'> },
-  ): Promise<ApplyResult>;
+  ): Promise<{ live: LiveObject | undefined; desired: LiveObject }[] | null>;
 }
 
 /** What a render tool returned: its stdout, or why it failed in its own words. */

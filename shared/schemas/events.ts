@@ -205,7 +205,16 @@ export const driftDetected = z.object({
   app: z.string(),
   target: z.string(),
   digest,
-  diffs: z.array(z.object({ object: z.string(), path: z.string(), desired: z.unknown(), live: z.unknown() })),
+  diffs: z.array(
+    z.object({
+      object: z.string(),
+      path: z.string(),
+      desired: z.unknown(),
+      live: z.unknown(),
+      /** The field manager holding the live value (e.g. `kubectl-edit`), when the cluster says. */
+      manager: z.string().optional(),
+    }),
+  ),
   healed: z.boolean(),
 });
 

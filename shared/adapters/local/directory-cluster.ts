@@ -1,8 +1,8 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SluiceError } from '../../errors.ts';
-import type { ApplyResult, ClusterClient, Inventory, KubeObject } from '../../ports/index.ts';
+import type { ApplyOptions, ApplyResult, ClusterClient, Inventory, KubeObject, LiveObject } from '../../ports/index.ts';
 import { readJson, writeFileAtomic } from './json-file.ts';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -39,11 +39,23 @@ export class DirectoryCluster implements ClusterClient {
     return readJson<Inventory | undefined>(this.inventoryFile(app), undefined);
   }
 
-  async apply(
-    app: string,
-    objects: readonly KubeObject[],
-    options: { prune: boolean; inventory: Omit<Inventory, 'objects' | 'appliedAt'> },
-  ): Promise<ApplyResult> {
+  async listInventories(): Promise<Inventory[]> {
+    const files = await readdir(join(this.root, '.sluice', 'inventory')).catch(() => [] as string[]);
+    const all = await Promise.all(files.map((f) => this.readInventory(f.replace(/\.json$/, ''))));
+    return all.filter((i): i is Inventory => i !== undefined);
+  }
+
+  /** A directory has no controllers: what is written is healthy. */
+  async readLive(): Promise<(LiveObject | undefined)[] | null> {
+    return null;
+  }
+
+  /** Nothing edits a directory target behind Sluice's back that it could compare on managed fields. */
+  async previewApply(): Promise<null> {
+    return null;
+  }
+
+  async apply(app: string, objects: readonly KubeObject[], options: ApplyOptions): Promise<ApplyResult> {
     const previous = await this.readInventory(app);
     let applied = 0;
     let unchanged = 0;
