@@ -10,9 +10,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.ts';
 
-const account = z
-  .string()
-  .regex(/^\d{12}$/, 'must be a 12-digit AWS account id in quotes, e.g. "111111111111"');
+const ACCOUNT = 'must be a 12-digit AWS account id in quotes, e.g. "111111111111"';
+const account = z.string({ error: ACCOUNT }).regex(/^\d{12}$/, ACCOUNT);
 const region = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as us-east-1');
 const dnsLabel = z
   .string()

@@ -15,6 +15,7 @@ import { FileSecretStore, MemoryIdempotencyStore, systemClock } from '../../shar
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
+import { reconcileBranches } from '../../shared/core/reconcile.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
@@ -36,6 +37,8 @@ export interface DevOptions {
   readonly seed: string;
   readonly coalesceMs: number;
   readonly quiet?: boolean;
+  /** How often each repo's head is compared with the last planned commit (missed webhooks). @default 300 */
+  readonly reconcileSeconds?: number;
 }
 
 export interface DevServer {
@@ -69,6 +72,14 @@ const parseMillis = (value: string) => {
       'is not a duration',
       'pass milliseconds from 0 to 600000',
     );
+  }
+  return n;
+};
+
+const parseSeconds = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 86_400) {
+    throw new BadInputError(`--reconcile-seconds ${value}`, 'is not a duration', 'pass seconds from 1 to 86400');
   }
   return n;
 };
@@ -130,9 +141,10 @@ export const startDev = async (
         print(`status    ${s.commit.slice(0, 7)} ${s.context} ${s.state}: ${s.description}`);
     },
   });
+  const gitSource = createGitSource({ cacheDir: paths.gitCache });
   const pipeline = startLocalPipeline({
     workdir,
-    git: createGitSource({ cacheDir: paths.gitCache }),
+    git: gitSource,
     secrets,
     coalesceMs: options.coalesceMs,
     provider: statuses,
@@ -212,22 +224,29 @@ export const startDev = async (
   print(`webhook: ${webhookUrl}`);
   print(`webhooks: ${ingest.url}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
-  // A webhook missed while `sluice dev` was stopped (or the seed commit on first start) is sent
-  // now: each repo's main head is compared with the last planned commit.
-  for (const entry of await readdir(paths.repos)) {
-    if (!entry.endsWith('.git')) continue;
-    const repo = entry.slice(0, -4);
-    const head = await bareGit(path.join(paths.repos, entry), [
-      'rev-parse',
-      '--verify',
-      '-q',
-      'refs/heads/main',
-    ]).catch(() => '');
-    const planned = await pipeline.ledger.getBranch(`local/${repo}`, 'main');
-    if (head && planned?.lastPlanned !== head) {
-      await notify(repo, 'refs/heads/main', planned?.lastPlanned ?? ZERO, head);
+  // Missed webhooks (sent while `sluice dev` was stopped, or the seed commit on first start): each
+  // repo's main head is compared with the last planned commit now and every --reconcile-seconds.
+  const reconcile = async () => {
+    const tracked = (await readdir(paths.repos))
+      .filter((entry) => entry.endsWith('.git'))
+      .map((entry) => ({ repo: `local/${entry.slice(0, -4)}`, repoUrl: `${git.url}/${entry}`, branch: 'main' }));
+    const deps = {
+      git: gitSource,
+      ledger: pipeline.ledger,
+      bus: pipeline.bus,
+      clock: systemClock,
+      newTraceId: randomUUID,
+    };
+    for (const failure of (await reconcileBranches(deps, tracked)).failed) {
+      print(`reconcile ${failure.repo}#${failure.branch}: ${failure.error}`);
     }
-  }
+  };
+  await reconcile();
+  const reconcileTimer = setInterval(
+    () => void reconcile().catch((error: Error) => print(`reconcile failed: ${error.message}`)),
+    (options.reconcileSeconds ?? 300) * 1000,
+  );
+  reconcileTimer.unref();
   const control = await startControlServer(pipeline.bus);
   await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
   print(`control: ${control.url}/local/events`);
@@ -240,6 +259,7 @@ export const startDev = async (
     statuses,
     controlUrl: control.url,
     async stop() {
+      clearInterval(reconcileTimer);
       unsubscribe();
       await control.close();
       await git.close();
@@ -263,6 +283,12 @@ export const registerDev = (program: Command): void => {
       'how long a push waits to be planned; pushes within it collapse into one',
       parseMillis,
       1500,
+    )
+    .option(
+      '--reconcile-seconds <n>',
+      'how often each repo head is compared with the last planned commit, to catch missed webhooks',
+      parseSeconds,
+      300,
     )
     .action(async (options: DevOptions) => {
       const dev = await startDev(options);

@@ -64,7 +64,7 @@ export const deadLetterQueue = (scope: Construct, id: string, queueName: string)
     'SQS3',
     'This queue is itself a dead-letter queue; a DLQ of a DLQ would only hide messages',
   );
-  alarmOnDepth(queue, `sluice-dlq-${queueName.replace(/\.fifo$/, '')}`);
+  alarmOnDepth(queue, `${queueName.replace(/\.fifo$/, '')}-depth`);
   return queue;
 };
 

@@ -109,14 +109,9 @@ export class RegionalAgentStack extends Stack {
     } else {
       const role = new iam.Role(this, 'InClusterAgentRole', {
         description: 'sluice agent inside a cluster (EKS Pod Identity)',
-        assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com'),
+        // Pod Identity assumes the role with session tags (cluster, namespace, service account).
+        assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
       });
-      role.assumeRolePolicy?.addStatements(
-        new iam.PolicyStatement({
-          actions: ['sts:TagSession'],
-          principals: [new iam.ServicePrincipal('pods.eks.amazonaws.com')],
-        }),
-      );
       this.agentQueue.queue.grantConsumeMessages(role);
       role.addToPolicy(
         new iam.PolicyStatement({

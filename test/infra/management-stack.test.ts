@@ -1,0 +1,198 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUS_NAME, PLAN_GROUP_ID } from '../../infra/stacks/management-stack.ts';
+import { SLUICE_ENV } from '../../shared/config/env.ts';
+import { MAX_RECEIVE_COUNT, ROUTES } from '../../shared/routing.ts';
+import { buildTestApp } from './support.ts';
+
+let template: Template;
+
+beforeAll(() => {
+  template = Template.fromStack(buildTestApp().management);
+});
+
+const logicalIdOfQueue = (queueName: string): string => {
+  const [id] = Object.keys(
+    template.findResources('AWS::SQS::Queue', { Properties: { QueueName: queueName } }),
+  );
+  if (id === undefined) throw new Error(`no queue named ${queueName}`);
+  return id;
+};
+
+describe('ManagementStack', () => {
+  it('makes the plan queue FIFO with content-based dedup and a FIFO dead-letter queue', () => {
+    // GIVEN the routing table's plan queue
+    const plan = ROUTES.find((r) => r.fn === 'plan')!;
+    // THEN it is FIFO, deduplicated by content, delayed by the coalescing window, redriven after N receives
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: plan.queue,
+      FifoQueue: true,
+      ContentBasedDeduplication: true,
+      DelaySeconds: 2,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOfQueue('sluice-plan-dlq.fifo'), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      },
+    });
+  });
+
+  it.each(ROUTES.map((r) => [r.fn, r] as const))(
+    'routes %s events from the sluice bus to its own queue',
+    (_, route) => {
+      // GIVEN a ROUTES entry
+      // THEN one rule on the sluice bus matches its detail-types and targets its queue, with a DLQ
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
+        EventPattern: { source: ['sluice'], 'detail-type': [...route.detailTypes] },
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [logicalIdOfQueue(route.queue), 'Arn'] },
+            DeadLetterConfig: {
+              Arn: { 'Fn::GetAtt': [logicalIdOfQueue('sluice-event-delivery-dlq'), 'Arn'] },
+            },
+            ...(route.fifo ? { SqsParameters: { MessageGroupId: PLAN_GROUP_ID } } : {}),
+          }),
+        ],
+      });
+      // AND the queue itself redrives to its own dead-letter queue
+      const [queue] = Object.values(
+        template.findResources('AWS::SQS::Queue', { Properties: { QueueName: route.queue } }),
+      );
+      expect(queue?.Properties.RedrivePolicy.maxReceiveCount).toBe(MAX_RECEIVE_COUNT);
+    },
+  );
+
+  it('feeds each consumer function from its queue with partial batch responses', () => {
+    for (const route of ROUTES) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [logicalIdOfQueue(route.queue), 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    }
+  });
+
+  it('runs every function on nodejs22.x, ARM64, with X-Ray tracing', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions).length).toBeGreaterThanOrEqual(5);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+      });
+    }
+  });
+
+  it('sends CloudWatch alarms entering ALARM on the default bus to the rollback queue', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: Match.absent(),
+      EventPattern: {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        detail: { state: { value: ['ALARM'] }, alarmName: [{ 'anything-but': { prefix: 'sluice-' } }] },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalIdOfQueue('sluice-rollback'), 'Arn'] } })],
+    });
+  });
+
+  it('keeps bundles in a versioned, encrypted bucket that refuses plain HTTP', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('lets only ingest read the webhook secret and only plan/render read the Git credentials', () => {
+    // GIVEN each function's policy
+    const policies = template.findResources('AWS::IAM::Policy');
+    const readers = (secretPrefix: string) =>
+      Object.entries(policies)
+        .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(`{"Ref":"${secretPrefix}`))
+        .map(([id]) => id.replace(/ServiceRole.*/, ''))
+        .sort();
+    // THEN the grants are as narrow as the use
+    expect(readers('WebhookSecret')).toEqual(['Ingest']);
+    expect(readers('GitCredentials')).toEqual(['Plan', 'Render']);
+  });
+
+  it('gives the render function kubectl and helm from the KubectlV34 layer', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Layers: [{ Ref: Match.stringLikeRegexp('^KubectlLayer') }],
+      Environment: {
+        Variables: Match.objectLike({
+          SLUICE_KUBECTL: '/opt/kubectl/kubectl',
+          SLUICE_HELM: '/opt/helm/helm',
+        }),
+      },
+    });
+  });
+
+  it('routes dispatch to each regional agent queue by target, or by region when it is the only one there', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [SLUICE_ENV.agentQueues]: JSON.stringify({
+            targets: {
+              'prod-use1': 'https://sqs.us-east-1.amazonaws.com/111111111111/sluice-agent-us-east-1',
+              'onprem-fra1': 'https://sqs.eu-central-1.amazonaws.com/444444444444/sluice-agent-eu-central-1',
+            },
+            regions: {
+              'us-east-1': 'https://sqs.us-east-1.amazonaws.com/111111111111/sluice-agent-us-east-1',
+              'eu-west-1': 'https://sqs.eu-west-1.amazonaws.com/222222222222/sluice-agent-eu-west-1',
+              'eu-central-1': 'https://sqs.eu-central-1.amazonaws.com/444444444444/sluice-agent-eu-central-1',
+            },
+          }),
+        }),
+      },
+    });
+  });
+
+  it('lets agents in other accounts report back to the sluice bus, for agent outcomes only', () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      Statement: Match.objectLike({
+        Action: 'events:PutEvents',
+        Principal: { AWS: Match.anyValue() },
+        Condition: Match.objectLike({ StringEquals: { 'events:source': 'sluice' } }),
+      }),
+    });
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: BUS_NAME });
+  });
+
+  it('schedules the reconciliation poll and drift checks on the sluice bus', () => {
+    for (const detailType of ['Reconcile Requested', 'Drift Check Requested']) {
+      template.hasResourceProperties('AWS::Scheduler::Schedule', {
+        Target: Match.objectLike({ EventBridgeParameters: { DetailType: detailType, Source: 'sluice' } }),
+      });
+    }
+  });
+
+  it('alarms on every dead-letter queue and every function', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties.AlarmName as string,
+    );
+    for (const route of ROUTES) expect(alarms).toContain(`${route.queue.replace(/\.fifo$/, '')}-dlq-depth`);
+    expect(alarms.filter((n) => n.includes('-errors-')).length).toBe(
+      Object.keys(template.findResources('AWS::Lambda::Function')).length,
+    );
+  });
+
+  it('outputs the webhook URL, the bus ARN and the queue URLs', () => {
+    const outputs = Object.keys(template.findOutputs('*'));
+    expect(outputs).toEqual(
+      expect.arrayContaining(['WebhookUrl', 'BusArn', 'PlanQueueUrl', 'RollbackQueueUrl']),
+    );
+  });
+
+  it('serves POST /webhooks/{provider} from the ingest function', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/{provider}' });
+  });
+});

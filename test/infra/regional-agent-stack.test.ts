@@ -1,0 +1,100 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SLUICE_ENV } from '../../shared/config/env.ts';
+import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
+import { buildTestApp, MANAGEMENT } from './support.ts';
+
+let sameAccount: Template;
+let otherAccount: Template;
+let inCluster: Template;
+
+beforeAll(() => {
+  const { regional } = buildTestApp();
+  const [same, other, cluster] = regional.map((stack) => Template.fromStack(stack));
+  sameAccount = same!;
+  otherAccount = other!;
+  inCluster = cluster!;
+});
+
+describe('RegionalAgentStack', () => {
+  it('creates the region agent queue with a dead-letter queue', () => {
+    otherAccount.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'sluice-agent-eu-west-1',
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: MAX_RECEIVE_COUNT }),
+    });
+    otherAccount.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'sluice-agent-eu-west-1-dlq' });
+  });
+
+  it('lets the management account send to the agent queue', () => {
+    otherAccount.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { AWS: { 'Fn::Join': ['', Match.arrayWith([`:iam::${MANAGEMENT}:root`])] } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('forwards agent outcomes from another account to the management bus', () => {
+    // GIVEN an agent in another account THEN it publishes to its default bus, and a rule forwards
+    otherAccount.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Environment: { Variables: Match.objectLike({ [SLUICE_ENV.busName]: 'default' }) },
+    });
+    otherAccount.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['sluice'] }),
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::Join': ['', Match.arrayWith([`:events:us-east-1:${MANAGEMENT}:event-bus/sluice`])] },
+        }),
+      ],
+    });
+  });
+
+  it('publishes straight to the management bus when the agent lives in the management account/region', () => {
+    sameAccount.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'events:PutEvents',
+            Resource: {
+              'Fn::Join': ['', Match.arrayWith([`:events:us-east-1:${MANAGEMENT}:event-bus/sluice`])],
+            },
+          }),
+        ]),
+      },
+    });
+    expect(Object.keys(sameAccount.findResources('AWS::Events::Rule'))).toEqual([]);
+  });
+
+  it('consumes the agent queue with partial batch responses', () => {
+    otherAccount.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('gives an in-cluster agent an EKS Pod Identity role instead of a Lambda', () => {
+    expect(Object.keys(inCluster.findResources('AWS::Lambda::Function'))).toEqual([]);
+    inCluster.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
+            Principal: { Service: 'pods.eks.amazonaws.com' },
+          }),
+        ]),
+      },
+    });
+    inCluster.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['sqs:ReceiveMessage', 'sqs:DeleteMessage']) }),
+        ]),
+      },
+    });
+  });
+});
