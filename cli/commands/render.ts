@@ -90,7 +90,7 @@ export const openBarePath = async (dir: string, valueFiles: readonly string[] = 
     throw new BadInputError(
       `directory "${dir}"`,
       info ? 'is not a directory' : 'does not exist',
-      'pass a config repository, a kustomization directory, a chart directory or a directory of YAML',
+      `pass the path of a config repository (the directory holding ${CONFIG_FILE}), or a kustomization, chart or YAML directory`,
     );
   }
   const root = await repoRootOf(dir);
