@@ -79,7 +79,11 @@ const parseMillis = (value: string) => {
 const parseSeconds = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 86_400) {
-    throw new BadInputError(`--reconcile-seconds ${value}`, 'is not a duration', 'pass seconds from 1 to 86400');
+    throw new BadInputError(
+      `--reconcile-seconds ${value}`,
+      'is not a duration',
+      'pass seconds from 1 to 86400',
+    );
   }
   return n;
 };
@@ -229,7 +233,11 @@ export const startDev = async (
   const reconcile = async () => {
     const tracked = (await readdir(paths.repos))
       .filter((entry) => entry.endsWith('.git'))
-      .map((entry) => ({ repo: `local/${entry.slice(0, -4)}`, repoUrl: `${git.url}/${entry}`, branch: 'main' }));
+      .map((entry) => ({
+        repo: `local/${entry.slice(0, -4)}`,
+        repoUrl: `${git.url}/${entry}`,
+        branch: 'main',
+      }));
     const deps = {
       git: gitSource,
       ledger: pipeline.ledger,
