@@ -9,15 +9,15 @@ import type { ClusterClient } from '../../shared/ports/index.ts';
 import { createAgentHandler } from './handler.ts';
 
 const aws = readAwsSettings();
+const secrets = new SecretsManagerStore({ aws });
 // Bundles live in the management region, which may not be this one.
 const bucketAws = { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) };
 
-const secrets = new SecretsManagerStore({ aws });
+/** One client per target, its kubeconfig read from Secrets Manager (sluice/clusters/<target>). */
 const clusters = new Map<string, ClusterClient>();
-/** Each target's kubeconfig is read from Secrets Manager at run time (sluice/clusters/<target>), cached 5 min. */
 const cluster = (target: string): ClusterClient => {
   let client = clusters.get(target);
-  if (!client) {
+  if (client === undefined) {
     client = new SecretKubeconfigCluster(secrets, clusterSecretRef(target));
     clusters.set(target, client);
   }
