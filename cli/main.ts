@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { isSluiceError } from '../shared/errors.ts';
+import { registerAgent } from './commands/agent.ts';
+import { registerAlarm } from './commands/alarm.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerRender } from './commands/render.ts';
+import { registerRollback } from './commands/rollback.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerTrace } from './commands/trace.ts';
 import { registerValidate } from './commands/validate.ts';
@@ -12,8 +15,11 @@ const program = new Command('sluice')
   .exitOverride();
 
 registerDev(program);
+registerAgent(program);
 registerStatus(program);
 registerTrace(program);
+registerRollback(program);
+registerAlarm(program);
 registerRender(program);
 registerValidate(program);
 

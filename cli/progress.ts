@@ -59,12 +59,17 @@ export const describeEvent = (envelope: Envelope): string[] => {
     }
     case 'Apply Requested': {
       const e = d as EventDetail<'Apply Requested'>;
-      return [`${pad('dispatch')} ${short(e.commit)} ${e.app} → ${e.target.name} (${e.target.region})`];
+      const rollback = e.rollbackOf
+        ? ` (rollback of ${short(e.rollbackOf)}, generation ${e.generation})`
+        : '';
+      return [
+        `${pad('dispatch')} ${short(e.commit)} ${e.app} → ${e.target.name} (${e.target.region})${rollback}`,
+      ];
     }
     case 'Deployment Succeeded': {
       const e = d as EventDetail<'Deployment Succeeded'>;
       return [
-        `${pad('healthy')} ${short(e.commit)} ${e.app}@${e.target}: ${e.applied} applied, ${e.unchanged} unchanged, ${e.pruned} pruned in ${Math.round(e.durationMs)} ms`,
+        `${pad(e.rollbackOf ? 'rolledback' : 'healthy')} ${short(e.commit)} ${e.app}@${e.target}: ${e.applied} applied, ${e.unchanged} unchanged, ${e.pruned} pruned in ${Math.round(e.durationMs)} ms`,
       ];
     }
     case 'Deployment Failed': {
@@ -74,6 +79,36 @@ export const describeEvent = (envelope: Envelope): string[] => {
     case 'Deployment Skipped': {
       const e = d as EventDetail<'Deployment Skipped'>;
       return [`${pad('refused')} ${short(e.commit)} ${e.app}@${e.target}: ${e.message}`];
+    }
+    case 'Rollback Requested': {
+      const e = d as EventDetail<'Rollback Requested'>;
+      const why = e.trigger === 'alarm' ? 'alarmed' : e.trigger === 'manual' ? 'rollback' : 'failed';
+      return [
+        `${pad(why)} ${short(e.commit)} ${e.app}@${e.targets.join(',')}: rollback requested (${e.trigger}): ${e.reason}${e.toCommit ? ` → ${short(e.toCommit)}` : ''}`,
+      ];
+    }
+    case 'Rollback Skipped': {
+      const e = d as EventDetail<'Rollback Skipped'>;
+      return [
+        `${pad('no-rollbk')} ${short(e.commit)} ${e.app}@${e.targets.join(',')} ${e.reason}: ${e.message}`,
+      ];
+    }
+    case 'Revert Committed': {
+      const e = d as EventDetail<'Revert Committed'>;
+      const where = e.pullRequest ? ` on ${e.pullRequest.branch}, pull request ${e.pullRequest.url}` : '';
+      return [
+        `${pad('reverted')} ${short(e.commit)} ${e.app}: revert commit ${short(e.revertCommit)} (${e.paths.join(', ')})${where}`,
+      ];
+    }
+    case 'Revert Failed': {
+      const e = d as EventDetail<'Revert Failed'>;
+      return [`${pad('no-revert')} ${short(e.commit)} ${e.app} ${e.reason}: ${e.message}`];
+    }
+    case 'CloudWatch Alarm State Change': {
+      const e = d as { alarmName?: string; state?: { value?: string; reason?: string } };
+      return [
+        `${pad('alarm')} ${e.alarmName} → ${e.state?.value}${e.state?.reason ? `: ${e.state.reason}` : ''}`,
+      ];
     }
     default:
       return [

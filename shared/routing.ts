@@ -24,6 +24,19 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
+/**
+ * Every rollback trigger meets on one queue: `Rollback Requested` (`sluice rollback`, alarms once
+ * mapped), `Deployment Failed` (apps with rollback.onFailed) from the `sluice` bus, and CloudWatch
+ * alarm state changes from the account's default bus (source aws.cloudwatch).
+ */
+export const ROLLBACK_ROUTE = {
+  fn: 'rollback',
+  queue: 'sluice-rollback',
+  fifo: false,
+  detailTypes: ['Rollback Requested', 'Deployment Failed'] as readonly DetailType[],
+  foreign: [{ source: 'aws.cloudwatch', detailType: 'CloudWatch Alarm State Change' }],
+} as const;
+
 /** The plan queue's message group: every push to one branch of one repo, in order. */
 export const planGroupId = (detail: { repo: string; branch: string }): string =>
   `${detail.repo}#${detail.branch}`;

@@ -12,9 +12,14 @@ import { DEFAULT_WORKDIR } from './status.ts';
  * superseded by this commit, the deployments it led to), in order.
  */
 export const traceCommit = (events: readonly Envelope[], sha: string): Envelope[] => {
-  const detail = (e: Envelope) => e.detail as { commit?: string; traceId?: string; supersededBy?: string };
+  const detail = (e: Envelope) =>
+    e.detail as { commit?: string; traceId?: string; supersededBy?: string; revertCommit?: string };
+  // A revert commit links back to the release it reverted (its Revert Committed event).
   const direct = events.filter(
-    (e) => detail(e).commit?.startsWith(sha) || detail(e).supersededBy?.startsWith(sha),
+    (e) =>
+      detail(e).commit?.startsWith(sha) ||
+      detail(e).supersededBy?.startsWith(sha) ||
+      detail(e).revertCommit?.startsWith(sha),
   );
   const traces = new Set(direct.map((e) => detail(e).traceId).filter((t): t is string => t !== undefined));
   return events.filter((e) => direct.includes(e) || traces.has(detail(e).traceId ?? ''));

@@ -7,15 +7,17 @@ import { createDispatchHandler } from '../../functions/dispatch/handler.ts';
 import { createPlanHandler } from '../../functions/plan/handler.ts';
 import { createRenderHandler } from '../../functions/render/handler.ts';
 import { createReportHandler } from '../../functions/report/handler.ts';
+import { createRollbackHandler } from '../../functions/rollback/handler.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
+import { BadInputError } from '../../shared/errors.ts';
 import type {
   AgentDispatcher,
   BundleStore,
@@ -23,10 +25,19 @@ import type {
   ClusterClient,
   GitProvider,
   GitSource,
+  GitWriter,
   ManifestRenderer,
+  PullRequestOpener,
   SecretStore,
 } from '../../shared/ports/index.ts';
-import { agentQueueName, MAX_RECEIVE_COUNT, planGroupId, ROUTES } from '../../shared/routing.ts';
+import {
+  agentQueueName,
+  MAX_RECEIVE_COUNT,
+  planGroupId,
+  ROLLBACK_ROUTE,
+  ROUTES,
+} from '../../shared/routing.ts';
+import type { Envelope } from '../../shared/schemas/events.ts';
 
 export interface LocalPipelineOptions {
   readonly workdir: string;
@@ -47,6 +58,11 @@ export interface LocalPipelineOptions {
   readonly retryDelayMs?: number;
   /** Commit statuses back to the Git provider (pending at plan, the outcome at report). */
   readonly provider?: GitProvider;
+  /** Rollback: writes the revert into the config repo, and opens the PR in review mode. */
+  readonly writer?: GitWriter;
+  readonly pullRequests?: PullRequestOpener;
+  /** The clone URL of a repository named in events (`local/fleet`); rollback reads sluice.yaml there. */
+  readonly repoUrl?: (repo: string) => string;
 }
 
 export interface LocalPipeline {
@@ -172,6 +188,42 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       }),
     );
   }
+  const rollbackQueue = makeQueue(ROLLBACK_ROUTE.queue, false);
+  const toRollback = (envelope: Envelope) => rollbackQueue.send([{ body: JSON.stringify(envelope) }]);
+  bus.addRule({ name: 'to-rollback', detailTypes: ROLLBACK_ROUTE.detailTypes, deliver: toRollback });
+  for (const foreign of ROLLBACK_ROUTE.foreign) {
+    bus.addRule({
+      name: `${foreign.source}-to-rollback`,
+      source: foreign.source,
+      detailTypes: [foreign.detailType],
+      deliver: toRollback,
+    });
+  }
+  const rollbackHandler = createRollbackHandler(
+    {
+      ledger,
+      git: options.git,
+      bundles,
+      agents,
+      bus,
+      clock,
+      claims: new MemoryIdempotencyStore(clock),
+      repoUrl:
+        options.repoUrl ??
+        ((repo) => {
+          throw new BadInputError(
+            `repository ${repo}`,
+            'has no clone URL',
+            'pass repoUrl to the local pipeline',
+          );
+        }),
+      ...(options.writer ? { writer: options.writer } : {}),
+      ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
+    },
+    extras,
+  );
+  consumers.push(startConsumer(rollbackQueue, rollbackHandler, { ...consumerOptions, batchSize: 5 }));
+
   const startAgent = (name: string) => {
     const queue = makeQueue(name, false);
     consumers.push(startConsumer(queue, agentHandler, { ...consumerOptions, batchSize: 5 }));

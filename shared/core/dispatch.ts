@@ -47,13 +47,21 @@ export const dispatchBundle = async (
       bundle: verified.bundle,
       sync: verified.sync,
     };
-    // On the bus first, so `sluice trace` shows the hand-off before the agent's answer.
-    await deps.bus.publish([{ detailType: 'Apply Requested', detail: request }]);
-    await deps.agents.send(target, {
-      body: JSON.stringify(request),
-      dedupId: `${verified.app}:${target.name}:${verified.generation}:${verified.bundle.digest.slice(7, 23)}`,
-    });
+    await requestApply(deps, request);
     requests.push(request);
   }
   return requests;
+};
+
+/** Hands one Apply Requested to its target's agent; a rollback's re-dispatch goes the same way. */
+export const requestApply = async (
+  deps: Pick<DispatchDeps, 'agents' | 'bus'>,
+  request: ApplyRequested,
+): Promise<void> => {
+  // On the bus first, so `sluice trace` shows the hand-off before the agent's answer.
+  await deps.bus.publish([{ detailType: 'Apply Requested', detail: request }]);
+  await deps.agents.send(request.target, {
+    body: JSON.stringify(request),
+    dedupId: `${request.app}:${request.target.name}:${request.generation}:${request.bundle.digest.slice(7, 23)}`,
+  });
 };

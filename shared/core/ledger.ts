@@ -7,7 +7,9 @@ const STATE_ORDER = { Pending: 0, Progressing: 1, Healthy: 2, Failed: 2, RolledB
 /**
  * The ledger's one rule, shared by every adapter: a record only moves forward. An older
  * generation is ignored; within a generation a state never goes back (a late Pending after
- * Healthy changes nothing). Healthy makes the release the last known good.
+ * Healthy changes nothing). Healthy makes the release the last known good, and so does
+ * RolledBack: the re-deployed known-good bundle is good again. Each history entry keeps what was
+ * deployed (digest, bundle key, rollbackOf), so a rollback finds its release without re-rendering.
  */
 export const applyUpdate = (current: DeploymentRecord | undefined, u: DeploymentUpdate): DeploymentRecord => {
   if (current) {
@@ -23,9 +25,12 @@ export const applyUpdate = (current: DeploymentRecord | undefined, u: Deployment
     commit: u.commit,
     generation: u.generation,
     ...(u.reason ? { reason: u.reason } : {}),
+    digest: u.digest,
+    bundleKey: u.bundleKey,
+    ...(u.rollbackOf ? { rollbackOf: u.rollbackOf } : {}),
   };
   const lastKnownGood =
-    u.state === 'Healthy'
+    u.state === 'Healthy' || u.state === 'RolledBack'
       ? { commit: u.commit, digest: u.digest, bundleKey: u.bundleKey, generation: u.generation, at: u.at }
       : current?.lastKnownGood;
   return {
@@ -40,6 +45,7 @@ export const applyUpdate = (current: DeploymentRecord | undefined, u: Deployment
     traceId: u.traceId,
     state: u.state,
     ...(u.reason ? { reason: u.reason } : {}),
+    ...(u.rollbackOf ? { rollbackOf: u.rollbackOf } : {}),
     updatedAt: u.at,
     history: [...(current?.history ?? []), entry].slice(-HISTORY_LIMIT),
     ...(lastKnownGood ? { lastKnownGood } : {}),

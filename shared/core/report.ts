@@ -1,5 +1,6 @@
 import type { Clock, DeploymentRecord, GitProvider, Ledger } from '../ports/index.ts';
 import type { DeploymentFailed, DeploymentSucceeded } from '../schemas/events.ts';
+import { rolledBackOutcome } from './rollback.ts';
 
 export interface ReportDeps {
   readonly ledger: Ledger;
@@ -17,6 +18,7 @@ export const recordOutcome = async (
   const failure =
     outcome.kind === 'failed' ? `${outcome.detail.reason}: ${outcome.detail.message}` : undefined;
   const current = await deps.ledger.getDeployment(d.app, d.target);
+  const rolledBack = outcome.kind === 'succeeded' ? rolledBackOutcome(current, outcome.detail) : undefined;
   const record = await deps.ledger.recordDeployment({
     app: d.app,
     target: d.target,
@@ -27,17 +29,24 @@ export const recordOutcome = async (
     digest: d.digest,
     bundleKey: current?.digest === d.digest ? current.bundleKey : `bundles/${d.digest.slice(7)}.json`,
     traceId: d.traceId,
-    state: outcome.kind === 'succeeded' ? 'Healthy' : 'Failed',
+    state: rolledBack ? 'RolledBack' : outcome.kind === 'succeeded' ? 'Healthy' : 'Failed',
     ...(failure ? { reason: failure } : {}),
+    ...(rolledBack ? { reason: rolledBack.reason, rollbackOf: rolledBack.rollbackOf } : {}),
     at: d.occurredAt,
   });
   if (deps.provider && record.generation === d.generation) {
     await deps.provider.setStatus({
       repo: d.repo,
-      commit: d.commit,
+      // A rollback marks the bad commit, whose release it replaced.
+      commit: d.rollbackOf ?? d.commit,
       context: `sluice/${d.app}@${d.target}`,
-      state: outcome.kind === 'succeeded' ? 'success' : 'failure',
-      description: (failure ? `Failed: ${failure}` : 'Healthy').slice(0, 140),
+      state: outcome.kind === 'succeeded' && !d.rollbackOf ? 'success' : 'failure',
+      description: (failure
+        ? `Failed: ${failure}`
+        : rolledBack
+          ? `RolledBack: ${rolledBack.reason}`
+          : 'Healthy'
+      ).slice(0, 140),
     });
   }
   return record;

@@ -70,6 +70,43 @@ export interface GitSource {
   isAncestor(repoUrl: string, branch: string, ancestor: string, descendant: string): Promise<boolean>;
 }
 
+export type RevertResult =
+  | { readonly status: 'committed'; readonly commit: string; readonly branch: string }
+  /** Newer commits changed the same files since the bad commit: nothing was written. */
+  | { readonly status: 'conflict'; readonly paths: readonly string[]; readonly head: string }
+  /** The bad commit's changes to these paths are already undone at the head. */
+  | { readonly status: 'nothing-to-revert'; readonly head: string };
+
+/** Writes to the config repository: the only way Sluice changes Git (rollback reverts). */
+export interface GitWriter {
+  /**
+   * Reverts what `revertOf` (and any commit between `restoreTo` and it) changed under `paths`, and
+   * only there: each such file goes back to its content at `restoreTo`. Commits on top of
+   * `branch`'s head and pushes to `pushTo` (default `branch`), never forcing. A file that a newer
+   * commit changed again after `revertOf` is a conflict, reported and not written.
+   */
+  revertPaths(input: {
+    repoUrl: string;
+    branch: string;
+    revertOf: string;
+    restoreTo: string;
+    paths: readonly string[];
+    message: string;
+    pushTo?: string;
+  }): Promise<RevertResult>;
+}
+
+/** Opens a pull request on the Git provider (rollback in review mode). */
+export interface PullRequestOpener {
+  openPullRequest(input: {
+    repo: string;
+    base: string;
+    head: string;
+    title: string;
+    body: string;
+  }): Promise<{ url: string; number: number }>;
+}
+
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';
 
 export interface GitProvider {
@@ -108,8 +145,20 @@ export interface DeploymentRecord {
   traceId: string;
   state: DeploymentState;
   reason?: string;
+  /** Set while and after this generation re-deploys a known-good bundle: the commit rolled back. */
+  rollbackOf?: string;
   updatedAt: string;
-  history: { state: DeploymentState; at: string; commit: string; generation: number; reason?: string }[];
+  history: {
+    state: DeploymentState;
+    at: string;
+    commit: string;
+    generation: number;
+    reason?: string;
+    /** What was deployed in this step (absent in records written before rollbacks existed). */
+    digest?: string;
+    bundleKey?: string;
+    rollbackOf?: string;
+  }[];
   lastKnownGood?: { commit: string; digest: string; bundleKey: string; generation: number; at: string };
   version: number;
 }
@@ -126,6 +175,8 @@ export interface DeploymentUpdate {
   traceId: string;
   state: DeploymentState;
   reason?: string;
+  /** The bad commit, when this update belongs to a rollback's re-dispatch. */
+  rollbackOf?: string;
   at: string;
 }
 

@@ -200,6 +200,46 @@ export const rollbackRequested = z.object({
   reason: z.string(),
 });
 
+/** A rollback that was asked for and not carried out, and why (no loops: one rollback per bad release). */
+export const rollbackSkipped = z.object({
+  ...base,
+  app: z.string(),
+  targets: z.array(z.string()),
+  reason: z.enum([
+    'duplicate',
+    'already-rolled-back',
+    'outside-bake-window',
+    'superseded',
+    'no-known-good',
+    'not-opted-in',
+    'not-deployed',
+  ]),
+  message: z.string(),
+});
+
+/** The rollback written into Git: `commit` is the reverted (bad) commit, `revertCommit` the new one. */
+export const revertCommitted = z.object({
+  ...base,
+  app: z.string(),
+  revertCommit: sha,
+  paths: z.array(z.string()),
+  /** Set when the app asks for review: the revert waits on this branch and pull request. */
+  pullRequest: z
+    .object({ url: z.string(), number: z.number().int().positive(), branch: z.string() })
+    .optional(),
+});
+
+/** The revert could not be written; `conflict` means newer commits changed the same files (never forced). */
+export const revertFailed = z.object({
+  ...base,
+  app: z.string(),
+  /** `partial`: only some of the app's targets were rolled back, so Git cannot say it for all. */
+  reason: z.enum(['conflict', 'partial', 'error']),
+  paths: z.array(z.string()),
+  head: sha.optional(),
+  message: z.string(),
+});
+
 export const driftDetected = z.object({
   ...base,
   app: z.string(),
@@ -231,6 +271,9 @@ export const eventSchemas = {
   'Deployment Failed': deploymentFailed,
   'Deployment Skipped': deploymentSkipped,
   'Rollback Requested': rollbackRequested,
+  'Rollback Skipped': rollbackSkipped,
+  'Revert Committed': revertCommitted,
+  'Revert Failed': revertFailed,
   'Drift Detected': driftDetected,
 } as const;
 
@@ -248,6 +291,9 @@ export type DeploymentSucceeded = EventDetail<'Deployment Succeeded'>;
 export type DeploymentFailed = EventDetail<'Deployment Failed'>;
 export type DeploymentSkipped = EventDetail<'Deployment Skipped'>;
 export type RollbackRequested = EventDetail<'Rollback Requested'>;
+export type RollbackSkipped = EventDetail<'Rollback Skipped'>;
+export type RevertCommitted = EventDetail<'Revert Committed'>;
+export type RevertFailed = EventDetail<'Revert Failed'>;
 export type DriftDetected = EventDetail<'Drift Detected'>;
 export type TargetRef = z.infer<typeof targetRef>;
 export type BundleRef = z.infer<typeof bundleRef>;

@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EventBus, EventLog } from '../../ports/index.ts';
-import { type Envelope, EVENT_SOURCE, eventSchemas, type OutboundEvent } from '../../schemas/events.ts';
+import {
+  type Envelope,
+  EVENT_SOURCE,
+  envelopeSchema,
+  eventSchemas,
+  type OutboundEvent,
+} from '../../schemas/events.ts';
 
 export interface BusRule {
   readonly name: string;
   readonly detailTypes: readonly string[];
+  /** The events' source. @default 'sluice' */
+  readonly source?: string;
   readonly deliver: (envelope: Envelope) => void;
 }
 
@@ -51,6 +59,18 @@ export class LocalEventBus implements EventBus, EventLog {
         detail,
       };
     });
+    await this.record(envelopes);
+  }
+
+  /**
+   * Puts an event from another source (e.g. a CloudWatch alarm state change, which AWS puts on the
+   * account's default bus) through the same rules and log, as EventBridge would deliver it.
+   */
+  async publishRaw(envelope: Envelope): Promise<void> {
+    await this.record([envelopeSchema.parse(envelope)]);
+  }
+
+  private async record(envelopes: Envelope[]): Promise<void> {
     this.memory.push(...envelopes);
     if (this.logFile) {
       const file = this.logFile;
@@ -63,6 +83,7 @@ export class LocalEventBus implements EventBus, EventLog {
     }
     for (const envelope of envelopes) {
       for (const rule of this.rules) {
+        if ((rule.source ?? EVENT_SOURCE) !== envelope.source) continue;
         if (rule.detailTypes.includes(envelope['detail-type'])) rule.deliver(envelope);
       }
       for (const listener of this.listeners) listener(envelope);
