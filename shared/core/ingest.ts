@@ -120,7 +120,7 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
     return fail(
       401,
       'unauthorized',
-      `no webhook secret is configured for ${name}${claimedRepo === undefined ? '' : ` repository "${claimedRepo}"`}; store one and register the webhook with it (sluice webhook register)`,
+      `no webhook secret is configured for ${name}${claimedRepo === undefined ? '' : ` repository "${claimedRepo}"`}; store one for this repository and set the same secret in the provider's webhook settings (docs/providers)`,
     );
   }
   if (!provider.hasCredential(headers)) {
