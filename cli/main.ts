@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isSluiceError } from '../shared/errors.ts';
 import { registerAgent } from './commands/agent.ts';
+import { registerAgent } from './commands/agent.ts';
 import { registerAlarm } from './commands/alarm.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerRender } from './commands/render.ts';
@@ -15,6 +16,7 @@ const program = new Command('sluice')
   .exitOverride();
 
 registerDev(program);
+registerAgent(program);
 registerAgent(program);
 registerStatus(program);
 registerTrace(program);
