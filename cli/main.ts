@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isSluiceError } from '../shared/errors.ts';
 import { registerAgent } from './commands/agent.ts';
-import { registerAgent } from './commands/agent.ts';
 import { registerAlarm } from './commands/alarm.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerRender } from './commands/render.ts';
@@ -16,7 +15,6 @@ const program = new Command('sluice')
   .exitOverride();
 
 registerDev(program);
-registerAgent(program);
 registerAgent(program);
 registerStatus(program);
 registerTrace(program);
