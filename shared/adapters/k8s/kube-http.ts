@@ -34,38 +34,22 @@ export class KubeHttp {
   }
 
   static fromFile(path: string): KubeHttp {
-    const config = new KubeConfig();
-    try {
-      config.loadFromFile(path);
-    } catch (error) {
-      throw new SluiceError(
-        'KUBECONFIG_INVALID',
-        `kubeconfig ${path} could not be read. Fix: pass a readable kubeconfig file`,
-        {
-          data: { path },
-          cause: error,
-        },
-      );
-    }
-    return new KubeHttp(config);
+    return load(
+      (c) => c.loadFromFile(path),
+      `kubeconfig ${path} could not be read. Fix: pass a readable kubeconfig file`,
+      {
+        path,
+      },
+    );
   }
 
   /** A kubeconfig held as text (from Secrets Manager); never logged. */
   static fromText(text: string, source: string): KubeHttp {
-    const config = new KubeConfig();
-    try {
-      config.loadFromString(text);
-    } catch (error) {
-      throw new SluiceError(
-        'KUBECONFIG_INVALID',
-        `the kubeconfig in ${source} is not valid YAML/JSON. Fix: store a kubeconfig there`,
-        {
-          data: { source },
-          cause: error,
-        },
-      );
-    }
-    return new KubeHttp(config);
+    return load(
+      (c) => c.loadFromString(text),
+      `the kubeconfig in ${source} is not valid YAML/JSON. Fix: store a kubeconfig there`,
+      { source },
+    );
   }
 
   /** The pod's service account (`sluice agent --in-cluster`). */
@@ -128,6 +112,20 @@ export class KubeHttp {
     return response;
   }
 }
+
+const load = (
+  fill: (config: KubeConfig) => void,
+  message: string,
+  data: Record<string, unknown>,
+): KubeHttp => {
+  const config = new KubeConfig();
+  try {
+    fill(config);
+  } catch (error) {
+    throw new SluiceError('KUBECONFIG_INVALID', message, { data, cause: error });
+  }
+  return new KubeHttp(config);
+};
 
 export const messageOf = (response: KubeResponse): string =>
   typeof response.body.message === 'string' ? response.body.message : `HTTP ${response.status}`;
