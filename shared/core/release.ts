@@ -31,7 +31,9 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
     generation: plan.generation,
   };
   const branch = await deps.ledger.getBranch(plan.repo, plan.branch);
-  if (branch && branch.generation > plan.generation) {
+  // A newer plan of another commit overtook this one. (A rollback also takes a generation but
+  // leaves lastPlanned alone: that must not drop the plan of the commit it kept.)
+  if (branch && branch.generation > plan.generation && branch.lastPlanned !== plan.commit) {
     const events: OutboundEvent[] = [
       {
         detailType: 'Release Skipped',
