@@ -2,7 +2,14 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SluiceError } from '../../errors.ts';
-import type { ApplyOptions, ApplyResult, ClusterClient, Inventory, KubeObject, LiveObject } from '../../ports/index.ts';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ClusterClient,
+  Inventory,
+  KubeObject,
+  LiveObject,
+} from '../../ports/index.ts';
 import { readJson, writeFileAtomic } from './json-file.ts';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
