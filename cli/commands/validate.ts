@@ -1,9 +1,13 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { BUILTIN_POLICIES, checkPolicies } from '../../shared/core/policy.ts';
+import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
+import { checkLayers, loadPolicyLayers, versionsOf } from '../../shared/core/admission-layers.ts';
+import { environmentFor, selectTargets } from '../../shared/core/config.ts';
+import { BUILTIN_POLICIES, checkPolicies, compareViolations } from '../../shared/core/policy.ts';
 import { renderApp, renderSpecForEnvironment } from '../../shared/core/render.ts';
 import { BadInputError, isSluiceError } from '../../shared/errors.ts';
+import type { KubeSchemaSource } from '../../shared/ports/index.ts';
 import { CONFIG_FILE } from '../../shared/schemas/config.ts';
 import type { Violation } from '../../shared/schemas/events.ts';
 import { cliRenderer, loadConfigRepo, openBarePath, reportBadInput } from './render.ts';
@@ -23,13 +27,22 @@ export interface ValidateResult {
  * Renders every app once per declared environment (once when it has none) and runs the policy
  * pack over each render. A violation found in several environments is reported once.
  */
-export const validateRepo = async (dir: string): Promise<ValidateResult> => {
+export const validateRepo = async (
+  dir: string,
+  schemas: KubeSchemaSource = fileK8sSchemas(),
+): Promise<ValidateResult> => {
   if ((await stat(path.join(dir, CONFIG_FILE)).catch(() => undefined)) === undefined) {
     const bare = await openBarePath(dir);
     const rendered = await renderApp(bare.tree, bare.spec, cliRenderer);
-    return { apps: 1, renders: 1, objects: rendered.length, violations: checkPolicies(rendered, []) };
+    const layers = await loadPolicyLayers({ schemas }, bare.tree);
+    const violations = [
+      ...checkPolicies(rendered, []),
+      ...(await checkLayers(layers, rendered, { disabled: [], versions: versionsOf(layers, []) })),
+    ].sort(compareViolations);
+    return { apps: 1, renders: 1, objects: rendered.length, violations };
   }
   const { tree, config } = await loadConfigRepo(dir);
+  const layers = await loadPolicyLayers({ schemas }, tree);
   const seen = new Set<string>();
   const violations: Violation[] = [];
   let renders = 0;
@@ -41,7 +54,17 @@ export const validateRepo = async (dir: string): Promise<ValidateResult> => {
       const rendered = await renderApp(tree, spec, cliRenderer);
       renders += 1;
       objects += rendered.length;
-      for (const v of checkPolicies(rendered, spec.disabledPolicies)) {
+      const targets = selectTargets(app.targets, config.targets)
+        .filter((t) => environmentFor(app, t) === environment)
+        .map((t) => t.name);
+      const found = [
+        ...checkPolicies(rendered, spec.disabledPolicies),
+        ...(await checkLayers(layers, rendered, {
+          disabled: spec.disabledPolicies,
+          versions: versionsOf(layers, targets),
+        })),
+      ].sort(compareViolations);
+      for (const v of found) {
         const key = JSON.stringify(v);
         if (seen.has(key)) continue;
         seen.add(key);
@@ -60,6 +83,7 @@ const RULE_HELP: Readonly<Record<string, string>> = {
   'resources-required': 'Every container sets cpu and memory requests and limits',
   'no-privileged': 'No container runs privileged or allows privilege escalation',
   'no-plain-secrets': 'Secrets hold aws-sm:// or vault:// references, never values',
+  schema: 'Every object matches the Kubernetes OpenAPI schema of its target version (or its CRD)',
 };
 
 /**
@@ -68,7 +92,7 @@ const RULE_HELP: Readonly<Record<string, string>> = {
  * at the repo-relative file.
  */
 export const toSarif = (violations: readonly Violation[]): object => {
-  const ids = [...new Set([...BUILTIN_POLICIES, ...violations.map((v) => v.policy)])];
+  const ids = [...new Set([...BUILTIN_POLICIES, 'schema', ...violations.map((v) => v.policy)])];
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',

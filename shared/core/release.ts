@@ -1,13 +1,14 @@
 import { isSluiceError } from '../errors.ts';
 import type { BundleStore, Clock, EventBus, GitProvider, GitSource, Ledger } from '../ports/index.ts';
 import type { OutboundEvent, ReleasePlanned } from '../schemas/events.ts';
+import { checkLayers, loadPolicyLayers, type PolicyLayerDeps, versionsOf } from './admission-layers.ts';
 import { encodeBundle } from './bundle.ts';
-import { checkPolicies } from './policy.ts';
+import { checkPolicies, compareViolations } from './policy.ts';
 import type { RenderedObject } from './render.ts';
 import { type RenderCacheDeps, renderCached } from './render-cache.ts';
 import { reportRejected, reportSuperseded } from './webhooks/commit-status.ts';
 
-export interface RenderDeps extends RenderCacheDeps {
+export interface RenderDeps extends RenderCacheDeps, PolicyLayerDeps {
   readonly git: GitSource;
   readonly ledger: Ledger;
   readonly bundles: BundleStore;
@@ -53,6 +54,7 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
 
   const tree = await deps.git.checkout(plan.repoUrl, plan.branch, plan.commit);
   const events: OutboundEvent[] = [];
+  const layers = await loadPolicyLayers(deps, tree);
   for (const { spec, targets } of plan.releases) {
     const scope = {
       ...common,
@@ -76,7 +78,16 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
       });
       continue;
     }
-    const violations = checkPolicies(objects, spec.disabledPolicies);
+    const violations = [
+      ...checkPolicies(objects, spec.disabledPolicies),
+      ...(await checkLayers(layers, objects, {
+        disabled: spec.disabledPolicies,
+        versions: versionsOf(
+          layers,
+          targets.map((t) => t.name),
+        ),
+      })),
+    ].sort(compareViolations);
     if (violations.length > 0) {
       events.push({
         detailType: 'Policy Rejected',

@@ -318,3 +318,26 @@ export interface RenderCache {
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, content: Uint8Array): Promise<void>;
 }
+
+/** One kind the API server serves: its schema definition, REST resource and scope. */
+export interface KubeKindInfo {
+  readonly schema: string;
+  readonly resource: string;
+  readonly namespaced: boolean;
+}
+
+/** The OpenAPI schemas of one Kubernetes minor version, as vendored by scripts/schemas/build.ts. */
+export interface KubeSchemas {
+  /** e.g. `1.34`. */
+  readonly version: string;
+  /** By `apiVersion/Kind`, e.g. `apps/v1/Deployment`. */
+  readonly kinds: Readonly<Record<string, KubeKindInfo>>;
+  /** OpenAPI schema objects by definition name; `$ref` holds a definition name. */
+  readonly definitions: Readonly<Record<string, unknown>>;
+}
+
+/** Where schema validation gets the Kubernetes OpenAPI schemas from (offline, vendored). */
+export interface KubeSchemaSource {
+  /** The schemas of a minor version (`1.34`), or undefined when none are vendored for it. */
+  load(version: string): Promise<KubeSchemas | undefined>;
+}

@@ -29,6 +29,10 @@ export const clusterSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('directory'), path: z.string().min(1).optional() }).strict(),
 ]);
 
+/** Kubernetes minor versions whose OpenAPI schemas are vendored in shared/k8s-schemas. */
+export const KUBERNETES_VERSIONS = ['1.33', '1.34'] as const;
+export const DEFAULT_KUBERNETES_VERSION = '1.34';
+
 export const targetSchema = z
   .object({
     name: dnsLabel,
@@ -43,6 +47,8 @@ export const targetSchema = z
     cluster: clusterSchema.default({ kind: 'in-cluster' }),
     /** Where the agent runs: a Lambda in the target's account/region, or `sluice agent` in the cluster. */
     agent: z.enum(['lambda', 'in-cluster']).optional(),
+    /** The cluster's Kubernetes minor version: objects are schema-checked against it (default 1.34). */
+    kubernetesVersion: z.enum(KUBERNETES_VERSIONS).optional(),
   })
   .strict()
   .transform((t) => ({ ...t, agent: t.agent ?? (t.cloud === 'aws' ? 'lambda' : 'in-cluster') }));
@@ -137,10 +143,23 @@ export const BUILTIN_POLICIES = [
 ] as const;
 export type BuiltinPolicy = (typeof BUILTIN_POLICIES)[number];
 
+/** Policy layers switched off by name like a built-in: `schema` (OpenAPI validation). */
+export const POLICY_LAYERS = ['schema'] as const;
+const SWITCHABLE_POLICIES = [...BUILTIN_POLICIES, ...POLICY_LAYERS] as const;
+
 const policyToggles = z
-  .object({ disable: z.array(z.enum(BUILTIN_POLICIES)).default([]) })
+  .object({ disable: z.array(z.enum(SWITCHABLE_POLICIES)).default([]) })
   .strict()
   .default({ disable: [] });
+
+const fleetPolicies = z
+  .object({
+    disable: z.array(z.enum(SWITCHABLE_POLICIES)).default([]),
+    /** Files or directories holding ValidatingAdmissionPolicies, bindings and params (docs/policies.md). */
+    admission: z.array(repoPath).default([]),
+  })
+  .strict()
+  .default({ disable: [], admission: [] });
 
 export const appSchema = z
   .object({
@@ -182,7 +201,7 @@ export const fleetConfigSchema = z
     kind: z.literal('Fleet'),
     targets: z.array(targetSchema).min(1),
     apps: z.array(appSchema).default([]),
-    policies: policyToggles,
+    policies: fleetPolicies,
   })
   .strict();
 
