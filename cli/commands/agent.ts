@@ -23,7 +23,7 @@ import { KubernetesCluster } from '../../shared/adapters/k8s/kubernetes-cluster.
 import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
-import { checkDrift } from '../../shared/core/drift.ts';
+import { checkDrift, formatDrift } from '../../shared/core/drift.ts';
 import { BadInputError } from '../../shared/errors.ts';
 
 /** The part of the SQS client the loop uses. */
@@ -132,6 +132,7 @@ interface AgentFlags {
   maxPruneShare: string;
   healthDeadline: string;
   driftInterval: string;
+  driftOnce?: boolean;
 }
 
 const positive = (flag: string, raw: string): number => {
@@ -153,6 +154,10 @@ export const registerAgent = (program: Command): void => {
     .option('--max-prune-share <fraction>', 'largest share of an app one delivery may prune', '0.5')
     .option('--health-deadline <seconds>', 'default time an app has to become healthy', '300')
     .option('--drift-interval <seconds>', 'check every app for drift this often (0 = never)', '300')
+    .option(
+      '--drift-once',
+      'check every app for drift now (on demand), report, heal where selfHeal, and exit',
+    )
     .action(async (flags: AgentFlags) => {
       if (Boolean(flags.kubeconfig) === Boolean(flags.inCluster)) {
         throw new BadInputError(
@@ -187,19 +192,23 @@ export const registerAgent = (program: Command): void => {
           stop.abort();
         });
       }
+      const checkAll = async () => {
+        for (const inventory of await cluster.listInventories()) {
+          const found = await checkDrift(deps, cluster, { app: inventory.app, target: flags.target });
+          if (found) {
+            log(`drift in ${inventory.app}${found.healed ? ' (healed)' : ''}:\n${formatDrift(found.diffs)}`);
+          }
+        }
+      };
+      if (flags.driftOnce) {
+        await checkAll();
+        return;
+      }
       const driftEvery = positive('--drift-interval', flags.driftInterval) * 1000;
       const drift =
         driftEvery > 0
           ? setInterval(() => {
-              void (async () => {
-                for (const inventory of await cluster.listInventories()) {
-                  const found = await checkDrift(deps, cluster, { app: inventory.app, target: flags.target });
-                  if (found)
-                    log(
-                      `drift in ${inventory.app}: ${found.diffs.length} field(s)${found.healed ? ', healed' : ''}`,
-                    );
-                }
-              })().catch((error: unknown) =>
+              checkAll().catch((error: unknown) =>
                 log(`drift check failed: ${error instanceof Error ? error.message : String(error)}`),
               );
             }, driftEvery)

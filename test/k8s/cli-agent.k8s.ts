@@ -220,11 +220,50 @@ describe('sluice agent', () => {
     expect(await second.exited).toBe(0);
     expect(second.output()).toContain('stopped');
 
+    // AND an on-demand drift check (`--drift-once`) reports a hand edit with its manager, on the bus too
+    await admin(kube).request(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/configmaps/cm-7?fieldManager=kubectl-edit`,
+      { data: { k: 'edited' } },
+      'application/merge-patch+json',
+    );
+    const check = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'bin/sluice.mjs'),
+        'agent',
+        '--queue-url',
+        queueUrl,
+        '--target',
+        'onprem-1',
+        '--kubeconfig',
+        kube.agentKubeconfig,
+        '--drift-once',
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let checkOutput = '';
+    check.stderr?.on('data', (c: Buffer) => {
+      checkOutput += c.toString();
+    });
+    expect(await new Promise((ok) => check.once('exit', ok))).toBe(0);
+    expect(checkOutput).toContain(
+      `ConfigMap/${ns}/cm-7 data.k: want "v", live "edited" (changed by kubectl-edit)`,
+    );
+    let drift: { 'detail-type': string } | undefined;
+    for (let i = 0; i < 20 && !drift; i += 1) {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outUrl, WaitTimeSeconds: 1 }));
+      drift = (got.Messages ?? [])
+        .map((m) => JSON.parse(m.Body ?? '{}') as { 'detail-type': string })
+        .find((e) => e['detail-type'] === 'Drift Detected');
+    }
+    expect(drift).toBeDefined();
+
     // AND the secret value is in the cluster only: not in any log line, event or the bundle
     const live = await admin(kube).request('GET', `/api/v1/namespaces/${ns}/secrets/db`);
     const data = (live.json as { data: { password: string } }).data;
     expect(Buffer.from(data.password, 'base64').toString()).toBe(value);
-    expect(first.output() + second.output()).not.toContain(value);
+    expect(first.output() + second.output() + checkOutput).not.toContain(value);
     expect(JSON.stringify(outcomes)).not.toContain(value);
     const stored = await s3.send(new GetObjectCommand({ Bucket: name, Key: bundle.key }));
     expect(await stored.Body?.transformToString()).not.toContain(value);
