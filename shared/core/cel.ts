@@ -580,6 +580,12 @@ export const createCelEnvironment = (): Environment => {
     .registerFunction(`${F}.validate(string): optional<list<string>>`, (f: Format, value: string) => {
       const errors = f.check(value);
       return errors.length > 0 ? Optional.of(errors) : Optional.none();
-    });
+    })
+    // `format.dns1123Label().validate(x) == optional.none()`, the form the Kubernetes docs use.
+    .registerOperator(
+      'optional<dyn> == optional<dyn>',
+      (a: Optional, b: Optional) =>
+        a.hasValue() === b.hasValue() && (!a.hasValue() || deepEqual(a.value(), b.value())),
+    );
   return env;
 };

@@ -45,6 +45,10 @@ describe('Kubernetes CEL libraries', () => {
       '!format.named("labelValue").value().validate("ok").hasValue() && !format.named("nope").hasValue()',
       true,
     ],
+    [
+      'format.dns1123Label().validate("ok") == optional.none() && format.dns1123Label().validate("A") != optional.none()',
+      true,
+    ],
   ])('%s', (expression, expected) => {
     // GIVEN an expression using a Kubernetes CEL library WHEN evaluated THEN it gives the documented answer
     expect(run(expression)).toBe(expected);
