@@ -151,3 +151,46 @@ export const readGitSettings = (env: Env = process.env): GitSettings => {
 
 const gitSecretFix =
   'store {"username": "<user or x-access-token>", "password": "<token>"} in the Git secret';
+
+export interface VaultSettings {
+  readonly address: string;
+  readonly token: string;
+  readonly namespace?: string;
+}
+
+/**
+ * Vault from its own variables: VAULT_ADDR, VAULT_TOKEN and (Enterprise/HCP) VAULT_NAMESPACE.
+ * Undefined when VAULT_ADDR is unset; a VAULT_ADDR without a token fails loudly.
+ */
+export const readVaultSettings = (env: Env = process.env): VaultSettings | undefined => {
+  const address = env.VAULT_ADDR?.trim();
+  if (!address) return undefined;
+  if (!/^https?:\/\/[^\s]+$/.test(address)) {
+    throw new ConfigError(
+      'environment',
+      'VAULT_ADDR',
+      `is not an http(s) URL (got ${JSON.stringify(address)})`,
+      'export VAULT_ADDR=https://vault.example.com:8200',
+    );
+  }
+  const token = requireEnv('VAULT_TOKEN', env);
+  const namespace = env.VAULT_NAMESPACE?.trim();
+  return namespace ? { address, token, namespace } : { address, token };
+};
+
+/** `SLUICE_GITHUB_TOKEN`, `SLUICE_GITLAB_API_URL`, …: where `sluice webhook` finds a provider's API. */
+export const providerEnvNames = (provider: string): { token: string; apiUrl: string } => {
+  const prefix = `SLUICE_${provider.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return { token: `${prefix}_TOKEN`, apiUrl: `${prefix}_API_URL` };
+};
+
+/** A provider's API token (required) and base URL (optional) from the environment. */
+export const readProviderApiSettings = (
+  provider: string,
+  env: Env = process.env,
+): { readonly token: string; readonly apiUrl?: string } => {
+  const names = providerEnvNames(provider);
+  const token = requireEnv(names.token, env);
+  const apiUrl = env[names.apiUrl]?.trim();
+  return apiUrl ? { token, apiUrl } : { token };
+};

@@ -32,6 +32,15 @@ export interface SecretStore {
   get(ref: string): Promise<string>;
 }
 
+/** A SecretStore that can also write (`sluice webhook register` stores the secrets it generates). */
+export interface WritableSecretStore extends SecretStore {
+  /**
+   * Replaces the whole secret at `ref` (no `#KEY`) with these fields; each is then readable as
+   * `ref#FIELD`. Never logs the values.
+   */
+  put(ref: string, fields: Readonly<Record<string, string>>): Promise<void>;
+}
+
 export interface BundleStore {
   /** Stores bytes under their sha256; writing the same bytes twice is a no-op. */
   put(content: Uint8Array, meta: { objects: number }): Promise<BundleRef>;
@@ -119,6 +128,32 @@ export interface GitProvider {
     description: string;
     url?: string;
   }): Promise<void>;
+}
+
+/** A repository webhook as the provider lists it; the secret is never part of it. */
+export interface WebhookHook {
+  /** The provider's id (a number for most, a `{uuid}` for Bitbucket), as a string. */
+  readonly id: string;
+  readonly url: string;
+  readonly active: boolean;
+  readonly events: readonly string[];
+}
+
+/** What Sluice asks a provider for: push deliveries to `url`, signed with `secret`. */
+export interface WebhookHookInput {
+  readonly url: string;
+  readonly secret: string;
+}
+
+/** Manages a repository's webhooks on a Git provider (`sluice webhook`). */
+export interface WebhookAdmin {
+  /** The ingest path's provider name: github, gitlab, gitea, forgejo, bitbucket. */
+  readonly provider: string;
+  list(repo: string): Promise<WebhookHook[]>;
+  create(repo: string, hook: WebhookHookInput): Promise<WebhookHook>;
+  /** Points an existing hook at `url` with `secret`, active, for push events. */
+  update(repo: string, id: string, hook: WebhookHookInput): Promise<WebhookHook>;
+  delete(repo: string, id: string): Promise<void>;
 }
 
 export type DeploymentState = 'Pending' | 'Progressing' | 'Healthy' | 'Failed' | 'RolledBack';

@@ -79,8 +79,8 @@ describe(`VaultSecretStore (against ${real ? 'the Vault at VAULT_ADDR' : "a loca
     // GIVEN a secret written twice through the store
     const vault = store();
     const ref = `vault://secret/${base}/db`;
-    const first = await vault.put(ref, { password: 'one', user: 'app' });
-    await vault.put(ref, { password: 'two', user: 'app' }, { cas: first.version as number });
+    const first = await vault.write(ref, { password: 'one', user: 'app' });
+    await vault.write(ref, { password: 'two', user: 'app' }, { cas: first.version as number });
     // WHEN keys, the whole secret and version 1 are read
     // THEN each holds what was written
     expect(await vault.get(`${ref}#password`)).toBe('two');
@@ -129,9 +129,9 @@ describe(`VaultSecretStore (against ${real ? 'the Vault at VAULT_ADDR' : "a loca
     // GIVEN a secret at version 1
     const vault = store();
     const ref = `vault://secret/${base}/cas`;
-    await vault.put(ref, { a: '1' }, { cas: 0 });
+    await vault.write(ref, { a: '1' }, { cas: 0 });
     // WHEN a writer that still believes it does not exist writes with cas 0
-    const error = await errorOf(vault.put(ref, { a: '2' }, { cas: 0 }));
+    const error = await errorOf(vault.write(ref, { a: '2' }, { cas: 0 }));
     // THEN Vault refuses it and the value stays
     expect(error).toMatchObject({ code: 'CONFLICT', retryable: true });
     expect(await vault.get(`${ref}#a`)).toBe('1');

@@ -2,6 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { AwsSettings } from '../../config/env.ts';
 import { BadInputError, NotFoundError, type SluiceError } from '../../errors.ts';
 import type { SecretStore } from '../../ports/index.ts';
+import { TtlCache } from '../ttl-cache.ts';
 import { clientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
 
@@ -45,25 +46,20 @@ export const parseSecretRef = (ref: string): SecretRef => {
   return key === undefined ? { name } : { name, key };
 };
 
-interface Cached {
-  readonly fetchedAt: number;
-  readonly value: Promise<string>;
-}
-
 /**
  * Secrets Manager behind a short cache: one GetSecretValue per secret per TTL, shared by
  * concurrent callers. No message, error or data field ever carries a secret value.
  */
 export class SecretsManagerStore implements SecretStore {
   readonly #client: SecretsManagerClient;
-  readonly #ttlMs: number;
-  readonly #now: () => number;
-  readonly #cache = new Map<string, Cached>();
+  readonly #cache: TtlCache<string>;
 
   constructor(options: SecretsManagerStoreOptions = {}) {
     this.#client = options.client ?? new SecretsManagerClient(clientConfig(options.aws));
-    this.#ttlMs = options.ttlMs ?? 60_000;
-    this.#now = options.now ?? Date.now;
+    this.#cache = new TtlCache({
+      ttlMs: options.ttlMs ?? 60_000,
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   async get(ref: string): Promise<string> {
@@ -97,16 +93,7 @@ export class SecretsManagerStore implements SecretStore {
   }
 
   #secretString(name: string): Promise<string> {
-    const now = this.#now();
-    const cached = this.#cache.get(name);
-    if (cached && now - cached.fetchedAt < this.#ttlMs) return cached.value;
-    const value = this.#fetch(name);
-    this.#cache.set(name, { fetchedAt: now, value });
-    // A failure is not cached: the next call asks again.
-    value.catch(() => {
-      if (this.#cache.get(name)?.value === value) this.#cache.delete(name);
-    });
-    return value;
+    return this.#cache.get(name, () => this.#fetch(name));
   }
 
   async #fetch(name: string): Promise<string> {

@@ -130,12 +130,17 @@ export class VaultSecretStore implements WritableSecretStore {
     return String(value);
   }
 
+  /** Writes a new version holding exactly `fields` (the port's write; see `write` for check-and-set). */
+  async put(ref: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    await this.write(ref, fields);
+  }
+
   /**
-   * Writes a new version holding exactly `fields` (`POST /v1/<mount>/data/<path>`). With `cas`, Vault
-   * writes only when the current version equals it (0: only if the secret does not exist yet);
-   * otherwise CONFLICT.
+   * Writes a new version holding exactly `fields` (`POST /v1/<mount>/data/<path>`) and returns its
+   * number. With `cas`, Vault writes only when the current version equals it (0: only if the
+   * secret does not exist yet); otherwise CONFLICT.
    */
-  async put(
+  async write(
     ref: string,
     fields: Readonly<Record<string, string>>,
     options: { readonly cas?: number } = {},
