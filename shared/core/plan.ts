@@ -9,7 +9,7 @@ import type {
   TargetRef,
 } from '../schemas/events.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
-import { renderSpecFor } from './render.ts';
+import { renderInputs, renderSpecFor } from './render.ts';
 import { reportPlanned } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
@@ -59,6 +59,42 @@ const readConfig = async (tree: SourceTree): Promise<FleetConfig> => {
     );
   }
   return parseFleetConfig(text, CONFIG_FILE);
+};
+
+/**
+ * A kustomize overlay may build a base outside its app's path, a chart may depend on a chart
+ * elsewhere in the repo: when a changed path lies outside every app, the kustomize and helm apps
+ * not already affected are asked which files they read (renderInputs). Cheap: nothing is
+ * rendered, and nothing runs when every changed path is inside some app.
+ */
+const appsReadingOutsidePaths = async (
+  tree: SourceTree,
+  config: FleetConfig,
+  affected: readonly AppConfig[],
+  changed: readonly string[],
+): Promise<AppConfig[]> => {
+  const outside = changed.filter(
+    (p) => p !== CONFIG_FILE && !config.apps.some((app) => appTouchedBy(app, p)),
+  );
+  if (outside.length === 0) return [];
+  const reads = (inputs: readonly string[]) =>
+    outside.some((p) => inputs.some((input) => p === input || p.startsWith(`${input}/`)));
+  const found: AppConfig[] = [];
+  for (const app of config.apps) {
+    if (affected.includes(app) || app.kind === 'directory') continue;
+    for (const { spec } of releasesFor(config, app)) {
+      // A render that cannot even list its inputs is replanned, so the render stage reports why.
+      const inputs = await renderInputs(tree, spec).then(
+        (r) => (r.kind === 'directory' ? [] : r.inputs),
+        () => undefined,
+      );
+      if (inputs === undefined || reads(inputs)) {
+        found.push(app);
+        break;
+      }
+    }
+  }
+  return found;
 };
 
 /**
@@ -139,7 +175,12 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     if (!previousConfig || !before) return true;
     return JSON.stringify(releasesFor(previousConfig, before)) !== JSON.stringify(releasesFor(config, app));
   });
-  const releases = affected.flatMap((app) => releasesFor(config, app));
+  if (changed !== undefined && last !== null) {
+    affected.push(...(await appsReadingOutsidePaths(tree, config, affected, changed)));
+  }
+  const releases = config.apps
+    .filter((app) => affected.includes(app))
+    .flatMap((app) => releasesFor(config, app));
 
   const generation = (branchState?.generation ?? 0) + 1;
   const now = deps.clock.now().toISOString();
