@@ -14,12 +14,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createDirectoryTree } from '../shared/adapters/local/directory-tree.ts';
+import { fileK8sSchemas } from '../shared/adapters/local/k8s-schemas.ts';
 import { FileRenderCache } from '../shared/adapters/local/render-cache.ts';
 import { ensureTools } from '../shared/adapters/render-tools/layer.ts';
 import { createToolRenderer } from '../shared/adapters/render-tools/tool-renderer.ts';
+import { checkAdmission, loadAdmission } from '../shared/core/admission.ts';
 import { checkPolicies } from '../shared/core/policy.ts';
 import type { RenderedObject } from '../shared/core/render.ts';
 import { renderCached } from '../shared/core/render-cache.ts';
+import { checkSchemas } from '../shared/core/schema-validation.ts';
 import type { RenderSpec } from '../shared/schemas/events.ts';
 
 const APPS = Number(process.env.BENCH_RENDER_APPS ?? 1000);
@@ -190,6 +193,27 @@ const main = async () => {
       figure: 'policy: built-in pack',
       objects: all.length * reps,
       objectsPerSec: round((all.length * reps) / (policyMs / 1000)),
+    });
+    // The other layers: OpenAPI schemas (1.34) and the CEL policies of examples/policy-violations.
+    const schemas = (await fileK8sSchemas().load('1.34'))!;
+    const layerReps = Math.max(1, Math.ceil(50_000 / all.length));
+    const timed = (check: () => unknown) => {
+      const start = performance.now();
+      for (let i = 0; i < layerReps; i += 1) check();
+      return round((all.length * layerReps) / ((performance.now() - start) / 1000));
+    };
+    line({
+      figure: 'policy: schema (Kubernetes 1.34 OpenAPI)',
+      objects: all.length * layerReps,
+      objectsPerSec: timed(() => checkSchemas(all, { schemas, crds: new Map() })),
+    });
+    const examples = path.resolve(import.meta.dirname, '../examples/policy-violations');
+    const admission = await loadAdmission(createDirectoryTree(examples), ['policies']);
+    line({
+      figure: 'policy: ValidatingAdmissionPolicy set (CEL, examples/policy-violations)',
+      bindings: admission.bindings.length,
+      objects: all.length * layerReps,
+      objectsPerSec: timed(() => checkAdmission(admission, all, { schemas, crds: new Map() })),
     });
   } finally {
     await rm(root, { recursive: true, force: true });
