@@ -113,7 +113,21 @@ export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): 
       bundle.objects.map((o) => o.object),
       deps.secrets,
     );
+    // One deadline for the whole app: each wave waits for its own health, then the app for all of it.
+    const since = deps.clock.now().getTime();
+    const healthy = (subset: readonly KubeObject[]) =>
+      waitForHealth(
+        { clock: deps.clock, sleep: deps.sleep ?? ((ms) => new Promise((ok) => setTimeout(ok, ms))) },
+        cluster,
+        subset,
+        {
+          since,
+          deadlineMs: healthDeadlineMs(objects, deps.healthDeadlineMs ?? DEFAULT_HEALTH_DEADLINE_MS),
+          ...(deps.healthPollMs ? { pollMs: deps.healthPollMs } : {}),
+        },
+      );
     const result = await cluster.apply(request.app, objects, {
+      afterWave: healthy,
       prune: request.sync.prune,
       inventory: {
         app: request.app,
@@ -129,15 +143,7 @@ export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): 
         },
       },
     });
-    await waitForHealth(
-      { clock: deps.clock, sleep: deps.sleep ?? ((ms) => new Promise((ok) => setTimeout(ok, ms))) },
-      cluster,
-      objects,
-      {
-        deadlineMs: healthDeadlineMs(objects, deps.healthDeadlineMs ?? DEFAULT_HEALTH_DEADLINE_MS),
-        ...(deps.healthPollMs ? { pollMs: deps.healthPollMs } : {}),
-      },
-    );
+    await healthy(objects);
     return publish({
       detailType: 'Deployment Succeeded',
       detail: { ...outcome, occurredAt: at(), ...result, durationMs: deps.clock.now().getTime() - started },

@@ -193,9 +193,10 @@ export const waitForHealth = async (
   deps: HealthWaitDeps,
   cluster: ClusterClient,
   objects: readonly KubeObject[],
-  options: { deadlineMs: number; pollMs?: number },
+  /** `since`: when the deadline's clock started (default now), so waves share one deadline. */
+  options: { deadlineMs: number; pollMs?: number; since?: number },
 ): Promise<void> => {
-  const started = deps.clock.now().getTime();
+  const started = options.since ?? deps.clock.now().getTime();
   const poll = options.pollMs ?? 2000;
   for (;;) {
     const live = await cluster.readLive(objects);

@@ -281,6 +281,8 @@ export interface ApplyOptions {
   inventory: Omit<Inventory, 'objects' | 'appliedAt'>;
   /** Take fields another field manager owns (the app opted in, or self-heal). Default false: conflicts fail. */
   force?: boolean;
+  /** Called after each wave (`sluice.dev/wave`) but the last, with its objects: the next wave waits for it. */
+  afterWave?: (objects: readonly KubeObject[]) => Promise<void>;
 }
 
 export interface ApplyResult {

@@ -105,6 +105,35 @@ describe('health', () => {
   });
 });
 
+describe('waves', () => {
+  it('applies a later wave only once the earlier wave is healthy', async () => {
+    // GIVEN a database Deployment in wave -1 and the app's ConfigMap in wave 1
+    const h = harness(kube, { healthDeadlineMs: 60_000 });
+    const ns = uniqueName('waves');
+    const db = deployment(ns, 'db', 1);
+    db.metadata.annotations = { 'sluice.dev/wave': '-1' };
+    const late = configMap(ns, 'after');
+    late.metadata.annotations = { 'sluice.dev/wave': '1' };
+
+    // WHEN it is delivered and the database is still rolling out
+    const outcome = h.deliver('waves', [late, db, namespace(ns)], 1);
+    await eventually(
+      async () => (await getObject(kube, deployPath(ns, 'db'))) !== undefined,
+      'the db deployment',
+    );
+
+    // THEN the later wave is not there yet
+    expect(await getObject(kube, `/api/v1/namespaces/${ns}/configmaps/after`)).toBeUndefined();
+
+    // WHEN the database becomes available
+    await completeRollout(kube, ns, 'db');
+
+    // THEN the later wave is applied and the delivery succeeds
+    expect((await outcome).detailType).toBe('Deployment Succeeded');
+    expect(await getObject(kube, `/api/v1/namespaces/${ns}/configmaps/after`)).toBeDefined();
+  });
+});
+
 describe('drift', () => {
   it('reports a kubectl edit of a Sluice field as drift and leaves it when selfHeal is off', async () => {
     // GIVEN a rolled-out app, then someone runs `kubectl scale`/`edit` on replicas and adds an annotation

@@ -311,8 +311,17 @@ export class KubernetesCluster implements ClusterClient {
     const current: string[] = [];
     let applied = 0;
     let unchanged = 0;
+    let wave: { key: number; objects: KubeObject[] } | undefined;
     for (let object of normalized) {
+      // Objects of a later wave wait until the previous wave is healthy (the caller's afterWave).
+      const key =
+        object.kind === 'CustomResourceDefinition' || object.kind === 'Namespace'
+          ? undefined
+          : waveOf(object);
+      if (key !== undefined && wave && wave.key !== key) await options.afterWave?.(wave.objects);
+      if (key !== undefined && wave?.key !== key) wave = { key, objects: [] };
       object = await this.#normalize(object);
+      wave?.objects.push(object);
       const live = await this.#get(object);
       const liveOwner = live?.metadata.labels?.[APP_LABEL];
       if (live && liveOwner && liveOwner !== app) {
@@ -333,8 +342,10 @@ export class KubernetesCluster implements ClusterClient {
     let pruned = 0;
     const currentSet = new Set(current);
     if (options.prune) {
-      for (const id of [...previousIds].filter((i) => !currentSet.has(i))) {
-        if (await this.#prune(app, parseId(id))) pruned += 1;
+      // Reverse apply order: workloads before their ConfigMaps, Namespaces and CRDs last.
+      const gone = applyOrder([...previousIds].filter((i) => !currentSet.has(i)).map(parseId)).reverse();
+      for (const ref of gone) {
+        if (await this.#prune(app, ref)) pruned += 1;
       }
     }
     const kept = options.prune ? current : [...new Set([...(previous?.objects ?? []), ...current])];
