@@ -8,6 +8,7 @@ import { registerRollback } from './commands/rollback.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerTrace } from './commands/trace.ts';
 import { registerValidate } from './commands/validate.ts';
+import { registerWebhookCommand } from './commands/webhook.ts';
 
 const program = new Command('sluice')
   .description('Event-driven, serverless GitOps delivery for fleets of Kubernetes clusters')
@@ -22,6 +23,7 @@ registerRollback(program);
 registerAlarm(program);
 registerRender(program);
 registerValidate(program);
+registerWebhookCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,6 +16,7 @@ import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
 import { reconcileBranches } from '../../shared/core/reconcile.ts';
+import { defaultWebhookSecretRef, webhookSecretsFor } from '../../shared/core/webhook-registration.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
@@ -181,7 +182,14 @@ export const startDev = async (
             bus: pipeline.bus,
             deliveries,
             clock: systemClock,
-            webhookSecrets: async () => [secret],
+            // The dev secret, plus what `sluice webhook register|rotate` stored for this repo in
+            // secrets.json (current, and previous during a rotation window).
+            webhookSecrets: async (provider, repo) => [
+              secret,
+              ...(repo
+                ? await webhookSecretsFor(secrets, systemClock, defaultWebhookSecretRef(provider, repo))
+                : []),
+            ],
             newTraceId: randomUUID,
             rateLimiter,
           },

@@ -4,6 +4,7 @@
  * answer is returned for the adapter to translate. Headers (tokens) never reach an error.
  */
 import { UnavailableError } from '../errors.ts';
+import { translateProviderError } from './github/errors.ts';
 
 export interface JsonAnswer {
   readonly status: number;
@@ -45,4 +46,38 @@ export const requestJson = async (
     body = undefined;
   }
   return { status: response.status, body };
+};
+
+/** The provider's own short message from an error body (GitHub/Gitea `message`, Bitbucket `error.message`, GitLab objects). */
+const providerMessage = (body: unknown): string | undefined => {
+  const b = body as { message?: unknown; error?: { message?: unknown } } | undefined;
+  const message = b?.message ?? b?.error?.message;
+  if (typeof message === 'string') return message;
+  return typeof message === 'object' && message !== null ? JSON.stringify(message) : undefined;
+};
+
+/** `requestJson` against a Git provider's REST API: any non-2xx answer becomes a domain error. */
+export const providerJson = async (
+  what: string,
+  url: string,
+  init: Parameters<typeof requestJson>[2],
+): Promise<unknown> => {
+  const answer = await requestJson(what, url, init);
+  if (answer.status >= 200 && answer.status < 300) return answer.body;
+  throw translateProviderError(what, answer.status, providerMessage(answer.body));
+};
+
+/** Every item of a page-numbered list: pages 1, 2, … until one comes back short (at most `maxPages`). */
+export const allPages = async <T>(
+  fetchPage: (page: number) => Promise<readonly T[]>,
+  pageSize: number,
+  maxPages = 50,
+): Promise<T[]> => {
+  const items: T[] = [];
+  for (let page = 1; page <= maxPages; page++) {
+    const batch = await fetchPage(page);
+    items.push(...batch);
+    if (batch.length < pageSize) break;
+  }
+  return items;
 };

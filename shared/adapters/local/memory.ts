@@ -1,6 +1,6 @@
 import { NotFoundError } from '../../errors.ts';
-import type { Clock, IdempotencyStore, SecretStore } from '../../ports/index.ts';
-import { readJson } from './json-file.ts';
+import type { Clock, IdempotencyStore, SecretStore, WritableSecretStore } from '../../ports/index.ts';
+import { readJson, writeFileAtomic } from './json-file.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -48,7 +48,7 @@ export class MemorySecretStore implements SecretStore {
  * Secrets for `sluice dev`, read from a JSON file (`{ "aws-sm://name#key": "value" }`) on every
  * lookup, so an edit takes effect without a restart. The file stays in the workdir, never in Git.
  */
-export class FileSecretStore implements SecretStore {
+export class FileSecretStore implements WritableSecretStore {
   private readonly file: string;
 
   constructor(file: string) {
@@ -62,5 +62,14 @@ export class FileSecretStore implements SecretStore {
       throw new NotFoundError(`secret ${ref}`, { ref, fix: `add "${ref}" to ${this.file}` });
     }
     return value;
+  }
+
+  /** Replaces every `ref#FIELD` entry with these fields (file mode 0600); other entries stay. */
+  async put(ref: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    const values = await readJson<Record<string, unknown>>(this.file, {});
+    const kept = Object.entries(values).filter(([name]) => !name.startsWith(`${ref}#`));
+    const written = Object.entries(fields).map(([field, value]) => [`${ref}#${field}`, value]);
+    const next = Object.fromEntries([...kept, ...written]);
+    await writeFileAtomic(this.file, `${JSON.stringify(next, null, 2)}\n`, 0o600);
   }
 }
