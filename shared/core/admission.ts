@@ -308,7 +308,11 @@ const paramsFor = (
 
 type Outcome = { kind: 'allow' } | { kind: 'deny'; message: string; fix: string };
 
-const errorText = (error: unknown): string => (error as Error).message.split('\n')[0] ?? String(error);
+/** cel-go's wording starts lower case (`no such key: x`); cel-js capitalises it. */
+const errorText = (error: unknown): string => {
+  const first = (error as Error).message.split('\n')[0] ?? String(error);
+  return `${first.charAt(0).toLowerCase()}${first.slice(1)}`;
+};
 
 const evaluate = (binding: Binding, object: KubeObject, context: JsonMap): Outcome => {
   const { policy } = binding;

@@ -164,7 +164,7 @@ describe('checkAdmission', () => {
     const found = await judge(objects);
     expect(found.map(([policy]) => policy)).toEqual(['team-label']);
     expect(found[0]![2]).toMatch(
-      /^ValidatingAdmissionPolicy 'team-label' with binding 'team-label' denied request: expression 'object.metadata.labels.team != ""' resulted in error: No such key: labels/,
+      /^ValidatingAdmissionPolicy 'team-label' with binding 'team-label' denied request: expression 'object.metadata.labels.team != ""' resulted in error: no such key: labels/,
     );
   });
 
