@@ -88,31 +88,18 @@ export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): 
       },
     });
   }
-  if (
-    inventory &&
-    inventory.generation === request.generation &&
-    inventory.digest === request.bundle.digest
-  ) {
-    return publish({
-      detailType: 'Deployment Succeeded',
-      detail: {
-        ...outcome,
-        occurredAt: at(),
-        applied: 0,
-        unchanged: inventory.objects.length,
-        pruned: 0,
-        durationMs: deps.clock.now().getTime() - started,
-      },
-    });
-  }
+  // The same generation again is applied already: nothing is written, but health is still awaited,
+  // so a delivery whose agent died while waiting for health reports the real outcome.
+  const duplicate =
+    inventory && inventory.generation === request.generation && inventory.digest === request.bundle.digest
+      ? inventory
+      : undefined;
 
   try {
     const bytes = await deps.bundles.get(request.bundle);
     const bundle = decodeBundle(bytes);
-    const objects = await resolveSecretRefs(
-      bundle.objects.map((o) => o.object),
-      deps.secrets,
-    );
+    const rendered = bundle.objects.map((o) => o.object);
+    const objects = duplicate ? rendered : await resolveSecretRefs(rendered, deps.secrets);
     // One deadline for the whole app: each wave waits for its own health, then the app for all of it.
     const since = deps.clock.now().getTime();
     const healthy = (subset: readonly KubeObject[]) =>
@@ -126,23 +113,25 @@ export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): 
           ...(deps.healthPollMs ? { pollMs: deps.healthPollMs } : {}),
         },
       );
-    const result = await cluster.apply(request.app, objects, {
-      afterWave: healthy,
-      prune: request.sync.prune,
-      inventory: {
-        app: request.app,
-        generation: request.generation,
-        commit: request.commit,
-        digest: request.bundle.digest,
-        source: {
-          repo: request.repo,
-          branch: request.branch,
-          traceId: request.traceId,
-          bundleKey: request.bundle.key,
-          sync: request.sync,
-        },
-      },
-    });
+    const result = duplicate
+      ? { applied: 0, unchanged: duplicate.objects.length, pruned: 0 }
+      : await cluster.apply(request.app, objects, {
+          afterWave: healthy,
+          prune: request.sync.prune,
+          inventory: {
+            app: request.app,
+            generation: request.generation,
+            commit: request.commit,
+            digest: request.bundle.digest,
+            source: {
+              repo: request.repo,
+              branch: request.branch,
+              traceId: request.traceId,
+              bundleKey: request.bundle.key,
+              sync: request.sync,
+            },
+          },
+        });
     await healthy(objects);
     return publish({
       detailType: 'Deployment Succeeded',

@@ -51,6 +51,14 @@ describe('health', () => {
     expect(outcome.detailType).toBe('Deployment Failed');
     expect(outcome.detail).toMatchObject({ reason: 'HEALTH_DEADLINE', objects: [`Deployment/${ns}/web`] });
     expect((outcome.detail as { message: string }).message).toContain('spec update to be observed');
+
+    // WHEN the same delivery comes again (at-least-once) after the rollout completed
+    await completeRollout(kube, ns, 'web');
+    const again = await h.deliver('stuck', [namespace(ns), deployment(ns, 'web')], 1);
+
+    // THEN nothing is re-applied and the real, healthy outcome is reported
+    expect(again.detailType).toBe('Deployment Succeeded');
+    expect(again.detail).toMatchObject({ applied: 0, pruned: 0 });
   });
 
   it('succeeds once the Deployment is rolled out', async () => {
