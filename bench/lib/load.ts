@@ -16,15 +16,19 @@ export interface SignedRequest {
   readonly headers: Record<string, string>;
 }
 
-/** `count` distinct signed push webhooks for `repo` (each its own commit and delivery id). */
+/**
+ * `count` distinct signed push webhooks for `repo`, each its own delivery id and commit (the
+ * given `commits`, or made-up shas).
+ */
 export const signedPushes = (
   count: number,
   secret: string,
   repo = 'local/load',
   cloneUrl = 'http://127.0.0.1:9/load.git',
+  commits: readonly string[] = [],
 ): SignedRequest[] =>
   Array.from({ length: count }, (_, i) => {
-    const commit = `${(i + 1).toString(16).padStart(8, '0')}${'a'.repeat(32)}`;
+    const commit = commits[i] ?? `${(i + 1).toString(16).padStart(8, '0')}${'a'.repeat(32)}`;
     const body = Buffer.from(
       JSON.stringify(
         githubPushPayload({
