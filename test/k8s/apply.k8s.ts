@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { clusterSecretRef, SecretKubeconfigCluster } from '../../shared/adapters/k8s/secret-kubeconfig.ts';
+import { applyRequested } from '../../shared/core/agent.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
 import { admin, configMap, getObject, grantAgentRbac, harness, namespace, uniqueName } from './harness.ts';
 
@@ -237,5 +239,45 @@ describe('secret references', () => {
     );
     expect(JSON.stringify(inventory)).not.toContain(value);
     expect(JSON.stringify(inventory)).not.toContain(Buffer.from(value).toString('base64'));
+  });
+});
+
+describe('SecretKubeconfigCluster (the Lambda agent)', () => {
+  it('reads the kubeconfig from the secret store at run time and re-reads it after its TTL', async () => {
+    // GIVEN a kubeconfig held only in the secret store, and a clock the test moves
+    const h = harness(kube);
+    const ns = uniqueName('lambda');
+    const ref = clusterSecretRef('eks-prod');
+    h.secrets.set(ref, readFileSync(kube.agentKubeconfig, 'utf8'));
+    let now = 0;
+    const cluster = new SecretKubeconfigCluster(h.secrets, ref, { ttlMs: 60_000, now: () => now });
+    const deps = { ...h.deps, cluster: () => cluster };
+
+    // WHEN an app is applied through it
+    const first = await applyRequested(
+      deps,
+      await h.request('lambda', [namespace(ns), configMap(ns, 'a')], 1),
+    );
+
+    // THEN it lands in the cluster
+    expect(first.detailType).toBe('Deployment Succeeded');
+    expect(await getObject(kube, cmPath(ns, 'a'))).toBeDefined();
+
+    // WHEN the secret is rotated to a revoked token and the TTL passes
+    h.secrets.set(ref, readFileSync(kube.agentKubeconfig, 'utf8').replace(kube.agentToken, 'revoked-token'));
+    now += 30_000;
+    const cached = await applyRequested(
+      deps,
+      await h.request('lambda', [namespace(ns), configMap(ns, 'b')], 2),
+    );
+    now += 60_000;
+    const rotated = applyRequested(deps, await h.request('lambda', [namespace(ns), configMap(ns, 'c')], 3));
+
+    // THEN the cached credentials serve until the TTL, the new ones after it: refused, and retried later
+    expect(cached.detailType).toBe('Deployment Succeeded');
+    await expect(rotated).rejects.toMatchObject({ code: 'CLUSTER_UNAUTHORIZED', retryable: true });
+    // AND no token reached an event
+    expect(readFileSync(h.eventsFile, 'utf8')).not.toContain('revoked-token');
+    expect(readFileSync(h.eventsFile, 'utf8')).not.toContain(kube.agentToken);
   });
 });

@@ -199,7 +199,15 @@ export class KubernetesCluster implements ClusterClient {
     if (res.status >= 200 && res.status < 300) return;
     const target = object ? show(object) : what;
     const message = object ? scrub(messageOf(res), object) : messageOf(res);
-    if (res.status === 401 || res.status === 403) {
+    if (res.status === 401) {
+      // Retryable: a rotated credential is picked up on a later attempt (SecretKubeconfigCluster's TTL).
+      throw new SluiceError(
+        'CLUSTER_UNAUTHORIZED',
+        `${target}: the API server rejected the agent's credentials (${message}). Fix: store a valid kubeconfig (Secrets Manager sluice/clusters/<target>, or --kubeconfig)`,
+        { data: { object: target, status: res.status }, retryable: true },
+      );
+    }
+    if (res.status === 403) {
       throw new SluiceError(
         'CLUSTER_FORBIDDEN',
         `${target}: the agent may not ${what} (${message}). Fix: grant the agent's ServiceAccount this permission (deploy/agent/rbac.yaml) or check its credentials`,
