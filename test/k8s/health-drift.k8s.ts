@@ -176,6 +176,19 @@ describe('drift', () => {
     expect((next.detail as { message: string }).message).toContain(
       '.spec.replicas (owned by "kubectl-edit")',
     );
+
+    // WHEN the app opts the object into taking conflicting fields
+    const forced = deployment(ns, 'web');
+    forced.metadata.annotations = { 'sluice.dev/force-conflicts': 'true' };
+    const retried = h.deliver('drifty', [namespace(ns), forced, configMap(ns, 'new')], 3);
+    await eventually(
+      async () => (await getObject(kube, deployPath(ns, 'web')))?.spec.replicas === 2,
+      'replicas 2',
+    );
+    await completeRollout(kube, ns, 'web');
+
+    // THEN the manifest's value wins and the delivery succeeds
+    expect((await retried).detailType).toBe('Deployment Succeeded');
   });
 
   it('heals the drift when selfHeal is on, without touching fields Sluice does not manage', async () => {
