@@ -41,159 +41,121 @@ interface Provider {
   close(): Promise<void>;
 }
 
-/** A provider's hooks API over one in-memory table; each answers in its provider's documented shape. */
-const hookTable = () => {
-  const hooks = new Map<string, StoredHook>();
-  let next = 1;
-  return {
-    hooks,
-    create: (url: string, secret: string, id = String(next++)) => {
-      const hook = { id, url, secret, active: true };
-      hooks.set(id, hook);
-      return hook;
-    },
-    update: (id: string, url: string | undefined, secret: string | undefined) => {
-      const hook = hooks.get(id);
-      if (!hook) return undefined;
-      Object.assign(hook, url ? { url } : {}, secret ? { secret } : {});
-      return hook;
-    },
-  };
-};
-
 const TOKEN = 'test-token-never-printed';
 
-const startGithub = async (): Promise<Provider> => {
-  const table = hookTable();
-  const shape = (h: StoredHook) => ({
-    id: Number(h.id),
-    name: 'web',
-    active: h.active,
-    events: ['push'],
-    config: { url: h.url, content_type: 'json', insecure_ssl: '0' },
-  });
-  const server = await startFakeGithub((request) => {
-    const id = /\/hooks\/(\d+)$/.exec(request.path)?.[1];
-    const body = request.body as { config?: { url?: string; secret?: string } } | undefined;
-    if (request.method === 'GET') return { status: 200, body: [...table.hooks.values()].map(shape) };
-    if (request.method === 'POST')
-      return { status: 201, body: shape(table.create(body?.config?.url ?? '', body?.config?.secret ?? '')) };
-    const hook = id ? table.hooks.get(id) : undefined;
-    if (!id || !hook) return { status: 404, body: { message: 'Not Found' } };
-    if (request.method === 'DELETE') return table.hooks.delete(id) ? { status: 204 } : { status: 404 };
-    return {
-      status: 200,
-      body: shape(table.update(id, body?.config?.url, body?.config?.secret) as StoredHook),
-    };
-  });
-  return {
-    admin: new GithubWebhookAdmin({ token: TOKEN, baseUrl: server.url }),
-    url: server.url,
-    hooks: table.hooks,
-    violations: server.violations,
-    close: server.close,
+type Body =
+  | { url?: string; secret?: string; token?: string; config?: { url?: string; secret?: string } }
+  | undefined;
+
+/**
+ * A provider's hooks API over one in-memory table, answering in that provider's documented shape:
+ * `shape` renders a hook, `list` wraps a page of them.
+ */
+const hookApi = (options: {
+  shape: (hook: StoredHook) => unknown;
+  list?: (hooks: unknown[]) => unknown;
+  newId?: () => string;
+}) => {
+  const hooks = new Map<string, StoredHook>();
+  let next = 1;
+  const answer = (method: string, id: string | undefined, raw: unknown, page = 1) => {
+    const body = raw as Body;
+    const url = body?.url ?? body?.config?.url;
+    const secret = body?.secret ?? body?.token ?? body?.config?.secret;
+    if (method === 'GET') {
+      const all = page === 1 ? [...hooks.values()].map(options.shape) : [];
+      return { status: 200, body: options.list ? options.list(all) : all };
+    }
+    if (method === 'POST') {
+      const hook = {
+        id: options.newId?.() ?? String(next++),
+        url: url ?? '',
+        secret: secret ?? '',
+        active: true,
+      };
+      hooks.set(hook.id, hook);
+      return { status: 201, body: options.shape(hook) };
+    }
+    const hook = id === undefined ? undefined : hooks.get(id);
+    if (!hook || id === undefined) return { status: 404, body: { message: 'Not Found' } };
+    if (method === 'DELETE') return { status: hooks.delete(id) ? 204 : 404 };
+    Object.assign(hook, url ? { url } : {}, secret ? { secret } : {});
+    return { status: 200, body: options.shape(hook) };
   };
+  return { hooks, answer };
+};
+
+const provider = (
+  admin: WebhookAdmin,
+  url: string,
+  api: ReturnType<typeof hookApi>,
+  server: { violations: string[]; close(): Promise<void> },
+): Provider => ({ admin, url, hooks: api.hooks, violations: server.violations, close: server.close });
+
+const startGithub = async (): Promise<Provider> => {
+  const api = hookApi({
+    shape: (h) => ({
+      id: Number(h.id),
+      name: 'web',
+      active: h.active,
+      events: ['push'],
+      config: { url: h.url, content_type: 'json', insecure_ssl: '0' },
+    }),
+  });
+  const server = await startFakeGithub((r) =>
+    api.answer(r.method, /\/hooks\/(\d+)$/.exec(r.path)?.[1], r.body),
+  );
+  return provider(new GithubWebhookAdmin({ token: TOKEN, baseUrl: server.url }), server.url, api, server);
 };
 
 const startGitlab = async (): Promise<Provider> => {
-  const table = hookTable();
-  const shape = (h: StoredHook) => ({
-    id: Number(h.id),
-    url: h.url,
-    push_events: true,
-    tag_push_events: false,
+  const api = hookApi({
+    shape: (h) => ({ id: Number(h.id), url: h.url, push_events: true, tag_push_events: false }),
   });
-  const server = await startSpecServer('gitlab-v4', (request) => {
-    const body = request.body as { url?: string; token?: string } | undefined;
-    const id = request.params.hook_id;
-    if (request.method === 'GET') return { status: 200, body: [...table.hooks.values()].map(shape) };
-    if (request.method === 'POST')
-      return { status: 201, body: shape(table.create(body?.url ?? '', body?.token ?? '')) };
-    if (!id || !table.hooks.has(id)) return { status: 404, body: { message: '404 Not found' } };
-    if (request.method === 'DELETE') return table.hooks.delete(id) ? { status: 204 } : { status: 404 };
-    return { status: 200, body: shape(table.update(id, body?.url, body?.token) as StoredHook) };
-  });
-  return {
-    admin: new GitlabWebhookAdmin({ token: TOKEN, baseUrl: server.origin }),
-    url: server.origin,
-    hooks: table.hooks,
-    violations: server.violations,
-    close: server.close,
-  };
+  const server = await startSpecServer('gitlab-v4', (r) =>
+    api.answer(r.method, r.params.hook_id, r.body, Number(r.query.page ?? 1)),
+  );
+  return provider(
+    new GitlabWebhookAdmin({ token: TOKEN, baseUrl: server.origin }),
+    server.origin,
+    api,
+    server,
+  );
 };
 
 const startGitea = async (): Promise<Provider> => {
-  const table = hookTable();
-  const shape = (h: StoredHook) => ({
-    id: Number(h.id),
-    type: 'gitea',
-    active: h.active,
-    events: ['push'],
-    config: { url: h.url, content_type: 'json' },
+  const api = hookApi({
+    shape: (h) => ({
+      id: Number(h.id),
+      type: 'gitea',
+      active: h.active,
+      events: ['push'],
+      config: { url: h.url, content_type: 'json' },
+    }),
   });
-  const server = await startSpecServer('gitea-v1', (request) => {
-    const body = request.body as { config?: { url?: string; secret?: string } } | undefined;
-    const id = request.params.id;
-    if (request.method === 'GET') {
-      const page = Number(request.query.page ?? 1);
-      return { status: 200, body: page === 1 ? [...table.hooks.values()].map(shape) : [] };
-    }
-    if (request.method === 'POST')
-      return { status: 201, body: shape(table.create(body?.config?.url ?? '', body?.config?.secret ?? '')) };
-    if (!id || !table.hooks.has(id)) return { status: 404, body: { message: 'not found' } };
-    if (request.method === 'DELETE') return table.hooks.delete(id) ? { status: 204 } : { status: 404 };
-    return {
-      status: 200,
-      body: shape(table.update(id, body?.config?.url, body?.config?.secret) as StoredHook),
-    };
-  });
-  return {
-    admin: new GiteaWebhookAdmin({ provider: 'gitea', token: TOKEN, baseUrl: server.origin }),
-    url: server.origin,
-    hooks: table.hooks,
-    violations: server.violations,
-    close: server.close,
-  };
+  const server = await startSpecServer('gitea-v1', (r) =>
+    api.answer(r.method, r.params.id, r.body, Number(r.query.page ?? 1)),
+  );
+  const admin = new GiteaWebhookAdmin({ provider: 'gitea', token: TOKEN, baseUrl: server.origin });
+  return provider(admin, server.origin, api, server);
 };
 
 const startBitbucket = async (): Promise<Provider> => {
-  const table = hookTable();
-  const shape = (h: StoredHook) => ({
-    uuid: h.id,
-    url: h.url,
-    description: 'Sluice',
-    subject_type: 'repository',
-    active: h.active,
-    events: ['repo:push'],
-    secret_set: true,
+  const api = hookApi({
+    shape: (h) => ({
+      uuid: h.id,
+      url: h.url,
+      description: 'Sluice',
+      subject_type: 'repository',
+      active: h.active,
+      events: ['repo:push'],
+      secret_set: true,
+    }),
+    list: (values) => ({ pagelen: 100, size: values.length, page: 1, values }),
+    newId: () => `{${randomUUID()}}`,
   });
-  const server = await startSpecServer('bitbucket-2.0', (request) => {
-    const body = request.body as { url?: string; secret?: string } | undefined;
-    const id = request.params.uid;
-    if (request.method === 'GET') {
-      return {
-        status: 200,
-        body: { pagelen: 100, size: table.hooks.size, page: 1, values: [...table.hooks.values()].map(shape) },
-      };
-    }
-    if (request.method === 'POST') {
-      return {
-        status: 201,
-        body: shape(table.create(body?.url ?? '', body?.secret ?? '', `{${randomUUID()}}`)),
-      };
-    }
-    if (!id || !table.hooks.has(id))
-      return { status: 404, body: { type: 'error', error: { message: 'Not found' } } };
-    if (request.method === 'DELETE') return table.hooks.delete(id) ? { status: 204 } : { status: 404 };
-    return { status: 200, body: shape(table.update(id, body?.url, body?.secret) as StoredHook) };
-  });
-  return {
-    admin: new BitbucketWebhookAdmin({ token: TOKEN, baseUrl: server.url }),
-    url: server.url,
-    hooks: table.hooks,
-    violations: server.violations,
-    close: server.close,
-  };
+  const server = await startSpecServer('bitbucket-2.0', (r) => api.answer(r.method, r.params.uid, r.body));
+  return provider(new BitbucketWebhookAdmin({ token: TOKEN, baseUrl: server.url }), server.url, api, server);
 };
 
 const PROVIDERS = [
