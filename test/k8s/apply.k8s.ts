@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { clusterSecretRef, SecretKubeconfigCluster } from '../../shared/adapters/k8s/secret-kubeconfig.ts';
 import { applyRequested } from '../../shared/core/agent.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
+import { REPO_ROOT } from '../support/kube.ts';
 import { admin, configMap, getObject, grantAgentRbac, harness, namespace, uniqueName } from './harness.ts';
 
 const kube = inject('kube');
@@ -279,5 +282,40 @@ describe('SecretKubeconfigCluster (the Lambda agent)', () => {
     // AND no token reached an event
     expect(readFileSync(h.eventsFile, 'utf8')).not.toContain('revoked-token');
     expect(readFileSync(h.eventsFile, 'utf8')).not.toContain(kube.agentToken);
+  });
+});
+
+describe('deploy/agent manifests', () => {
+  it('are accepted by the API server as written', async () => {
+    // GIVEN the install manifests of `sluice agent`
+    const files = ['namespace.yaml', 'serviceaccount.yaml', 'rbac.yaml', 'deployment.yaml'];
+    const docs = files.flatMap((f) =>
+      parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy/agent', f), 'utf8')).map(
+        (d) => d.toJSON() as KubeObject,
+      ),
+    );
+    // WHEN each is server-side applied as a dry run (the Namespace for real: the others live in it)
+    const results: string[] = [];
+    for (const doc of docs) {
+      const group = doc.apiVersion.includes('/') ? `/apis/${doc.apiVersion}` : `/api/${doc.apiVersion}`;
+      const plural = {
+        Namespace: 'namespaces',
+        ServiceAccount: 'serviceaccounts',
+        ClusterRole: 'clusterroles',
+        ClusterRoleBinding: 'clusterrolebindings',
+        Deployment: 'deployments',
+      }[doc.kind];
+      const ns = doc.metadata.namespace ? `/namespaces/${doc.metadata.namespace}` : '';
+      const dryRun = doc.kind === 'Namespace' ? '' : '&dryRun=All';
+      const res = await admin(kube).request(
+        'PATCH',
+        `${group}${ns}/${plural}/${doc.metadata.name}?fieldManager=install-check&fieldValidation=Strict${dryRun}`,
+        doc,
+        'application/apply-patch+yaml',
+      );
+      results.push(`${doc.kind}/${doc.metadata.name}: ${res.status < 300 ? 'ok' : JSON.stringify(res.json)}`);
+    }
+    // THEN every one is valid, with no unknown or duplicate field
+    expect(results).toEqual(docs.map((d) => `${d.kind}/${d.metadata.name}: ok`));
   });
 });
