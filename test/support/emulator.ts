@@ -73,36 +73,58 @@ export const ensureInstalled = async (
   options: { root?: string; python?: string; log?: (line: string) => void } = {},
 ): Promise<InstallResult> => {
   const paths = emulatorPaths(options.root);
+  return ensureVenv({
+    what: `localstack-core ${LOCALSTACK_VERSION}`,
+    ...paths,
+    interpreter: options.python,
+    log: options.log,
+  });
+};
+
+/**
+ * One emulator's venv (LocalStack's or ministack's): created and filled from an exact-pin
+ * requirements file with `--no-deps` (the file pins the whole closure, so the resolver cannot
+ * drift to versions that break the emulator; see docs/aws-emulator.md), then `pip check`.
+ */
+export const ensureVenv = async (options: {
+  what: string;
+  cacheDir: string;
+  venv: string;
+  requirements: string;
+  stamp: string;
+  /** The Python that creates the venv. @default SLUICE_PYTHON, else python3.11 */
+  interpreter?: string | undefined;
+  log?: ((line: string) => void) | undefined;
+}): Promise<InstallResult> => {
+  const venvPython = join(options.venv, 'bin', 'python');
   const log = options.log ?? (() => {});
-  const wanted = createHash('sha256').update(readFileSync(paths.requirements)).digest('hex');
-  if (existsSync(paths.python) && existsSync(paths.stamp) && readFileSync(paths.stamp, 'utf8') === wanted) {
+  const wanted = createHash('sha256').update(readFileSync(options.requirements)).digest('hex');
+  if (existsSync(venvPython) && existsSync(options.stamp) && readFileSync(options.stamp, 'utf8') === wanted) {
     return { installed: false, ms: 0 };
   }
   const started = performance.now();
-  const python = options.python ?? process.env.SLUICE_PYTHON ?? 'python3.11';
-  log(`installing localstack-core ${LOCALSTACK_VERSION} into ${paths.venv} with ${python} (first use only)`);
-  rmSync(paths.venv, { recursive: true, force: true });
-  mkdirSync(paths.cacheDir, { recursive: true });
+  const python = options.interpreter ?? process.env.SLUICE_PYTHON ?? 'python3.11';
+  log(`installing ${options.what} into ${options.venv} with ${python} (first use only)`);
+  rmSync(options.venv, { recursive: true, force: true });
+  mkdirSync(options.cacheDir, { recursive: true });
   try {
-    await run(python, ['-m', 'venv', paths.venv]);
-    // --no-deps: the file pins the whole closure, so the resolver cannot drift to versions
-    // that break LocalStack (see docs/aws-emulator.md).
-    await run(paths.python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '-r', paths.requirements], {
+    await run(python, ['-m', 'venv', options.venv]);
+    await run(venvPython, ['-m', 'pip', 'install', '--quiet', '--no-deps', '-r', options.requirements], {
       maxBuffer: 16 * 1024 * 1024,
     });
-    await run(paths.python, ['-m', 'pip', 'check']);
+    await run(venvPython, ['-m', 'pip', 'check']);
   } catch (error) {
-    rmSync(paths.venv, { recursive: true, force: true });
+    rmSync(options.venv, { recursive: true, force: true });
     const stderr = (error as { stderr?: string }).stderr ?? '';
     throw new Error(
-      `Installing LocalStack into ${paths.venv} failed: ${stderr.trim().split('\n').slice(-5).join('\n') || String(error)}. ` +
+      `Installing ${options.what} into ${options.venv} failed: ${stderr.trim().split('\n').slice(-5).join('\n') || String(error)}. ` +
         'Fix: make sure Python 3.11 (or SLUICE_PYTHON) and PyPI are reachable, or set AWS_ENDPOINT_URL to a running emulator.',
       { cause: error },
     );
   }
-  writeFileSync(paths.stamp, wanted);
+  writeFileSync(options.stamp, wanted);
   const ms = Math.round(performance.now() - started);
-  log(`installed LocalStack in ${ms} ms`);
+  log(`installed ${options.what} in ${ms} ms`);
   return { installed: true, ms };
 };
 
@@ -116,14 +138,14 @@ export interface RunningEmulator {
   stop(): Promise<void>;
 }
 
-const portIsFree = (port: number): Promise<boolean> =>
+export const portIsFree = (port: number): Promise<boolean> =>
   new Promise((done) => {
     const server = createServer();
     server.once('error', () => done(false));
     server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
   });
 
-const freePort = (): Promise<number> =>
+export const freePort = (): Promise<number> =>
   new Promise((done, fail) => {
     const server = createServer();
     server.once('error', fail);
@@ -134,9 +156,9 @@ const freePort = (): Promise<number> =>
     });
   });
 
-const exited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
+export const exited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
 
-const tail = (file: string, lines = 20): string => {
+export const tail = (file: string, lines = 20): string => {
   try {
     return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
   } catch {
@@ -252,6 +274,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     awsEndpoint: string;
     awsRegion: string;
+    /** True when the endpoint came from AWS_ENDPOINT_URL (the user's emulator), not the LocalStack started here. */
+    awsEndpointGiven: boolean;
   }
 }
 
@@ -266,6 +290,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   if (given) {
     console.log(`[emulator] using AWS_ENDPOINT_URL=${given}; not starting LocalStack`);
     project.provide('awsEndpoint', given);
+    project.provide('awsEndpointGiven', true);
     return undefined;
   }
   const install = await ensureInstalled({ log: (line) => console.log(`[emulator] ${line}`) });
@@ -276,5 +301,6 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   );
   process.env.AWS_ENDPOINT_URL = emulator.endpoint;
   project.provide('awsEndpoint', emulator.endpoint);
+  project.provide('awsEndpointGiven', false);
   return () => emulator.stop();
 }

@@ -1,0 +1,221 @@
+/**
+ * The deployed-stack end-to-end test: `cdk deploy` of the real ManagementStack and one regional
+ * agent stack into an emulator that runs Lambda code (ministack, started here; or the endpoint in
+ * AWS_ENDPOINT_URL), a signed GitHub push POSTed to the deployed HTTP API, and the push followed
+ * by the deployed functions (ingest → plan → render → dispatch) to Apply Requested on the region's
+ * agent queue, applied by the project's own queue agent (`sluice agent`'s loop, a directory
+ * cluster), and back through the report function to Deployment Succeeded in the ledger.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runQueueAgent } from '../../cli/commands/agent.ts';
+import { createAgentHandler } from '../../functions/agent/handler.ts';
+import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
+import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
+import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
+import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
+import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
+import { localContext } from '../../shared/adapters/local/event-source.ts';
+import {
+  type GitServer,
+  initBareRepo,
+  startGitServer,
+  ZERO_SHA,
+} from '../../shared/adapters/local/git-server.ts';
+import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
+import type { AwsSettings } from '../../shared/config/env.ts';
+import { type DeployedStacks, deployToEmulator } from '../support/emulator-deploy.ts';
+import { ensureMinistack, MINISTACK_VERSION, startMinistack } from '../support/emulator-ministack.ts';
+
+const run = promisify(execFile);
+const ACCOUNT = '000000000000';
+const TARGET = 'e2e-use1';
+
+const SLUICE_YAML = `apiVersion: sluice.dev/v1
+kind: Fleet
+targets:
+  - name: ${TARGET}
+    cloud: aws
+    region: us-east-1
+    account: "${ACCOUNT}"
+    labels: { env: e2e }
+    cluster: { kind: directory }
+    agent: in-cluster
+apps:
+  - name: hello
+    path: apps/hello
+    namespace: hello
+    targets: {}
+`;
+const CONFIGMAP = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hello
+  labels:
+    app.kubernetes.io/name: hello
+data:
+  GREETING: hello from the deployed stack
+`;
+/** One regional stack in the management region: an in-cluster agent, so this test is the agent. */
+const DEPLOY_CONFIG = `management:
+  account: "${ACCOUNT}"
+  region: us-east-1
+  coalesceSeconds: 1
+regions:
+  - account: "${ACCOUNT}"
+    region: us-east-1
+    agent: in-cluster
+`;
+
+const waitFor = async <T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+};
+
+describe('the deployed stacks on an emulator that runs Lambda code', () => {
+  let aws: AwsSettings;
+  let stopEmulator: () => Promise<void> = async () => {};
+  let deployed: DeployedStacks;
+  let git: GitServer;
+  let work: string;
+  const agentStop = new AbortController();
+  let agentLoop: Promise<void> = Promise.resolve();
+  const applyRequests: { commit: string; target: string }[] = [];
+
+  beforeAll(async () => {
+    const region = inject('awsRegion');
+    let endpoint = inject('awsEndpoint');
+    if (!inject('awsEndpointGiven')) {
+      // LocalStack's free edition runs no Lambda code without Docker: this suite brings ministack.
+      await ensureMinistack({ log: (line) => console.log(`[ministack] ${line}`) });
+      const ministack = await startMinistack();
+      stopEmulator = ministack.stop;
+      endpoint = ministack.endpoint;
+      console.log(`[ministack] ${MINISTACK_VERSION} ready at ${endpoint} in ${ministack.startMs} ms`);
+    }
+    aws = { region, endpoint };
+    deployed = await deployToEmulator({ endpoint, region, account: ACCOUNT, deployConfig: DEPLOY_CONFIG });
+    console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint, ...deployed.ms }));
+
+    work = await mkdtemp(join(tmpdir(), 'sluice-deployed-'));
+    const seed = join(work, 'seed');
+    await mkdir(join(seed, 'apps', 'hello'), { recursive: true });
+    await writeFile(join(seed, 'sluice.yaml'), SLUICE_YAML);
+    await writeFile(join(seed, 'apps', 'hello', 'configmap.yaml'), CONFIGMAP);
+    await initBareRepo(join(work, 'git'), 'fleet', seed);
+    git = await startGitServer({ root: join(work, 'git') });
+
+    // The agent: the project's own queue loop on the deployed agent queue, a directory cluster.
+    const management = deployed.outputs.SluiceManagement!;
+    const agentQueueUrl = deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!;
+    const handler = createAgentHandler({
+      bundles: new S3BundleStore({ bucket: management.BundleBucket!, aws }),
+      cluster: () => new DirectoryCluster(join(work, 'targets', TARGET)),
+      secrets: new SecretsManagerStore({ aws }),
+      bus: new EventBridgeBus({ busName: 'sluice', aws }),
+      clock: systemClock,
+    });
+    agentLoop = runQueueAgent({
+      queueUrl: agentQueueUrl,
+      sqs: new SQSClient(clientConfig(aws)),
+      signal: agentStop.signal,
+      visibilityTimeout: 60,
+      handle: async (record: SQSRecord) => {
+        const detail = JSON.parse(record.body) as { commit: string; target: { name: string } };
+        applyRequests.push({ commit: detail.commit, target: detail.target.name });
+        const result = await handler({ Records: [record] }, localContext('agent'));
+        return (result?.batchItemFailures ?? []).length === 0;
+      },
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    agentStop.abort();
+    await agentLoop.catch(() => undefined);
+    await git?.close();
+    await stopEmulator();
+    if (work) await rm(work, { recursive: true, force: true });
+  }, 60_000);
+
+  it('takes a signed push to the deployed webhook API through to Deployment Succeeded in the ledger', async () => {
+    // GIVEN the deployed stacks, the webhook secret the stack generated, and a config repo
+    const management = deployed.outputs.SluiceManagement!;
+    const secrets = new SecretsManagerClient(clientConfig(aws));
+    const secret = await secrets.send(new GetSecretValueCommand({ SecretId: management.WebhookSecretArn! }));
+    const webhookSecret = (JSON.parse(secret.SecretString ?? '{}') as { github: string }).github;
+    // (ministack ignores ExcludePunctuation; the length is honoured.)
+    expect(webhookSecret).toHaveLength(40);
+    const sha = (
+      await run('git', ['--git-dir', join(work, 'git', 'fleet.git'), 'rev-parse', 'main'])
+    ).stdout.trim();
+    // The output is the API's AWS URL; emulators serve it under /_aws/execute-api/<id>/<stage>/.
+    const apiId = new URL(management.WebhookUrl!).hostname.split('.')[0];
+    const url = `${aws.endpoint}/_aws/execute-api/${apiId}/$default/webhooks/github`;
+    const payload = githubPushPayload({
+      repo: 'local/fleet',
+      cloneUrl: `${git.url}/fleet.git`,
+      ref: 'refs/heads/main',
+      before: ZERO_SHA,
+      after: sha,
+      message: 'seed',
+    });
+
+    // WHEN the push is POSTed, signed, to the deployed HTTP API
+    const started = performance.now();
+    const answer = await sendWebhook({ url, secret: webhookSecret, event: 'push', payload });
+
+    // THEN ingest accepts it
+    expect(answer.status).toBe(202);
+    // AND dispatch put Apply Requested for the target on the region's agent queue
+    await waitFor(
+      'Apply Requested on the agent queue',
+      async () => applyRequests.find((r) => r.commit === sha && r.target === TARGET),
+      120_000,
+    );
+    // AND the report function recorded the agent's Deployment Succeeded: Healthy in the ledger
+    const ledger = new S3Ledger({ bucket: management.BundleBucket!, aws });
+    const record = await waitFor(
+      'Healthy in the ledger',
+      async () => {
+        const r = await ledger.getDeployment('hello', TARGET);
+        return r?.commit === sha && r.state === 'Healthy' ? r : undefined;
+      },
+      120_000,
+    );
+    const latencyMs = Math.round(performance.now() - started);
+    console.log(
+      JSON.stringify({
+        metric: 'webhook-to-deployment-succeeded-ms',
+        value: latencyMs,
+        endpoint: aws.endpoint,
+      }),
+    );
+    expect(record.generation).toBeGreaterThanOrEqual(1);
+    // AND the manifest is in the target
+    const applied = await readFile(join(work, 'targets', TARGET, 'hello', 'configmap.hello.yaml'), 'utf8');
+    expect(applied).toContain('hello from the deployed stack');
+  }, 300_000);
+});
