@@ -37,6 +37,12 @@ export const ROLLBACK_ROUTE = {
   foreign: [{ source: 'aws.cloudwatch', detailType: 'CloudWatch Alarm State Change' }],
 } as const;
 
+/**
+ * Where ingest finds the plan queue it sends Commit Pushed to (set by the management stack with the
+ * send grant; see PlanIntake in shared/ports).
+ */
+export const PLAN_QUEUE_URL_ENV = 'SLUICE_PLAN_QUEUE_URL';
+
 /** The plan queue's message group: every push to one branch of one repo, in order. */
 export const planGroupId = (detail: { repo: string; branch: string }): string =>
   `${detail.repo}#${detail.branch}`;

@@ -6,7 +6,9 @@ import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-s
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import { isSluiceError } from '../../shared/errors.ts';
+import { PLAN_QUEUE_URL_ENV } from '../../shared/routing.ts';
 import { createIngestHandler } from './handler.ts';
+import { SqsPlanIntake } from './sqs-plan-intake.ts';
 
 const aws = readAwsSettings();
 const secrets = new SecretsManagerStore({ aws });
@@ -28,4 +30,6 @@ export const handler = createIngestHandler({
   clock: systemClock,
   webhookSecrets,
   newTraceId: randomUUID,
+  // Straight to the plan queue, grouped per repo+branch (EventBridge could give it one group only).
+  planIntake: new SqsPlanIntake({ queueUrl: requireEnv(PLAN_QUEUE_URL_ENV), aws }),
 });

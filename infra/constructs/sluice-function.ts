@@ -13,6 +13,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
+import { PLAN_QUEUE_URL_ENV } from '../../shared/routing.ts';
 import { acceptFinding } from '../nag.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -169,6 +170,16 @@ export class SluiceFunction extends NodejsFunction {
         ...(options.maxBatchingWindow ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
       }),
     );
+    return this;
+  }
+
+  /**
+   * Sends Commit Pushed straight to the plan FIFO queue (its URL in SLUICE_PLAN_QUEUE_URL), one
+   * message group per repo+branch: an EventBridge target could only give it one static group.
+   */
+  bindPlanIntake(queue: sqs.IQueue): this {
+    this.addEnvironment(PLAN_QUEUE_URL_ENV, queue.queueUrl);
+    queue.grantSendMessages(this);
     return this;
   }
 

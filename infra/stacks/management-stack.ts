@@ -14,6 +14,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { AgentQueueUrls } from '../../shared/config/env.ts';
+import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { agentQueueName, ROUTES, type Route } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import type { ManagementConfig, RegionalConfig } from '../config.ts';
@@ -23,9 +24,10 @@ import { acceptFinding } from '../nag.ts';
 
 export const BUS_NAME = 'sluice';
 /**
- * EventBridge gives an SQS FIFO target a static MessageGroupId only (no JSON path), so every push
- * shares one group: pushes are planned strictly in arrival order, which keeps each repo+branch in
- * order; the plan core's coalescing and generations do the rest. See docs/deploy.md.
+ * EventBridge gives an SQS FIFO target a static MessageGroupId only (no JSON path). Ingest therefore
+ * sends webhook pushes to the plan queue itself, grouped per repo+branch (`planGroupId`); the bus
+ * rule only carries Commit Pushed from other producers (reconciliation), in this one group.
+ * See docs/deploy.md.
  */
 export const PLAN_GROUP_ID = 'sluice-plan';
 export const ROLLBACK_QUEUE = 'sluice-rollback';
@@ -201,7 +203,12 @@ export class ManagementStack extends Stack {
       new events.Rule(this, `${capitalise(route.fn)}Rule`, {
         eventBus: this.bus,
         description: `${route.detailTypes.join(', ')} → ${route.queue}`,
-        eventPattern: { source: [EVENT_SOURCE], detailType: [...route.detailTypes] },
+        eventPattern: {
+          source: [EVENT_SOURCE],
+          detailType: [...route.detailTypes],
+          // Webhook pushes reach the plan queue from ingest directly (grouped per repo+branch).
+          ...(route.fn === 'plan' ? { detail: { provider: [{ 'anything-but': [...PROVIDER_NAMES] }] } } : {}),
+        },
         targets: [
           new targets.SqsQueue(consumer.queue, {
             deadLetterQueue: deliveryDlq,
@@ -272,6 +279,8 @@ export class ManagementStack extends Stack {
         ),
       });
     }
+
+    ingest.bindPlanIntake(queues.get('plan')!.queue);
 
     for (const fn of functions.values()) fn.alarmOnErrors();
 

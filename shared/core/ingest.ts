@@ -6,7 +6,7 @@
  * throw, and the edge turns those into a 500 or a retryable 503 with `edgeErrorResponse`.
  */
 import { isSluiceError } from '../errors.ts';
-import type { Clock, EventBus, IdempotencyStore } from '../ports/index.ts';
+import type { Clock, EventBus, IdempotencyStore, PlanIntake } from '../ports/index.ts';
 import { type CommitPushed, commitPushed } from '../schemas/events.ts';
 import { formatPath } from './config.ts';
 import { echo } from './webhooks/common.ts';
@@ -33,6 +33,11 @@ export interface IngestDeps {
   readonly newTraceId: () => string;
   /** Per provider+repo limit; 429 when a bucket is empty. None means unlimited. */
   readonly rateLimiter?: RateLimiter;
+  /**
+   * The plan queue, grouped per repo+branch (AWS). Without it the planner is fed from the bus
+   * (the local runner's rule groups by repo+branch itself).
+   */
+  readonly planIntake?: PlanIntake;
 }
 
 export interface IngestRequest {
@@ -202,6 +207,10 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
   // A failed publish gives the claim back, so the sender's retry of this delivery is not taken
   // for a duplicate: the edge answers 503 and the push is never lost.
   try {
+    // The plan queue first: a retry after a failed publish is then dropped by its deduplication.
+    await deps.planIntake?.submit(
+      details.map((detail) => ({ detail, deduplicationId: `${key}#${detail.branch}` })),
+    );
     await deps.bus.publish(details.map((detail) => ({ detailType: 'Commit Pushed' as const, detail })));
   } catch (error) {
     await deps.deliveries.release(key);

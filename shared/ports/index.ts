@@ -2,7 +2,7 @@
  * Ports: the only way the core talks to the world. Each has an in-process adapter
  * (shared/adapters/local) and a real one (git, aws, k8s, vault, github).
  */
-import type { BundleRef, Envelope, OutboundEvent, TargetRef } from '../schemas/events.ts';
+import type { BundleRef, CommitPushed, Envelope, OutboundEvent, TargetRef } from '../schemas/events.ts';
 
 export interface Clock {
   now(): Date;
@@ -226,6 +226,15 @@ export interface Ledger {
    */
   recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord>;
   listDeployments(): Promise<DeploymentRecord[]>;
+}
+
+/**
+ * Hands pushes straight to the planner's FIFO queue, one message group per repo+branch
+ * (`planGroupId`), deduplicated by `deduplicationId` (the delivery). EventBridge can only give a
+ * FIFO target one static group, so ingest sends to the plan queue itself (docs/deploy.md).
+ */
+export interface PlanIntake {
+  submit(pushes: readonly { detail: CommitPushed; deduplicationId: string }[]): Promise<void>;
 }
 
 /** Sends work to the agent of a target's region. */
