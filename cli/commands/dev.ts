@@ -14,6 +14,7 @@ import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file
 import { FileSecretStore, MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
+import { readAwsSettings } from '../../shared/config/env.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
 import { reconcileBranches } from '../../shared/core/reconcile.ts';
 import { defaultWebhookSecretRef, webhookSecretsFor } from '../../shared/core/webhook-registration.ts';
@@ -21,6 +22,7 @@ import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import { describeEvent, timeOf } from '../progress.ts';
+import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
 import { controlFile, startControlServer } from './rollback.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
@@ -40,6 +42,8 @@ export interface DevOptions {
   readonly quiet?: boolean;
   /** How often each repo's head is compared with the last planned commit (missed webhooks). @default 300 */
   readonly reconcileSeconds?: number;
+  /** Run the pipeline on the AWS API at AWS_ENDPOINT_URL (the emulator) instead of in process. */
+  readonly aws?: boolean;
 }
 
 export interface DevServer {
@@ -117,6 +121,42 @@ const listen = async <T>(what: string, flag: string, port: number, start: () => 
     throw error;
   }
 };
+
+/** Sends every push to the local git server to `webhookUrl` as GitHub would: a signed push event. */
+export const pushNotifier =
+  (options: {
+    reposDir: string;
+    /** `http://127.0.0.1:PORT` of the git server, known once it listens. */
+    gitBase: () => string;
+    webhookUrl: string;
+    secret: string;
+    print: (line: string) => void;
+  }) =>
+  async (repo: string, ref: string, before: string, after: string): Promise<void> => {
+    const { reposDir, webhookUrl, secret, print } = options;
+    const gitDir = path.join(reposDir, `${repo}.git`);
+    const [author = 'sluice-dev', message = ''] =
+      after === ZERO ? [] : (await bareGit(gitDir, ['log', '-1', '--format=%an%x00%s', after])).split('\0');
+    const forced =
+      before !== ZERO &&
+      after !== ZERO &&
+      !(await run('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', before, after]).then(
+        () => true,
+        () => false,
+      ));
+    const payload = githubPushPayload({
+      repo: `local/${repo}`,
+      cloneUrl: `${options.gitBase()}/${repo}.git`,
+      ref,
+      before,
+      after,
+      message,
+      pusher: author,
+      forced,
+    });
+    const answer = await sendWebhook({ url: webhookUrl, secret, event: 'push', payload });
+    if (answer.status >= 300) print(`webhook   ${ref} ${after.slice(0, 7)} answered ${answer.status}`);
+  };
 
 /**
  * `sluice dev`: a real git smart-HTTP server seeded with the example fleet, the webhook endpoint,
@@ -200,30 +240,13 @@ export const startDev = async (
   const webhookUrl = `${ingest.url}/webhooks/github`;
 
   let gitUrl = '';
-  const notify = async (repo: string, ref: string, before: string, after: string) => {
-    const gitDir = path.join(paths.repos, `${repo}.git`);
-    const [author = 'sluice-dev', message = ''] =
-      after === ZERO ? [] : (await bareGit(gitDir, ['log', '-1', '--format=%an%x00%s', after])).split('\0');
-    const forced =
-      before !== ZERO &&
-      after !== ZERO &&
-      !(await run('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', before, after]).then(
-        () => true,
-        () => false,
-      ));
-    const payload = githubPushPayload({
-      repo: `local/${repo}`,
-      cloneUrl: `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo}.git`,
-      ref,
-      before,
-      after,
-      message,
-      pusher: author,
-      forced,
-    });
-    const answer = await sendWebhook({ url: webhookUrl, secret, event: 'push', payload });
-    if (answer.status >= 300) print(`webhook   ${ref} ${after.slice(0, 7)} answered ${answer.status}`);
-  };
+  const notify = pushNotifier({
+    reposDir: paths.repos,
+    gitBase: () => gitUrl.replace(/\/fleet\.git$/, ''),
+    webhookUrl,
+    secret,
+    print,
+  });
   const git = await listen('git', '--git-port', options.gitPort, () =>
     startGitServer({
       root: paths.repos,
@@ -285,6 +308,114 @@ export const startDev = async (
   };
 };
 
+/**
+ * `sluice dev --aws`: the same git server and webhook endpoint, but the pipeline runs on the AWS
+ * API at AWS_ENDPOINT_URL (the emulator: `node scripts/emulator.mjs start`) — EventBridge, SQS,
+ * S3 and Secrets Manager — with the same handlers drained in this process (cli/runtime/aws-pipeline.ts).
+ */
+export const startAwsDev = async (
+  options: DevOptions,
+  print: (line: string) => void = console.log,
+): Promise<{ gitUrl: string; webhookUrl: string; pipeline: AwsPipeline; stop(): Promise<void> }> => {
+  const aws = readAwsSettings();
+  if (aws.endpoint === undefined) {
+    throw new BadInputError(
+      '--aws',
+      'needs AWS_ENDPOINT_URL (it never touches a real account)',
+      'start the emulator with `node scripts/emulator.mjs start` and export the line it prints',
+    );
+  }
+  const workdir = path.resolve(options.workdir);
+  const paths = workdirPaths(workdir);
+  await mkdir(paths.repos, { recursive: true });
+  const secret = await webhookSecretFor(workdir, options.webhookSecret);
+  await initBareRepo(paths.repos, 'fleet', options.seed);
+  const gitSource = createGitSource({ cacheDir: paths.gitCache });
+  const pipeline = await startAwsPipeline({
+    aws,
+    git: gitSource,
+    targetsDir: paths.targets,
+    coalesceSeconds: Math.ceil(options.coalesceMs / 1000),
+    log: (line) => print(`aws       ${line}`),
+    ...(options.quiet
+      ? {}
+      : {
+          onEvent: (e) => {
+            const [first, ...rest] = describeEvent(e);
+            print(`${timeOf(e)}  ${first}`);
+            for (const line of rest) print(`${' '.repeat(14)}${line}`);
+          },
+        }),
+  });
+  // The dev secrets and the webhook secret live in Secrets Manager, read back by ingest and the agent.
+  for (const [ref, value] of Object.entries(DEV_SECRETS)) {
+    const [name = '', key = ''] = ref.replace(/^aws-sm:\/\//, '').split('#');
+    await pipeline.putSecret(name, { [key]: value });
+  }
+  const webhookRef = `${pipeline.resources.busName}/webhook`;
+  await pipeline.putSecret(webhookRef, { github: secret });
+  const ingest = await listen('webhook', '--port', options.port, () =>
+    startIngestServer({
+      port: options.port,
+      ingest: (request) =>
+        ingestWebhook(
+          {
+            bus: pipeline.bus,
+            deliveries: pipeline.deliveries,
+            planIntake: pipeline.planIntake,
+            clock: systemClock,
+            webhookSecrets: async () => [await pipeline.secrets.get(`aws-sm://${webhookRef}#github`)],
+            newTraceId: randomUUID,
+          },
+          request,
+        ),
+    }),
+  );
+  const webhookUrl = `${ingest.url}/webhooks/github`;
+  let gitUrl = '';
+  const notify = pushNotifier({
+    reposDir: paths.repos,
+    gitBase: () => gitUrl.replace(/\/fleet\.git$/, ''),
+    webhookUrl,
+    secret,
+    print,
+  });
+  const git = await listen('git', '--git-port', options.gitPort, () =>
+    startGitServer({
+      root: paths.repos,
+      port: options.gitPort,
+      onPush: (u) => notify(u.repo, u.ref, u.before, u.after),
+    }),
+  );
+  gitUrl = `${git.url}/fleet.git`;
+  // The seed commit (and any push missed while stopped) is found by the reconciliation poll.
+  const { failed } = await reconcileBranches(
+    {
+      git: gitSource,
+      ledger: pipeline.ledger,
+      bus: pipeline.bus,
+      clock: systemClock,
+      newTraceId: randomUUID,
+    },
+    [{ repo: 'local/fleet', repoUrl: gitUrl, branch: 'main' }],
+  );
+  for (const f of failed) print(`reconcile ${f.repo}#${f.branch}: ${f.error}`);
+  print(`git: ${gitUrl}`);
+  print(`webhook: ${webhookUrl}`);
+  print(`aws: ${aws.endpoint} bus ${pipeline.resources.busName}, bucket ${pipeline.resources.bucket}`);
+  print('ready');
+  return {
+    gitUrl,
+    webhookUrl,
+    pipeline,
+    async stop() {
+      await git.close();
+      await ingest.close();
+      await pipeline.stop();
+    },
+  };
+};
+
 export const registerDev = (program: Command): void => {
   program
     .command('dev')
@@ -306,8 +437,9 @@ export const registerDev = (program: Command): void => {
       parseSeconds,
       300,
     )
+    .option('--aws', 'run the pipeline on the AWS emulator at AWS_ENDPOINT_URL (docs/aws-emulator.md)')
     .action(async (options: DevOptions) => {
-      const dev = await startDev(options);
+      const dev = options.aws ? await startAwsDev(options) : await startDev(options);
       await new Promise<void>((resolve) => {
         const shutdown = () => {
           console.log('stopping');

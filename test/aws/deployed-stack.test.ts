@@ -7,7 +7,7 @@
  * cluster), and back through the report function to Deployment Succeeded in the ledger.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,38 +33,18 @@ import {
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
-import { type DeployedStacks, deployToEmulator } from '../support/emulator-deploy.ts';
+import {
+  type DeployedStacks,
+  deployToEmulator,
+  SEED_TARGET,
+  writeSeedFleet,
+} from '../support/emulator-deploy.ts';
 import { ensureMinistack, MINISTACK_VERSION, startMinistack } from '../support/emulator-ministack.ts';
 
 const run = promisify(execFile);
 const ACCOUNT = '000000000000';
-const TARGET = 'e2e-use1';
+const TARGET = SEED_TARGET;
 
-const SLUICE_YAML = `apiVersion: sluice.dev/v1
-kind: Fleet
-targets:
-  - name: ${TARGET}
-    cloud: aws
-    region: us-east-1
-    account: "${ACCOUNT}"
-    labels: { env: e2e }
-    cluster: { kind: directory }
-    agent: in-cluster
-apps:
-  - name: hello
-    path: apps/hello
-    namespace: hello
-    targets: {}
-`;
-const CONFIGMAP = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: hello
-  labels:
-    app.kubernetes.io/name: hello
-data:
-  GREETING: hello from the deployed stack
-`;
 /** One regional stack in the management region: an in-cluster agent, so this test is the agent. */
 const DEPLOY_CONFIG = `management:
   account: "${ACCOUNT}"
@@ -122,9 +102,7 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
 
     work = await mkdtemp(join(tmpdir(), 'sluice-deployed-'));
     const seed = join(work, 'seed');
-    await mkdir(join(seed, 'apps', 'hello'), { recursive: true });
-    await writeFile(join(seed, 'sluice.yaml'), SLUICE_YAML);
-    await writeFile(join(seed, 'apps', 'hello', 'configmap.yaml'), CONFIGMAP);
+    await writeSeedFleet(seed, ACCOUNT);
     await initBareRepo(join(work, 'git'), 'fleet', seed);
     git = await startGitServer({ root: join(work, 'git') });
 

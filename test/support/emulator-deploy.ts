@@ -4,7 +4,7 @@
  * The pinned aws-cdk CLI reaches the emulator through AWS_ENDPOINT_URL, like every SDK v3 client.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,3 +79,42 @@ export const deployToEmulator = async (options: {
     await rm(dir, { recursive: true, force: true });
   }
 };
+
+/** A config repo for the emulator suites: one app (a ConfigMap) on one AWS target in us-east-1. */
+export const SEED_TARGET = 'e2e-use1';
+export const writeSeedFleet = async (dir: string, account = '000000000000'): Promise<void> => {
+  await mkdir(join(dir, 'apps', 'hello'), { recursive: true });
+  await writeFile(
+    join(dir, 'sluice.yaml'),
+    `apiVersion: sluice.dev/v1
+kind: Fleet
+targets:
+  - name: ${SEED_TARGET}
+    cloud: aws
+    region: us-east-1
+    account: "${account}"
+    labels: { env: e2e }
+    cluster: { kind: directory }
+    agent: in-cluster
+apps:
+  - name: hello
+    path: apps/hello
+    namespace: hello
+    targets: {}
+`,
+  );
+  await writeFile(
+    join(dir, 'apps', 'hello', 'configmap.yaml'),
+    helloConfigMap('hello from the deployed stack'),
+  );
+};
+
+export const helloConfigMap = (greeting: string): string => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hello
+  labels:
+    app.kubernetes.io/name: hello
+data:
+  GREETING: ${greeting}
+`;
