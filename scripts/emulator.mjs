@@ -10,6 +10,7 @@ import {
   startEmulator,
   waitForHealth,
 } from '../test/support/emulator.ts';
+import { ensureMinistack, MINISTACK_VERSION } from '../test/support/emulator-ministack.ts';
 
 const paths = emulatorPaths();
 const readState = () => (existsSync(paths.state) ? JSON.parse(readFileSync(paths.state, 'utf8')) : undefined);
@@ -25,8 +26,16 @@ const alive = (pid) => {
 const command = process.argv[2] ?? 'status';
 switch (command) {
   case 'install': {
+    // Both emulators: LocalStack for the adapter suites, ministack for the deployed-stack test.
     const result = await ensureInstalled({ log: console.error });
-    console.log(JSON.stringify({ localstack: LOCALSTACK_VERSION, ...result }));
+    const ministack = await ensureMinistack({ log: console.error });
+    console.log(
+      JSON.stringify({
+        localstack: LOCALSTACK_VERSION,
+        ...result,
+        ministack: { version: MINISTACK_VERSION, ...ministack },
+      }),
+    );
     break;
   }
   case 'start': {
