@@ -12,6 +12,7 @@ import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
+import { keyedMutex } from '../../shared/adapters/local/json-file.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
@@ -161,10 +162,13 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     dispatch: createDispatchHandler({ ledger, agents, bus, clock }, extras),
     report: createReportHandler({ ledger, clock, ...provider }, extras),
   };
-  const agentHandler = createAgentHandler({ bundles, cluster, secrets: options.secrets, bus, clock }, extras);
+  const agentHandler = createAgentHandler(
+    { bundles, cluster, secrets: options.secrets, bus, clock, exclusive: keyedMutex() },
+    extras,
+  );
 
   const consumers: Consumer[] = [];
-  const consumerOptions = { retryDelayMs: options.retryDelayMs ?? 200, pollMs: 200 };
+  const consumerOptions = { retryDelayMs: options.retryDelayMs ?? 500, pollMs: 200 };
   for (const route of ROUTES) {
     const queue = makeQueue(route.queue, route.fifo, route.fn === 'plan' ? (options.coalesceMs ?? 1500) : 0);
     bus.addRule({

@@ -15,6 +15,12 @@ export interface AgentDeps {
   /** How long an app may take to become healthy unless its objects say otherwise (default 5 min). */
   readonly healthDeadlineMs?: number;
   readonly healthPollMs?: number;
+  /**
+   * Runs `fn` alone for `key` (target + app): two deliveries for one app on one target must not
+   * both read the inventory before either writes it, or an older generation could land last.
+   * A host that runs one agent per target gets this from a FIFO queue grouped by target instead.
+   */
+  readonly exclusive?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 const SECRET_REF = /^(aws-sm|vault):\/\/[^#\s]+(#\S+)?$/;
@@ -53,7 +59,12 @@ export const resolveSecretRefs = async (
  * The regional agent's one use case: apply a bundle to a target. Stale work (an older generation
  * than the one applied) is refused; the same generation again re-reports without re-applying.
  */
-export const applyRequested = async (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> => {
+export const applyRequested = (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> =>
+  deps.exclusive
+    ? deps.exclusive(`${request.target.name}/${request.app}`, () => applyExclusively(deps, request))
+    : applyExclusively(deps, request);
+
+const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> => {
   const started = deps.clock.now().getTime();
   const cluster = deps.cluster(request.target.name);
   const outcome = {

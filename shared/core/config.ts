@@ -72,7 +72,19 @@ export const parseFleetConfig = (text: string, file = CONFIG_FILE): FleetConfig 
       'correct the YAML syntax at that line',
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (error) {
+    // e.g. an alias to an anchor that does not exist: YAML that parses but cannot be resolved.
+    throw new ConfigError(
+      file,
+      '',
+      `is not valid YAML (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+      'correct the YAML (anchors and aliases must match)',
+      error,
+    );
+  }
   const parsed = fleetConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

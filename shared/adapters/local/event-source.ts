@@ -29,7 +29,7 @@ export interface ConsumerOptions {
   readonly visibilityTimeoutMs?: number;
   /** Idle poll interval; the consumer also wakes on every send. */
   readonly pollMs?: number;
-  /** Backoff before a failed message is visible again. */
+  /** Backoff before a failed message is visible again; doubles with each receive, capped at 30 s. */
   readonly retryDelayMs?: number;
   /** How many batches run at once (distinct FIFO groups still keep their order). */
   readonly concurrency?: number;
@@ -94,8 +94,9 @@ export const startConsumer = (
     }
     for (const m of messages) {
       if (!m.receiptHandle) continue;
-      if (failed.has(m.messageId)) queue.changeVisibility(m.receiptHandle, retryDelayMs * m.receiveCount);
-      else queue.delete(m.receiptHandle);
+      if (failed.has(m.messageId)) {
+        queue.changeVisibility(m.receiptHandle, Math.min(30_000, retryDelayMs * 2 ** (m.receiveCount - 1)));
+      } else queue.delete(m.receiptHandle);
     }
   };
 

@@ -11,24 +11,50 @@ interface LedgerFile {
 /**
  * The deployment ledger as one JSON file (memory only when `file` is omitted). Writes go through
  * a mutex and check versions, so concurrent handlers in one process never lose an update.
+ *
+ * The process that writes (`sluice dev`) owns the file: it reads it once and then serves from
+ * memory, and concurrent writers share one file write (a write resolves once a flush that
+ * includes it has landed). Other processes (`sluice status`) only read the file.
  */
 export class FileLedger implements Ledger {
   private readonly file: string | undefined;
   private readonly mutex = new Mutex();
   private memory: LedgerFile = { branches: {}, deployments: {} };
+  private loaded: Promise<void> | undefined;
+  private requested = 0;
+  private written = 0;
+  private writer: Promise<void> | undefined;
 
   constructor(file?: string) {
     this.file = file;
   }
 
   private async load(): Promise<LedgerFile> {
-    if (this.file) this.memory = await readJson<LedgerFile>(this.file, { branches: {}, deployments: {} });
+    const file = this.file;
+    if (file) {
+      this.loaded ??= readJson<LedgerFile>(file, { branches: {}, deployments: {} }).then((data) => {
+        this.memory = data;
+      });
+      await this.loaded;
+    }
     return this.memory;
   }
 
-  private async save(data: LedgerFile): Promise<void> {
-    this.memory = data;
-    if (this.file) await writeFileAtomic(this.file, `${JSON.stringify(data, null, 2)}\n`);
+  /** Resolves once the file holds every change made before the call. */
+  private async persist(): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    const wanted = ++this.requested;
+    while (this.written < wanted) {
+      this.writer ??= (async () => {
+        const upTo = this.requested;
+        await writeFileAtomic(file, `${JSON.stringify(this.memory, null, 2)}\n`);
+        this.written = Math.max(this.written, upTo);
+      })().finally(() => {
+        this.writer = undefined;
+      });
+      await this.writer;
+    }
   }
 
   async getBranch(repo: string, branch: string): Promise<BranchState | undefined> {
@@ -36,17 +62,18 @@ export class FileLedger implements Ledger {
   }
 
   async putBranch(state: Omit<BranchState, 'version'>, expectedVersion: number): Promise<BranchState> {
-    return this.mutex.run(async () => {
+    const next = await this.mutex.run(async () => {
       const data = await this.load();
       const key = `${state.repo}#${state.branch}`;
       const current = data.branches[key]?.version ?? 0;
       if (current !== expectedVersion)
         throw new ConflictError(`branch state ${key}`, { expectedVersion, current });
-      const next = { ...state, version: current + 1 };
-      data.branches[key] = next;
-      await this.save(data);
-      return next;
+      const written = { ...state, version: current + 1 };
+      data.branches[key] = written;
+      return written;
     });
+    await this.persist();
+    return next;
   }
 
   async getDeployment(app: string, target: string): Promise<DeploymentRecord | undefined> {
@@ -54,16 +81,19 @@ export class FileLedger implements Ledger {
   }
 
   async recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord> {
-    return this.mutex.run(async () => {
+    let changed = false;
+    const next = await this.mutex.run(async () => {
       const data = await this.load();
       const key = `${update.app}@${update.target}`;
-      const next = applyUpdate(data.deployments[key], update);
-      if (next !== data.deployments[key]) {
-        data.deployments[key] = next;
-        await this.save(data);
+      const record = applyUpdate(data.deployments[key], update);
+      if (record !== data.deployments[key]) {
+        data.deployments[key] = record;
+        changed = true;
       }
-      return next;
+      return record;
     });
+    if (changed) await this.persist();
+    return next;
   }
 
   async listDeployments(): Promise<DeploymentRecord[]> {
