@@ -116,6 +116,9 @@ export const runQueueAgent = async (options: QueueAgentOptions): Promise<void> =
             new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: receipt }),
           );
         }
+      } catch (error) {
+        // The message stays on the queue: it comes back after its visibility timeout.
+        log(`message ${message.MessageId}: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
         clearInterval(heartbeat);
       }
@@ -214,7 +217,6 @@ export const registerAgent = (program: Command): void => {
             }, driftEvery)
           : undefined;
       const visibility = positive('--visibility-timeout', flags.visibilityTimeout);
-      const visibilityMs = visibility * 1000;
       log(`polling ${flags.queueUrl}`);
       try {
         await runQueueAgent({
@@ -224,7 +226,8 @@ export const registerAgent = (program: Command): void => {
           visibilityTimeout: visibility,
           log,
           handle: async (record) => {
-            const result = await handler({ Records: [record] }, localContext('sluice-agent', visibilityMs));
+            // No Lambda deadline here: middy must not cut a long apply short (the heartbeat keeps the message).
+            const result = await handler({ Records: [record] }, localContext('sluice-agent', 24 * 3600_000));
             return (result?.batchItemFailures ?? []).length === 0;
           },
         });
