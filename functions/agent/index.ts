@@ -30,4 +30,6 @@ export const handler = createAgentHandler({
   secrets,
   bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
   clock: systemClock,
+  // Below the function's 5-minute timeout, so a stuck rollout is reported Failed, not retried to the DLQ.
+  healthDeadlineMs: 4 * 60_000,
 });
