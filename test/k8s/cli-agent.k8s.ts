@@ -3,8 +3,6 @@
  * the host, see test/support/emulator.ts), bundles in S3, secrets in Secrets Manager, outcomes on
  * an EventBridge bus, applying to the real API server.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   CreateEventBusCommand,
@@ -25,39 +23,28 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clientConfig, s3ClientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
-import { encodeBundle } from '../../shared/core/bundle.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
-import type { ApplyRequested } from '../../shared/schemas/events.ts';
 import { ensureInstalled, type RunningEmulator, startEmulator } from '../support/emulator.ts';
-import { REPO_ROOT } from '../support/kube.ts';
+import { freePort, REPO_ROOT } from '../support/kube.ts';
 import {
   admin,
-  commitOf,
+  applyRequest,
   completeRollout,
   configMap,
+  countOwnedConfigMaps,
   deployment,
   eventually,
   getObject,
   grantAgentRbac,
   namespace,
+  spawnNode,
+  storeBundle,
   uniqueName,
 } from './harness.ts';
 
 const kube = inject('kube');
 const region = 'us-east-1';
 let emulator: RunningEmulator;
-
-const freePort = (): Promise<number> =>
-  new Promise((ok, fail) => {
-    const server = createServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? ok(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
 
 beforeAll(async () => {
   await grantAgentRbac(kube);
@@ -72,13 +59,7 @@ afterAll(async () => {
   await emulator?.stop();
 });
 
-const countConfigMaps = async (ns: string): Promise<number> => {
-  const res = await admin(kube).request(
-    'GET',
-    `/api/v1/namespaces/${ns}/configmaps?labelSelector=sluice.dev%2Fapp`,
-  );
-  return ((res.json as { items?: unknown[] }).items ?? []).length;
-};
+const countConfigMaps = (ns: string) => countOwnedConfigMaps(kube, ns);
 
 type Outcome = { 'detail-type': string; detail: Record<string, unknown> };
 
@@ -119,26 +100,13 @@ const awsFixture = async () => {
   };
   /** Stores the bundle in S3 and puts its Apply Requested on the agent queue. */
   const send = async (app: string, objects: readonly KubeObject[], generation: number) => {
-    const bundle = await new S3BundleStore({ bucket: name, aws: settings }).put(
-      encodeBundle(
-        objects.map((object, i) => ({ object, file: `f${i}.yaml` })),
-        { app, commit: commitOf(generation) },
-      ),
-      { objects: objects.length },
-    );
-    const request: ApplyRequested = {
-      schemaVersion: 1,
-      traceId: `trace-${name}`,
-      repo: 'acme/fleet',
-      branch: 'main',
-      commit: commitOf(generation),
-      occurredAt: new Date().toISOString(),
-      generation,
+    const bundle = await storeBundle(
+      new S3BundleStore({ bucket: name, aws: settings }),
       app,
-      target: { name: 'onprem-1', cloud: 'onprem', region: 'local', agent: 'in-cluster' },
-      bundle,
-      sync: { prune: true, selfHeal: false },
-    };
+      objects,
+      generation,
+    );
+    const request = applyRequest(app, bundle, generation);
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(request) }));
     return bundle;
   };
@@ -168,9 +136,8 @@ const awsFixture = async () => {
   return { name, s3, secrets, queueUrl, env, send, collect, queueIsEmpty };
 };
 
-const spawnAgent = (env: NodeJS.ProcessEnv, queueUrl: string, extra: string[]) => {
-  const child: ChildProcess = spawn(
-    process.execPath,
+const spawnAgent = (env: NodeJS.ProcessEnv, queueUrl: string, extra: string[]) =>
+  spawnNode(
     [
       join(REPO_ROOT, 'bin/sluice.mjs'),
       'agent',
@@ -182,21 +149,8 @@ const spawnAgent = (env: NodeJS.ProcessEnv, queueUrl: string, extra: string[]) =
       kube.agentKubeconfig,
       ...extra,
     ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    env,
   );
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  return {
-    child,
-    output: () => output,
-    exited: new Promise<number | null>((ok) => child.once('exit', (code) => ok(code))),
-  };
-};
 
 const succeeded = (all: readonly Outcome[]) => all.filter((e) => e['detail-type'] === 'Deployment Succeeded');
 

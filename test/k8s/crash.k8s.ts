@@ -1,10 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubeObject } from '../../shared/ports/index.ts';
 import { REPO_ROOT } from '../support/kube.ts';
-import { admin, configMap, getObject, grantAgentRbac, harness, namespace, uniqueName } from './harness.ts';
+import {
+  configMap,
+  countOwnedConfigMaps,
+  getObject,
+  grantAgentRbac,
+  harness,
+  namespace,
+  spawnNode,
+  uniqueName,
+} from './harness.ts';
 
 const kube = inject('kube');
 
@@ -12,30 +20,8 @@ beforeAll(async () => {
   await grantAgentRbac(kube);
 });
 
-const runAgent = (
-  args: string[],
-): { child: ChildProcess; output: () => string; exited: Promise<number | null> } => {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'test/k8s/fixtures/agent-once.ts'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  return { child, output: () => output, exited };
-};
-
-const countConfigMaps = async (ns: string): Promise<number> => {
-  const res = await admin(kube).request(
-    'GET',
-    `/api/v1/namespaces/${ns}/configmaps?labelSelector=sluice.dev%2Fapp`,
-  );
-  return ((res.json as { items?: unknown[] }).items ?? []).length;
-};
+const runAgent = (args: string[]) => spawnNode([join(REPO_ROOT, 'test/k8s/fixtures/agent-once.ts'), ...args]);
+const countConfigMaps = (ns: string) => countOwnedConfigMaps(kube, ns);
 
 describe('agent crash mid-apply', () => {
   it('converges when the agent is killed mid-apply and the delivery comes again', async () => {

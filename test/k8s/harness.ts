@@ -3,6 +3,7 @@
  * token (bound to deploy/agent/rbac.yaml's ClusterRole), a file bundle store, a logged event bus,
  * and helpers that play the missing controllers by writing `/status`.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +16,8 @@ import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { MemorySecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { type AgentDeps, applyRequested } from '../../shared/core/agent.ts';
 import { encodeBundle } from '../../shared/core/bundle.ts';
-import type { KubeObject } from '../../shared/ports/index.ts';
-import type { ApplyRequested, OutboundEvent, SyncOptions } from '../../shared/schemas/events.ts';
+import type { BundleStore, KubeObject } from '../../shared/ports/index.ts';
+import type { ApplyRequested, BundleRef, OutboundEvent, SyncOptions } from '../../shared/schemas/events.ts';
 import { AGENT_USER, type KubeEnv, kubeRequest, REPO_ROOT } from '../support/kube.ts';
 
 export const admin = (kube: KubeEnv) => ({
@@ -99,26 +100,8 @@ export const harness = (
     objects: readonly KubeObject[],
     generation: number,
     sync: Partial<SyncOptions> = {},
-  ): Promise<ApplyRequested> => {
-    const bytes = encodeBundle(
-      objects.map((object, i) => ({ object, file: `${app}/${i}.yaml` })),
-      { app, commit: commitOf(generation) },
-    );
-    const bundle = await bundles.put(bytes, { objects: objects.length });
-    return {
-      schemaVersion: 1,
-      traceId: `trace-${app}-${generation}`,
-      repo: 'acme/fleet',
-      branch: 'main',
-      commit: commitOf(generation),
-      occurredAt: new Date().toISOString(),
-      generation,
-      app,
-      target: { name: 'kind-local', cloud: 'onprem', region: 'local', agent: 'in-cluster' },
-      bundle,
-      sync: { prune: true, selfHeal: false, ...sync },
-    };
-  };
+  ): Promise<ApplyRequested> =>
+    applyRequest(app, await storeBundle(bundles, app, objects, generation), generation, sync);
   return {
     deps,
     bus,
@@ -131,6 +114,67 @@ export const harness = (
     deliver: async (app, objects, generation, sync) =>
       applyRequested(deps, await request(app, objects, generation, sync)),
   };
+};
+
+/** Stores `objects` as the bundle a render of generation `generation` would make. */
+export const storeBundle = (
+  bundles: BundleStore,
+  app: string,
+  objects: readonly KubeObject[],
+  generation: number,
+) =>
+  bundles.put(
+    encodeBundle(
+      objects.map((object, i) => ({ object, file: `${app}/${i}.yaml` })),
+      { app, commit: commitOf(generation) },
+    ),
+    { objects: objects.length },
+  );
+
+/** The Apply Requested the dispatcher would send for `bundle`. */
+export const applyRequest = (
+  app: string,
+  bundle: BundleRef,
+  generation: number,
+  sync: Partial<SyncOptions> = {},
+): ApplyRequested => ({
+  schemaVersion: 1,
+  traceId: `trace-${app}-${generation}`,
+  repo: 'acme/fleet',
+  branch: 'main',
+  commit: commitOf(generation),
+  occurredAt: new Date().toISOString(),
+  generation,
+  app,
+  target: { name: 'onprem-1', cloud: 'onprem', region: 'local', agent: 'in-cluster' },
+  bundle,
+  sync: { prune: true, selfHeal: false, ...sync },
+});
+
+/** A Node child process (an agent) with its stdout and stderr collected, for kill and log checks. */
+export const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = process.env) => {
+  const child = spawn(process.execPath, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    output += c.toString();
+  });
+  return {
+    child,
+    output: () => output,
+    exited: new Promise<number | null>((ok) => child.once('exit', (code) => ok(code))),
+  };
+};
+
+/** ConfigMaps in `ns` that carry Sluice's app label. */
+export const countOwnedConfigMaps = async (kube: KubeEnv, ns: string): Promise<number> => {
+  const res = await admin(kube).request(
+    'GET',
+    `/api/v1/namespaces/${ns}/configmaps?labelSelector=sluice.dev%2Fapp`,
+  );
+  return ((res.json as { items?: unknown[] }).items ?? []).length;
 };
 
 export const configMap = (

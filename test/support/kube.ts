@@ -41,7 +41,7 @@ declare module 'vitest' {
   }
 }
 
-const freePort = (): Promise<number> =>
+export const freePort = (): Promise<number> =>
   new Promise((ok, fail) => {
     const server = createServer();
     server.on('error', fail);
