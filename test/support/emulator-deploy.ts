@@ -44,6 +44,8 @@ export const deployToEmulator = async (options: {
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
       CDK_DISABLE_VERSION_CHECK: '1',
+      // Nothing leaves 127.0.0.1: no notices, no version check, no CLI telemetry.
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
     };
     const cdk = async (args: string[]): Promise<number> => {
       const started = performance.now();
