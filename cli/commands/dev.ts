@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
+import { localSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
 import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
@@ -191,6 +192,8 @@ export const startDev = async (
     workdir,
     git: gitSource,
     secrets,
+    // Kept in the workdir, so bundles dispatched before a restart still verify after it.
+    signing: await localSigningKey(path.join(workdir, 'state')),
     coalesceMs: options.coalesceMs,
     provider: statuses,
     // Rollback writes its revert commit through isomorphic-git; credentials, when the server wants

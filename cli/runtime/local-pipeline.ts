@@ -8,6 +8,7 @@ import { createPlanHandler } from '../../functions/plan/handler.ts';
 import { createRenderHandler } from '../../functions/render/handler.ts';
 import { createReportHandler } from '../../functions/report/handler.ts';
 import { createRollbackHandler } from '../../functions/rollback/handler.ts';
+import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
@@ -21,7 +22,9 @@ import { createToolRenderer } from '../../shared/adapters/render-tools/tool-rend
 import { BadInputError } from '../../shared/errors.ts';
 import type {
   AgentDispatcher,
+  BundleSigner,
   BundleStore,
+  BundleVerifier,
   Clock,
   ClusterClient,
   GitProvider,
@@ -41,6 +44,8 @@ import {
 import type { Envelope } from '../../shared/schemas/events.ts';
 
 export interface LocalPipelineOptions {
+  /** Signs what dispatch hands to agents; agents refuse anything else. A per-process key by default. */
+  readonly signing?: { signer: BundleSigner; verifier: BundleVerifier };
   readonly workdir: string;
   readonly git: GitSource;
   readonly secrets: SecretStore;
@@ -94,6 +99,7 @@ export const workdirPaths = (workdir: string) => ({
 export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline => {
   const paths = workdirPaths(options.workdir);
   const clock = options.clock ?? systemClock;
+  const signing = options.signing ?? ephemeralSigningKey();
   const bus = new LocalEventBus({ logFile: paths.events });
   const ledger = new FileLedger(paths.ledger);
   const bundles = options.bundles ?? new FileBundleStore(paths.bundles);
@@ -159,11 +165,19 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       },
       extras,
     ),
-    dispatch: createDispatchHandler({ ledger, agents, bus, clock }, extras),
+    dispatch: createDispatchHandler({ ledger, agents, bus, clock, signer: signing.signer }, extras),
     report: createReportHandler({ ledger, clock, ...provider }, extras),
   };
   const agentHandler = createAgentHandler(
-    { bundles, cluster, secrets: options.secrets, bus, clock, exclusive: keyedMutex() },
+    {
+      bundles,
+      cluster,
+      secrets: options.secrets,
+      bus,
+      clock,
+      exclusive: keyedMutex(),
+      verifier: signing.verifier,
+    },
     extras,
   );
 
@@ -212,6 +226,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       bus,
       clock,
       claims: new MemoryIdempotencyStore(clock),
+      signer: signing.signer,
       repoUrl:
         options.repoUrl ??
         ((repo) => {

@@ -1,5 +1,13 @@
 import { isSluiceError, SluiceError } from '../errors.ts';
-import type { BundleStore, Clock, ClusterClient, EventBus, KubeObject, SecretStore } from '../ports/index.ts';
+import type {
+  BundleStore,
+  BundleVerifier,
+  Clock,
+  ClusterClient,
+  EventBus,
+  KubeObject,
+  SecretStore,
+} from '../ports/index.ts';
 import type { ApplyRequested, OutboundEvent } from '../schemas/events.ts';
 import { decodeBundle } from './bundle.ts';
 import { DEFAULT_HEALTH_DEADLINE_MS, healthDeadlineMs, waitForHealth } from './health.ts';
@@ -21,6 +29,8 @@ export interface AgentDeps {
    * A host that runs one agent per target gets this from a FIFO queue grouped by target instead.
    */
   readonly exclusive?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  /** When set, a bundle without a valid signature from a trusted key is refused before anything else. */
+  readonly verifier?: BundleVerifier;
 }
 
 const SECRET_REF = /^(aws-sm|vault):\/\/[^#\s]+(#\S+)?$/;
@@ -84,6 +94,24 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
     await deps.bus.publish([event]);
     return event;
   };
+
+  if (deps.verifier) {
+    const signature = request.bundle.signature;
+    if (!signature || !(await deps.verifier.verify(request.bundle.digest, signature))) {
+      return publish({
+        detailType: 'Deployment Failed',
+        detail: {
+          ...outcome,
+          occurredAt: at(),
+          reason: 'SIGNATURE_INVALID',
+          message: signature
+            ? `bundle ${request.bundle.digest} carries a signature by key ${signature.keyId} that does not verify; refused before reading it`
+            : `bundle ${request.bundle.digest} is unsigned and this agent requires signed bundles; refused`,
+          objects: [],
+        },
+      });
+    }
+  }
 
   const inventory = await cluster.readInventory(request.app);
   if (inventory && inventory.generation > request.generation) {

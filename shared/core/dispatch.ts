@@ -1,4 +1,4 @@
-import type { AgentDispatcher, Clock, EventBus, Ledger } from '../ports/index.ts';
+import type { AgentDispatcher, BundleSigner, Clock, EventBus, Ledger } from '../ports/index.ts';
 import type { ApplyRequested, BundleVerified } from '../schemas/events.ts';
 
 export interface DispatchDeps {
@@ -6,6 +6,8 @@ export interface DispatchDeps {
   readonly agents: AgentDispatcher;
   readonly bus: EventBus;
   readonly clock: Clock;
+  /** Signs every bundle handed to an agent, so agents can refuse one the pipeline did not send. */
+  readonly signer?: BundleSigner;
 }
 
 /**
@@ -55,9 +57,15 @@ export const dispatchBundle = async (
 
 /** Hands one Apply Requested to its target's agent; a rollback's re-dispatch goes the same way. */
 export const requestApply = async (
-  deps: Pick<DispatchDeps, 'agents' | 'bus'>,
-  request: ApplyRequested,
+  deps: Pick<DispatchDeps, 'agents' | 'bus' | 'signer'>,
+  unsigned: ApplyRequested,
 ): Promise<void> => {
+  const request: ApplyRequested = deps.signer
+    ? {
+        ...unsigned,
+        bundle: { ...unsigned.bundle, signature: await deps.signer.sign(unsigned.bundle.digest) },
+      }
+    : unsigned;
   // On the bus first, so `sluice trace` shows the hand-off before the agent's answer.
   await deps.bus.publish([{ detailType: 'Apply Requested', detail: request }]);
   await deps.agents.send(request.target, {

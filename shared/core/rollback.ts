@@ -1,6 +1,7 @@
 import { BadInputError, ConfigError, isSluiceError } from '../errors.ts';
 import type {
   AgentDispatcher,
+  BundleSigner,
   BundleStore,
   Clock,
   DeploymentRecord,
@@ -40,6 +41,8 @@ export interface RollbackDeps {
   readonly pullRequests?: PullRequestOpener;
   /** The clone URL of a repository (`acme/fleet`), without credentials. */
   readonly repoUrl: (repo: string) => string;
+  /** Signs the re-dispatched bundles, as dispatch does. */
+  readonly signer?: BundleSigner;
 }
 
 /** Claims outlive any retry of a trigger; the ledger's rollbackOf is the durable guard. */

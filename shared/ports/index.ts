@@ -41,6 +41,24 @@ export interface WritableSecretStore extends SecretStore {
   put(ref: string, fields: Readonly<Record<string, string>>): Promise<void>;
 }
 
+/** A detached signature over a bundle's digest, made where the bundle was rendered. */
+export interface BundleSignature {
+  keyId: string;
+  algorithm: 'ed25519';
+  /** base64 */
+  value: string;
+}
+
+/** Signs bundle digests at render time (a local key file, or KMS in AWS). */
+export interface BundleSigner {
+  sign(digest: string): Promise<BundleSignature>;
+}
+
+/** Checks a bundle's signature on the agent before anything else is done with it. */
+export interface BundleVerifier {
+  verify(digest: string, signature: BundleSignature): Promise<boolean>;
+}
+
 export interface BundleStore {
   /** Stores bytes under their sha256; writing the same bytes twice is a no-op. */
   put(content: Uint8Array, meta: { objects: number }): Promise<BundleRef>;

@@ -32,6 +32,10 @@ export const bundleRef = z.object({
   digest,
   size: z.number().int().nonnegative(),
   objects: z.number().int().nonnegative(),
+  /** Ed25519 over `sluice-bundle:v1:<digest>`, by the render step's key; checked by the agent. */
+  signature: z
+    .object({ keyId: z.string().min(1), algorithm: z.literal('ed25519'), value: z.string().min(1) })
+    .optional(),
 });
 
 export const syncOptions = z.object({ prune: z.boolean(), selfHeal: z.boolean() });

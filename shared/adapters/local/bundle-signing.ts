@@ -1,0 +1,91 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BundleSignature, BundleSigner, BundleVerifier } from '../../ports/index.ts';
+import { writeFileAtomic } from './json-file.ts';
+
+/** Domain separation: a bundle signature can never be mistaken for a signature over anything else. */
+const message = (digest: string) => Buffer.from(`sluice-bundle:v1:${digest}`);
+
+export const keyIdOf = (publicKey: KeyObject): string =>
+  createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
+
+export class Ed25519Signer implements BundleSigner {
+  private readonly privateKey: KeyObject;
+  readonly keyId: string;
+
+  constructor(privateKey: KeyObject) {
+    this.privateKey = privateKey;
+    this.keyId = keyIdOf(createPublicKey(privateKey));
+  }
+
+  async sign(digest: string): Promise<BundleSignature> {
+    return {
+      keyId: this.keyId,
+      algorithm: 'ed25519',
+      value: sign(null, message(digest), this.privateKey).toString('base64'),
+    };
+  }
+}
+
+/** Trusts the given public keys; a signature by any other key does not verify. */
+export class Ed25519Verifier implements BundleVerifier {
+  private readonly keys: Map<string, KeyObject>;
+
+  constructor(publicKeys: readonly KeyObject[]) {
+    this.keys = new Map(publicKeys.map((k) => [keyIdOf(k), k]));
+  }
+
+  async verify(digest: string, signature: BundleSignature): Promise<boolean> {
+    const key = this.keys.get(signature.keyId);
+    if (!key || signature.algorithm !== 'ed25519') return false;
+    try {
+      return verify(null, message(digest), key, Buffer.from(signature.value, 'base64'));
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * The local signing key of `sluice dev`: created once in `<dir>/bundle-signing.key` (0600), its
+ * public half beside it for agents to trust.
+ */
+export const localSigningKey = async (
+  dir: string,
+): Promise<{ signer: Ed25519Signer; verifier: Ed25519Verifier }> => {
+  const keyFile = path.join(dir, 'bundle-signing.key');
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(await readFile(keyFile, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    privateKey = generateKeyPairSync('ed25519').privateKey;
+    await writeFileAtomic(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
+    await writeFileAtomic(
+      path.join(dir, 'bundle-signing.pub'),
+      createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string,
+    );
+  }
+  return {
+    signer: new Ed25519Signer(privateKey),
+    verifier: new Ed25519Verifier([createPublicKey(privateKey)]),
+  };
+};
+
+/** A key that lives as long as the process: for pipelines whose bundles never outlive it (tests, benches). */
+export const ephemeralSigningKey = (): { signer: Ed25519Signer; verifier: Ed25519Verifier } => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { signer: new Ed25519Signer(privateKey), verifier: new Ed25519Verifier([publicKey]) };
+};
