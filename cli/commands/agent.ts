@@ -107,7 +107,8 @@ export const runQueueAgent = async (options: QueueAgentOptions): Promise<void> =
               log(`could not extend visibility: ${error instanceof Error ? error.message : String(error)}`),
             );
         },
-        (visibility * 1000) / 2,
+        // A third of the timeout: two renewals may be late or lost before the message lapses.
+        (visibility * 1000) / 3,
       );
       try {
         const done = await options.handle(toRecord(message, options.queueUrl));
@@ -136,6 +137,7 @@ interface AgentFlags {
   healthDeadline: string;
   driftInterval: string;
   driftOnce?: boolean;
+  app?: string[];
 }
 
 const positive = (flag: string, raw: string): number => {
@@ -153,7 +155,7 @@ export const registerAgent = (program: Command): void => {
     .requiredOption('--target <name>', 'the target name this cluster is in sluice.yaml (for drift reports)')
     .option('--kubeconfig <file>', 'a kubeconfig file for the cluster')
     .option('--in-cluster', "use the pod's service account (deploy/agent/)")
-    .option('--visibility-timeout <seconds>', 'how long a message is held; renewed at half-time', '120')
+    .option('--visibility-timeout <seconds>', 'how long a message is held; renewed every third of it', '120')
     .option('--max-prune-share <fraction>', 'largest share of an app one delivery may prune', '0.5')
     .option('--health-deadline <seconds>', 'default time an app has to become healthy', '300')
     .option('--drift-interval <seconds>', 'check every app for drift this often (0 = never)', '300')
@@ -161,6 +163,7 @@ export const registerAgent = (program: Command): void => {
       '--drift-once',
       'check every app for drift now (on demand), report, heal where selfHeal, and exit',
     )
+    .option('--app <name...>', 'with --drift-once: only these apps')
     .action(async (flags: AgentFlags) => {
       if (Boolean(flags.kubeconfig) === Boolean(flags.inCluster)) {
         throw new BadInputError(
@@ -195,16 +198,29 @@ export const registerAgent = (program: Command): void => {
           stop.abort();
         });
       }
-      const checkAll = async () => {
+      /** Checks each app on its own: one app's failure is reported and never stops the others. */
+      const checkAll = async (only?: readonly string[]): Promise<number> => {
+        let failures = 0;
         for (const inventory of await cluster.listInventories()) {
-          const found = await checkDrift(deps, cluster, { app: inventory.app, target: flags.target });
-          if (found) {
-            log(`drift in ${inventory.app}${found.healed ? ' (healed)' : ''}:\n${formatDrift(found.diffs)}`);
+          if (only && !only.includes(inventory.app)) continue;
+          try {
+            const found = await checkDrift(deps, cluster, { app: inventory.app, target: flags.target });
+            if (found) {
+              log(
+                `drift in ${inventory.app}${found.healed ? ' (healed)' : ''}:\n${formatDrift(found.diffs)}`,
+              );
+            }
+          } catch (error) {
+            failures += 1;
+            log(
+              `drift check of ${inventory.app} failed: ${error instanceof Error ? error.message : String(error)}`,
+            );
           }
         }
+        return failures;
       };
       if (flags.driftOnce) {
-        await checkAll();
+        if ((await checkAll(flags.app)) > 0) process.exitCode = 1;
         return;
       }
       const driftEvery = positive('--drift-interval', flags.driftInterval) * 1000;

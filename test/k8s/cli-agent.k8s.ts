@@ -213,8 +213,10 @@ describe('sluice agent', () => {
       { data: { k: 'edited' } },
       'application/merge-patch+json',
     );
-    const check = spawnAgent(aws.env, aws.queueUrl, ['--drift-once']);
-    expect(await check.exited).toBe(0);
+    // (only this test's app: other suites share the API server and change their own apps meanwhile)
+    const check = spawnAgent(aws.env, aws.queueUrl, ['--drift-once', '--app', `cli-${ns}`]);
+    // (the output rides along, so a failure shows what the agent said)
+    expect({ exit: await check.exited, output: check.output() }).toMatchObject({ exit: 0 });
     expect(check.output()).toContain(
       `ConfigMap/${ns}/cm-7 data.k: want "v", live "edited" (changed by kubectl-edit)`,
     );
@@ -232,19 +234,19 @@ describe('sluice agent', () => {
   });
 
   it('keeps a message it works on invisible, so a second agent never takes over a long health wait', async () => {
-    // GIVEN two agents on one queue whose messages lapse after 2 s unless extended
+    // GIVEN two agents on one queue whose messages lapse after 4 s unless extended
     const aws = await awsFixture();
     const ns = uniqueName('long');
     await aws.send(`long-${ns}`, [namespace(ns), deployment(ns, 'web')], 1);
-    const args = ['--visibility-timeout', '2', '--drift-interval', '0', '--health-deadline', '120'];
+    const args = ['--visibility-timeout', '4', '--drift-interval', '0', '--health-deadline', '120'];
     const agents = [spawnAgent(aws.env, aws.queueUrl, args), spawnAgent(aws.env, aws.queueUrl, args)];
 
-    // WHEN the Deployment takes three visibility timeouts to roll out
+    // WHEN the Deployment takes two and a half visibility timeouts to roll out
     await eventually(
       async () => (await getObject(kube, `/apis/apps/v1/namespaces/${ns}/deployments/web`)) !== undefined,
       'the deployment',
     );
-    await new Promise((ok) => setTimeout(ok, 6000));
+    await new Promise((ok) => setTimeout(ok, 10_000));
     await completeRollout(kube, ns, 'web');
     await aws.collect((all) => succeeded(all).length > 0);
     // (and a little longer, for a second report to show up if there were one)
