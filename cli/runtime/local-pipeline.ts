@@ -14,6 +14,7 @@ import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { keyedMutex } from '../../shared/adapters/local/json-file.ts';
+import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
@@ -161,6 +162,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
         clock,
         renderer: options.renderer ?? createToolRenderer(),
         renderCache: new FileRenderCache(paths.bundles),
+        schemas: fileK8sSchemas(),
         ...provider,
       },
       extras,

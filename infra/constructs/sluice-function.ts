@@ -39,6 +39,13 @@ export interface SluiceFunctionProps {
   readonly ephemeralStorageSize?: Size;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The render function runs the kubectl/helm layer, whose binaries are x86-64 only.
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
+  /** Repo folders copied next to the bundle (e.g. the vendored Kubernetes schemas). @default none */
+  readonly bundleFolders?: readonly { readonly from: string; readonly to: string }[];
 }
 
 /** Which parts of the bundle bucket a function touches, and how. */
@@ -71,7 +78,7 @@ export class SluiceFunction extends NodejsFunction {
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
+      architecture: props.architecture ?? lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
       ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
@@ -95,6 +102,18 @@ export class SluiceFunction extends NodejsFunction {
         externalModules: [],
         banner: REQUIRE_SHIM,
         forceDockerBundling: false,
+        ...(props.bundleFolders?.length
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) =>
+                  (props.bundleFolders ?? []).map(
+                    (f) => `cp -R "${inputDir}/${f.from}" "${outputDir}/${f.to}"`,
+                  ),
+              },
+            }
+          : {}),
       },
       ...(bundle
         ? {}

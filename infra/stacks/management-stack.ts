@@ -7,6 +7,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -223,6 +224,13 @@ export class ManagementStack extends Stack {
         timeout: spec.timeout,
         ...(spec.memorySize ? { memorySize: spec.memorySize } : {}),
         ...(spec.git ? { ephemeralStorageSize: Size.gibibytes(2) } : {}),
+        ...(route.fn === 'render'
+          ? {
+              // kubectl and helm in the layer are x86-64 builds.
+              architecture: lambda.Architecture.X86_64,
+              bundleFolders: [{ from: 'shared/k8s-schemas', to: 'k8s-schemas' }],
+            }
+          : {}),
       })
         .bindBundles(this.bucket, spec.bucket)
         .bindQueue(consumer.queue, { batchSize: spec.batchSize });

@@ -71,16 +71,22 @@ describe('ManagementStack', () => {
     }
   });
 
-  it('runs every function on nodejs22.x, ARM64, with X-Ray tracing', () => {
+  it('runs every function on nodejs22.x with X-Ray tracing; ARM64 but for render, whose kubectl/helm are x86-64', () => {
     const functions = template.findResources('AWS::Lambda::Function');
     expect(Object.keys(functions).length).toBeGreaterThanOrEqual(5);
     for (const fn of Object.values(functions)) {
+      const usesKubectlLayer = JSON.stringify(fn.Properties.Environment ?? {}).includes('SLUICE_KUBECTL');
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
+        Architectures: [usesKubectlLayer ? 'x86_64' : 'arm64'],
         TracingConfig: { Mode: 'Active' },
       });
     }
+    expect(
+      Object.values(functions).filter((fn) =>
+        JSON.stringify(fn.Properties.Environment ?? {}).includes('SLUICE_KUBECTL'),
+      ),
+    ).toHaveLength(1);
   });
 
   it('sends CloudWatch alarms entering ALARM on the default bus to the rollback queue', () => {
