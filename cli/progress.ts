@@ -121,3 +121,12 @@ export const timeOf = (envelope: Envelope): string => {
   const occurred = (envelope.detail as { occurredAt?: string }).occurredAt ?? envelope.time;
   return occurred.slice(11, 23);
 };
+
+/** Prints an event as `describeEvent` lines, the first with its time, the rest indented under it. */
+export const printEvent =
+  (print: (line: string) => void) =>
+  (envelope: Envelope): void => {
+    const [first, ...rest] = describeEvent(envelope);
+    print(`${timeOf(envelope)}  ${first}`);
+    for (const line of rest) print(`${' '.repeat(14)}${line}`);
+  };

@@ -16,13 +16,13 @@ import { FileSecretStore, MemoryIdempotencyStore, systemClock } from '../../shar
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
 import { readAwsSettings } from '../../shared/config/env.ts';
-import { ingestWebhook } from '../../shared/core/ingest.ts';
+import { type IngestRequest, type IngestResponse, ingestWebhook } from '../../shared/core/ingest.ts';
 import { reconcileBranches } from '../../shared/core/reconcile.ts';
 import { defaultWebhookSecretRef, webhookSecretsFor } from '../../shared/core/webhook-registration.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import { describeEvent, timeOf } from '../progress.ts';
+import { printEvent } from '../progress.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
 import { controlFile, startControlServer } from './rollback.ts';
@@ -160,6 +160,43 @@ export const pushNotifier =
   };
 
 /**
+ * The edge both modes share: the webhook endpoint, and the git server whose pushes are sent to it
+ * as signed GitHub push webhooks.
+ */
+const startEdge = async (
+  options: DevOptions,
+  reposDir: string,
+  secret: string,
+  print: (line: string) => void,
+  ingest: (request: IngestRequest) => Promise<IngestResponse>,
+) => {
+  const server = await listen('webhook', '--port', options.port, () =>
+    startIngestServer({ port: options.port, ingest }),
+  );
+  const webhookUrl = `${server.url}/webhooks/github`;
+  let gitBase = '';
+  const notify = pushNotifier({ reposDir, gitBase: () => gitBase, webhookUrl, secret, print });
+  const git = await listen('git', '--git-port', options.gitPort, () =>
+    startGitServer({
+      root: reposDir,
+      port: options.gitPort,
+      onPush: (u) => notify(u.repo, u.ref, u.before, u.after),
+    }),
+  );
+  gitBase = git.url;
+  return {
+    git,
+    gitUrl: `${git.url}/fleet.git`,
+    webhookUrl,
+    ingestUrl: server.url,
+    async close() {
+      await git.close();
+      await server.close();
+    },
+  };
+};
+
+/**
  * `sluice dev`: a real git smart-HTTP server seeded with the example fleet, the webhook endpoint,
  * and the whole pipeline in this process. A push to the git server is sent to the endpoint as a
  * signed GitHub push webhook, exactly as a provider would send it.
@@ -188,6 +225,7 @@ export const startDev = async (
     },
   });
   const gitSource = createGitSource({ cacheDir: paths.gitCache });
+  let gitUrl = '';
   const pipeline = startLocalPipeline({
     workdir,
     git: gitSource,
@@ -205,62 +243,36 @@ export const startDev = async (
     repoUrl: (repo) => `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo.replace(/^local\//, '')}.git`,
     logger: new Logger({ serviceName: 'sluice-dev', logLevel: options.quiet ? 'SILENT' : 'ERROR' }),
   });
-  const unsubscribe = options.quiet
-    ? () => undefined
-    : pipeline.bus.subscribe((e) => {
-        const [first, ...rest] = describeEvent(e);
-        print(`${timeOf(e)}  ${first}`);
-        for (const line of rest) print(`${' '.repeat(14)}${line}`);
-      });
+  const unsubscribe = options.quiet ? () => undefined : pipeline.bus.subscribe(printEvent(print));
 
   const deliveries = new MemoryIdempotencyStore();
   // Every provider's path takes the one secret (GitLab's token, Azure DevOps' basic-auth password).
   const rateLimiter = new TokenBucketLimiter({ clock: systemClock });
-  const ingest = await listen('webhook', '--port', options.port, () =>
-    startIngestServer({
-      port: options.port,
-      ingest: (request) =>
-        ingestWebhook(
-          {
-            bus: pipeline.bus,
-            deliveries,
-            clock: systemClock,
-            // The dev secret, plus what `sluice webhook register|rotate` stored for this repo in
-            // secrets.json (current, and previous during a rotation window).
-            webhookSecrets: async (provider, repo) => [
-              secret,
-              ...(repo
-                ? await webhookSecretsFor(secrets, systemClock, defaultWebhookSecretRef(provider, repo))
-                : []),
-            ],
-            newTraceId: randomUUID,
-            rateLimiter,
-          },
-          request,
-        ),
-    }),
+  const edge = await startEdge(options, paths.repos, secret, print, (request) =>
+    ingestWebhook(
+      {
+        bus: pipeline.bus,
+        deliveries,
+        clock: systemClock,
+        // The dev secret, plus what `sluice webhook register|rotate` stored for this repo in
+        // secrets.json (current, and previous during a rotation window).
+        webhookSecrets: async (provider, repo) => [
+          secret,
+          ...(repo
+            ? await webhookSecretsFor(secrets, systemClock, defaultWebhookSecretRef(provider, repo))
+            : []),
+        ],
+        newTraceId: randomUUID,
+        rateLimiter,
+      },
+      request,
+    ),
   );
-  const webhookUrl = `${ingest.url}/webhooks/github`;
-
-  let gitUrl = '';
-  const notify = pushNotifier({
-    reposDir: paths.repos,
-    gitBase: () => gitUrl.replace(/\/fleet\.git$/, ''),
-    webhookUrl,
-    secret,
-    print,
-  });
-  const git = await listen('git', '--git-port', options.gitPort, () =>
-    startGitServer({
-      root: paths.repos,
-      port: options.gitPort,
-      onPush: (u) => notify(u.repo, u.ref, u.before, u.after),
-    }),
-  );
-  gitUrl = `${git.url}/fleet.git`;
+  const { git, webhookUrl } = edge;
+  gitUrl = edge.gitUrl;
   print(`git: ${gitUrl}`);
   print(`webhook: ${webhookUrl}`);
-  print(`webhooks: ${ingest.url}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
+  print(`webhooks: ${edge.ingestUrl}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
   // Missed webhooks (sent while `sluice dev` was stopped, or the seed commit on first start): each
   // repo's main head is compared with the last planned commit now and every --reconcile-seconds.
@@ -304,8 +316,7 @@ export const startDev = async (
       clearInterval(reconcileTimer);
       unsubscribe();
       await control.close();
-      await git.close();
-      await ingest.close();
+      await edge.close();
       await pipeline.stop();
     },
   };
@@ -343,11 +354,7 @@ export const startAwsDev = async (
     ...(options.quiet
       ? {}
       : {
-          onEvent: (e) => {
-            const [first, ...rest] = describeEvent(e);
-            print(`${timeOf(e)}  ${first}`);
-            for (const line of rest) print(`${' '.repeat(14)}${line}`);
-          },
+          onEvent: printEvent(print),
         }),
   });
   // The dev secrets and the webhook secret live in Secrets Manager, read back by ingest and the agent.
@@ -357,40 +364,20 @@ export const startAwsDev = async (
   }
   const webhookRef = `${pipeline.resources.busName}/webhook`;
   await pipeline.putSecret(webhookRef, { github: secret });
-  const ingest = await listen('webhook', '--port', options.port, () =>
-    startIngestServer({
-      port: options.port,
-      ingest: (request) =>
-        ingestWebhook(
-          {
-            bus: pipeline.bus,
-            deliveries: pipeline.deliveries,
-            planIntake: pipeline.planIntake,
-            clock: systemClock,
-            webhookSecrets: async () => [await pipeline.secrets.get(`aws-sm://${webhookRef}#github`)],
-            newTraceId: randomUUID,
-          },
-          request,
-        ),
-    }),
+  const edge = await startEdge(options, paths.repos, secret, print, (request) =>
+    ingestWebhook(
+      {
+        bus: pipeline.bus,
+        deliveries: pipeline.deliveries,
+        planIntake: pipeline.planIntake,
+        clock: systemClock,
+        webhookSecrets: async () => [await pipeline.secrets.get(`aws-sm://${webhookRef}#github`)],
+        newTraceId: randomUUID,
+      },
+      request,
+    ),
   );
-  const webhookUrl = `${ingest.url}/webhooks/github`;
-  let gitUrl = '';
-  const notify = pushNotifier({
-    reposDir: paths.repos,
-    gitBase: () => gitUrl.replace(/\/fleet\.git$/, ''),
-    webhookUrl,
-    secret,
-    print,
-  });
-  const git = await listen('git', '--git-port', options.gitPort, () =>
-    startGitServer({
-      root: paths.repos,
-      port: options.gitPort,
-      onPush: (u) => notify(u.repo, u.ref, u.before, u.after),
-    }),
-  );
-  gitUrl = `${git.url}/fleet.git`;
+  const { gitUrl, webhookUrl } = edge;
   // The seed commit (and any push missed while stopped) is found by the reconciliation poll.
   const { failed } = await reconcileBranches(
     {
@@ -412,8 +399,7 @@ export const startAwsDev = async (
     webhookUrl,
     pipeline,
     async stop() {
-      await git.close();
-      await ingest.close();
+      await edge.close();
       await pipeline.stop();
     },
   };

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readEventLog } from '../../shared/adapters/local/event-bus.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
-import { describeEvent, timeOf } from '../progress.ts';
+import { printEvent } from '../progress.ts';
 import { workdirPaths } from '../runtime/local-pipeline.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
@@ -52,10 +52,6 @@ export const registerTrace = (program: Command): void => {
         process.exitCode = 1;
         return;
       }
-      for (const e of events) {
-        const [first, ...rest] = describeEvent(e);
-        console.log(`${timeOf(e)}  ${first}`);
-        for (const line of rest) console.log(`${' '.repeat(14)}${line}`);
-      }
+      events.forEach(printEvent((line) => console.log(line)));
     });
 };
