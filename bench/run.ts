@@ -11,6 +11,8 @@ import { createInterface } from 'node:readline';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BENCHES = ['ingest', 'burst', 'monorepo', 'fanout', 'latency', 'coldstart'];
+/** Benches measured by more than one file: latency in process, then on the emulator (LocalStack). */
+const FILES: Record<string, string[]> = { latency: ['latency.ts', 'latency-aws.ts'] };
 
 const runLines = (command: string, args: string[]): Promise<Record<string, unknown>[]> =>
   new Promise((resolve, reject) => {
@@ -45,7 +47,9 @@ const failed: string[] = [];
 for (const bench of BENCHES.filter((b) => selected.length === 0 || selected.includes(b))) {
   process.stderr.write(`bench ${bench}\n`);
   try {
-    figures.push(...(await runLines(process.execPath, [path.join('bench', `${bench}.ts`)])));
+    for (const file of FILES[bench] ?? [`${bench}.ts`]) {
+      figures.push(...(await runLines(process.execPath, [path.join('bench', file)])));
+    }
   } catch (error) {
     failed.push(bench);
     process.stderr.write(`bench ${bench} failed: ${(error as Error).message}\n`);

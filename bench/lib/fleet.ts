@@ -28,7 +28,7 @@ import {
 } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
-import type { BundleStore, ClusterClient, GitSource, SecretStore } from '../../shared/ports/index.ts';
+import type { BundleStore, ClusterClient, GitSource, Ledger, SecretStore } from '../../shared/ports/index.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 
 const run = promisify(execFile);
@@ -269,7 +269,7 @@ export const until = async <T>(
  * are `expected` of them.
  */
 export const allHealthyAt = async (
-  pipeline: LocalPipeline,
+  pipeline: { readonly ledger: Pick<Ledger, 'listDeployments'> },
   repo: string,
   sha: string,
   expected: number,
