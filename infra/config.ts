@@ -31,6 +31,16 @@ const managementSchema = z.strictObject({
   reconcileMinutes: z.number().int().min(1).max(1440).default(5),
   /** Period of the drift checks (Drift Check Requested on the bus). */
   driftCheckMinutes: z.number().int().min(1).max(1440).default(15),
+  /**
+   * Clone URLs of config repos by the name events carry (`owner/name`), where rollback reads
+   * sluice.yaml and pushes reverts; a repo not listed is cloned from https://github.com/owner/name.git.
+   */
+  repoUrls: z
+    .record(
+      z.string().min(1),
+      z.url({ error: 'must be a clone URL such as https://git.example.com/acme/fleet.git' }),
+    )
+    .default({}),
 });
 
 const regionalSchema = z.strictObject({

@@ -13,10 +13,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { AgentQueueUrls } from '../../shared/config/env.ts';
+import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
-import { agentQueueName, ROUTES, type Route } from '../../shared/routing.ts';
+import { agentQueueName, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import type { ManagementConfig, RegionalConfig } from '../config.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
@@ -31,7 +32,7 @@ export const BUS_NAME = 'sluice';
  * See docs/deploy.md.
  */
 export const PLAN_GROUP_ID = 'sluice-plan';
-export const ROLLBACK_QUEUE = 'sluice-rollback';
+export const ROLLBACK_QUEUE = ROLLBACK_ROUTE.queue;
 /** Events that regional agents send back to the management bus. */
 export const AGENT_DETAIL_TYPES = [
   'Deployment Succeeded',
@@ -174,6 +175,14 @@ export class ManagementStack extends Stack {
 
     // Delivery failures of every rule target (EventBridge → SQS) land here.
     const deliveryDlq = deadLetterQueue(this, 'EventDeliveryDlq', 'sluice-event-delivery-dlq');
+    /** A sluice-bus rule's queue target: retried for a day, then parked in the delivery DLQ. */
+    const queueTarget = (queue: sqs.IQueue, extra: { messageGroupId?: string } = {}) =>
+      new targets.SqsQueue(queue, {
+        deadLetterQueue: deliveryDlq,
+        retryAttempts: 185,
+        maxEventAge: Duration.hours(24),
+        ...extra,
+      });
 
     const ingest = new SluiceFunction(this, 'Ingest', { name: 'ingest', timeout: Duration.seconds(10) })
       .bindBus(this.bus)
@@ -210,14 +219,7 @@ export class ManagementStack extends Stack {
           // Webhook pushes reach the plan queue from ingest directly (grouped per repo+branch).
           ...(route.fn === 'plan' ? { detail: { provider: [{ 'anything-but': [...PROVIDER_NAMES] }] } } : {}),
         },
-        targets: [
-          new targets.SqsQueue(consumer.queue, {
-            deadLetterQueue: deliveryDlq,
-            retryAttempts: 185,
-            maxEventAge: Duration.hours(24),
-            ...(route.fifo ? { messageGroupId: PLAN_GROUP_ID } : {}),
-          }),
-        ],
+        targets: [queueTarget(consumer.queue, route.fifo ? { messageGroupId: PLAN_GROUP_ID } : {})],
       });
       const fn = new SluiceFunction(this, capitalise(route.fn), {
         name: route.fn,
@@ -241,12 +243,19 @@ export class ManagementStack extends Stack {
       functions.set(route.fn, fn);
     }
 
-    // CloudWatch alarms (default bus) feed rollback; Sluice's own alarms are named sluice-* and ignored.
+    // Every rollback trigger meets on one queue: Rollback Requested and Deployment Failed from the
+    // sluice bus, CloudWatch alarms from the default bus (Sluice's own alarms are named sluice-*).
     const rollback = new ConsumerQueue(this, 'RollbackQueue', {
       queueName: ROLLBACK_QUEUE,
-      visibilityTimeout: Duration.minutes(6),
+      visibilityTimeout: Duration.minutes(12),
     });
     queues.set('rollback', rollback);
+    new events.Rule(this, 'RollbackRule', {
+      eventBus: this.bus,
+      description: `${ROLLBACK_ROUTE.detailTypes.join(', ')} → ${ROLLBACK_QUEUE}`,
+      eventPattern: { source: [EVENT_SOURCE], detailType: [...ROLLBACK_ROUTE.detailTypes] },
+      targets: [queueTarget(rollback.queue)],
+    });
     new events.Rule(this, 'AlarmRule', {
       description: 'CloudWatch alarms entering ALARM → rollback queue',
       eventPattern: {
@@ -260,11 +269,20 @@ export class ManagementStack extends Stack {
       targets: [new targets.SqsQueue(rollback.queue, { deadLetterQueue: deliveryDlq })],
     });
     if (existsSync(join(REPO_ROOT, 'functions', 'rollback', 'index.ts'))) {
-      const fn = new SluiceFunction(this, 'Rollback', { name: 'rollback', timeout: Duration.minutes(1) })
+      // Reads sluice.yaml and pushes the revert (Git secret), re-dispatches known-good bundles.
+      const fn = new SluiceFunction(this, 'Rollback', {
+        name: 'rollback',
+        timeout: Duration.minutes(2),
+        memorySize: 1024,
+        ephemeralStorageSize: Size.gibibytes(2),
+      })
         .bindBus(this.bus)
-        .bindBundles(this.bucket, { ledger: 'write' })
+        .bindBundles(this.bucket, { ledger: 'write', bundles: 'read', idempotency: 'write' })
         .bindSecret('gitSecret', gitSecret)
+        .bindAgentQueues(agentQueues, regions.map(agentQueueArn))
         .bindQueue(rollback.queue, { batchSize: 1 });
+      // Where rollback clones each config repo (a setting only: Git access is the Git secret).
+      fn.addEnvironment(SLUICE_ENV.repoUrls, JSON.stringify(config.repoUrls));
       functions.set('rollback', fn);
     }
 

@@ -80,6 +80,8 @@ export const SLUICE_ENV = {
   /** kubectl (kustomize built in) and helm, from the KubectlV34 layer in the render function. */
   kubectl: 'SLUICE_KUBECTL',
   helm: 'SLUICE_HELM',
+  /** JSON `{"owner/name": "https://…/name.git"}`: clone URLs of config repos not on github.com (rollback). */
+  repoUrls: 'SLUICE_REPO_URLS',
 } as const;
 
 const agentQueuesSchema = z.object({
@@ -89,32 +91,50 @@ const agentQueuesSchema = z.object({
 
 export type AgentQueueUrls = z.infer<typeof agentQueuesSchema>;
 
-/** The agent queue map the dispatch function routes Apply Requested by: target name first, then region. */
-export const readAgentQueueUrls = (env: Env = process.env): AgentQueueUrls => {
-  const name = SLUICE_ENV.agentQueues;
-  const raw = requireEnv(name, env);
+/** A JSON setting validated by `schema`; a bad value names the setting, never a secret, and the fix. */
+const parseJsonSetting = <T>(name: string, raw: string, schema: z.ZodType<T>, fix: string): T => {
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch {
-    throw new ConfigError(
-      'environment',
-      name,
-      `is not JSON (got ${JSON.stringify(raw.slice(0, 80))})`,
-      fixQueues,
-    );
+    throw new ConfigError('environment', name, `is not JSON (got ${JSON.stringify(raw.slice(0, 80))})`, fix);
   }
-  const parsed = agentQueuesSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(
       'environment',
       `${name}.${issue?.path.join('.')}`,
       issue?.message ?? 'invalid',
-      fixQueues,
+      fix,
     );
   }
   return parsed.data;
+};
+
+/** The agent queue map the dispatch function routes Apply Requested by: target name first, then region. */
+export const readAgentQueueUrls = (env: Env = process.env): AgentQueueUrls =>
+  parseJsonSetting(
+    SLUICE_ENV.agentQueues,
+    requireEnv(SLUICE_ENV.agentQueues, env),
+    agentQueuesSchema,
+    fixQueues,
+  );
+
+const repoUrlsSchema = z.record(z.string(), z.url());
+
+/**
+ * The clone URL of a config repo named in events (`acme/fleet`), for the rollback function: the
+ * URL in SLUICE_REPO_URLS when listed (sluice.deploy.yaml `management.repoUrls`), else GitHub's.
+ */
+export const readRepoUrls = (env: Env = process.env): ((repo: string) => string) => {
+  const urls = parseJsonSetting(
+    SLUICE_ENV.repoUrls,
+    env[SLUICE_ENV.repoUrls]?.trim() || '{}',
+    repoUrlsSchema,
+    'set it to {"<owner/name>":"<clone url>"} (management.repoUrls in sluice.deploy.yaml)',
+  );
+  return (repo) => urls[repo] ?? `https://github.com/${repo}.git`;
 };
 
 const fixQueues = 'set it to {"targets":{"<target>":"<queue url>"},"regions":{"<region>":"<queue url>"}}';

@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUS_NAME, PLAN_GROUP_ID } from '../../infra/stacks/management-stack.ts';
 import { SLUICE_ENV } from '../../shared/config/env.ts';
-import { MAX_RECEIVE_COUNT, ROUTES } from '../../shared/routing.ts';
+import { MAX_RECEIVE_COUNT, ROLLBACK_ROUTE, ROUTES } from '../../shared/routing.ts';
 import { buildTestApp } from './support.ts';
 
 let template: Template;
@@ -101,6 +101,55 @@ describe('ManagementStack', () => {
     });
   });
 
+  it('sends Rollback Requested and Deployment Failed from the sluice bus to the rollback queue too', () => {
+    // GIVEN the rollback route THEN a rule on the sluice bus feeds the same queue as the alarm rule
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
+      EventPattern: { source: ['sluice'], 'detail-type': [...ROLLBACK_ROUTE.detailTypes] },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalIdOfQueue(ROLLBACK_ROUTE.queue), 'Arn'] },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalIdOfQueue('sluice-event-delivery-dlq'), 'Arn'] },
+          },
+        }),
+      ],
+    });
+  });
+
+  it('runs the rollback function on the rollback queue with what a rollback touches', () => {
+    // GIVEN the rollback function THEN it consumes the rollback queue one trigger at a time
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalIdOfQueue(ROLLBACK_ROUTE.queue), 'Arn'] },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    // AND it knows the agent queues, the bus, the bucket and the Git secret
+    const [rollback] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Description: 'Sluice rollback' },
+      }),
+    );
+    expect(Object.keys(rollback?.Properties.Environment.Variables ?? {})).toEqual(
+      expect.arrayContaining([
+        SLUICE_ENV.agentQueues,
+        SLUICE_ENV.busName,
+        SLUICE_ENV.bucket,
+        SLUICE_ENV.gitSecret,
+        SLUICE_ENV.repoUrls,
+      ]),
+    );
+    // AND may send to the agent queues, read bundles, write the ledger and claims
+    const policy = JSON.stringify(
+      Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+        id.startsWith('RollbackServiceRole'),
+      )?.[1],
+    );
+    expect(policy).toContain('sqs:SendMessage');
+    for (const prefix of ['bundles/*', 'ledger/*', 'idempotency/*']) expect(policy).toContain(prefix);
+    expect(policy).toContain('events:PutEvents');
+  });
+
   it('keeps bundles in a versioned, encrypted bucket that refuses plain HTTP', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       VersioningConfiguration: { Status: 'Enabled' },
@@ -117,7 +166,7 @@ describe('ManagementStack', () => {
     });
   });
 
-  it('lets only ingest read the webhook secret and only plan/render read the Git credentials', () => {
+  it('lets only ingest read the webhook secret and only plan/render/rollback read the Git credentials', () => {
     // GIVEN each function's policy
     const policies = template.findResources('AWS::IAM::Policy');
     const readers = (secretPrefix: string) =>
@@ -127,7 +176,7 @@ describe('ManagementStack', () => {
         .sort();
     // THEN the grants are as narrow as the use
     expect(readers('WebhookSecret')).toEqual(['Ingest']);
-    expect(readers('GitCredentials')).toEqual(['Plan', 'Render']);
+    expect(readers('GitCredentials')).toEqual(['Plan', 'Render', 'Rollback']);
   });
 
   it('gives the render function kubectl and helm from the KubectlV34 layer', () => {

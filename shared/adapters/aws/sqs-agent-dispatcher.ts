@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { AwsSettings } from '../../config/env.ts';
+import type { AgentQueueUrls, AwsSettings } from '../../config/env.ts';
+import { ConfigError } from '../../errors.ts';
 import type { AgentDispatcher } from '../../ports/index.ts';
 import type { TargetRef } from '../../schemas/events.ts';
 import { clientConfig } from './client-config.ts';
@@ -14,6 +15,22 @@ export interface SqsAgentDispatcherOptions {
   /** Endpoint (emulator) for the clients built when `clientFor` is not given. */
   readonly aws?: Pick<AwsSettings, 'endpoint'>;
 }
+
+/** A target's agent queue from the stack's map (SLUICE_AGENT_QUEUES): by target name, else its region's only agent. */
+export const agentQueueUrlFor =
+  (queues: AgentQueueUrls) =>
+  (target: TargetRef): string => {
+    const url = queues.targets[target.name] ?? queues.regions[target.region];
+    if (url === undefined) {
+      throw new ConfigError(
+        'sluice.deploy.yaml',
+        'regions[].targets',
+        `no regional agent serves target "${target.name}" (region ${target.region})`,
+        `add "${target.name}" to the targets of a regions[] entry and redeploy the management stack`,
+      );
+    }
+    return url;
+  };
 
 /** SQS caps MessageDeduplicationId at 128 characters of `[!-~]`. */
 const dedupIdFor = (id: string): string =>
