@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { BitbucketWebhookAdmin } from '../../shared/adapters/bitbucket/webhook-admin.ts';
 import { GiteaWebhookAdmin } from '../../shared/adapters/gitea/webhook-admin.ts';
 import { GithubWebhookAdmin } from '../../shared/adapters/github/webhook-admin.ts';
@@ -8,7 +9,12 @@ import { GitlabWebhookAdmin } from '../../shared/adapters/gitlab/webhook-admin.t
 import { FileSecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { RoutingSecretStore } from '../../shared/adapters/routing-secret-store.ts';
 import { VaultSecretStore } from '../../shared/adapters/vault/vault-store.ts';
-import { providerEnvNames, readProviderApiSettings, readVaultSettings } from '../../shared/config/env.ts';
+import {
+  providerEnvNames,
+  readAwsSettings,
+  readProviderApiSettings,
+  readVaultSettings,
+} from '../../shared/config/env.ts';
 import {
   DEFAULT_ROTATION_WINDOW_SECONDS,
   defaultWebhookSecretRef,
@@ -72,7 +78,8 @@ const adminFor = (options: CommonOptions): WebhookAdmin => {
 
 /**
  * Plain references live in the dev workdir's secrets.json (where `sluice dev` finds them);
- * `vault://` ones in the Vault of VAULT_ADDR/VAULT_TOKEN.
+ * `vault://` ones in the Vault of VAULT_ADDR/VAULT_TOKEN; `aws-sm://` ones in Secrets Manager of
+ * AWS_REGION (and AWS_ENDPOINT_URL), where the deployed ingest reads `sluice/webhooks/<provider>/<repo>`.
  */
 const secretsFor = (options: SecretOptions) => {
   const file = path.join(path.resolve(options.workdir), 'secrets.json');
@@ -85,11 +92,21 @@ const secretsFor = (options: SecretOptions) => {
       'pass the secret without #KEY; Sluice writes the keys current, previous and previousUntil',
     );
   }
+  const awsSm = ref.startsWith('aws-sm://');
+  const ingestRef = `aws-sm://${defaultWebhookSecretRef(options.provider, options.repo)}`;
   return {
     ref,
     where: /^[a-z][a-z0-9+.-]*:\/\//i.test(ref) ? ref : `${ref} in ${file}`,
+    warnings:
+      awsSm && ref !== ingestRef
+        ? [`the deployed ingest looks this repo's secret up at ${ingestRef}, not ${ref}`]
+        : [],
     store: new RoutingSecretStore({
-      schemes: vault ? { vault: new VaultSecretStore(vault) } : {},
+      schemes: {
+        ...(vault ? { vault: new VaultSecretStore(vault) } : {}),
+        // Only when asked for: other references need no AWS region.
+        ...(awsSm ? { 'aws-sm': new SecretsManagerStore({ aws: readAwsSettings() }) } : {}),
+      },
       plain: new FileSecretStore(file),
     }),
   };
@@ -142,7 +159,7 @@ const secretFlags = (command: Command): Command =>
   command
     .option(
       '--secret-ref <ref>',
-      'where the secret is kept: vault://mount/path, or a plain name in <workdir>/secrets.json',
+      'where the secret is kept: aws-sm://sluice/webhooks/<provider>/<repo> (the deployed ingest), vault://mount/path, or a plain name in <workdir>/secrets.json',
     )
     .option(
       '--workdir <dir>',
@@ -179,13 +196,13 @@ export const registerWebhookCommand = (program: Command): void => {
             secretRef: secrets.ref,
             secretCreated: result.secretCreated,
             duplicates: result.duplicates,
-            warnings: result.warnings,
+            warnings: [...result.warnings, ...secrets.warnings],
             ...(options.showSecret ? { secret: result.secret } : {}),
           }),
         );
         return;
       }
-      for (const warning of result.warnings) console.error(`warning: ${warning}`);
+      for (const warning of [...result.warnings, ...secrets.warnings]) console.error(`warning: ${warning}`);
       console.log(
         `${result.action} ${options.provider} webhook ${result.hook.id} on ${options.repo} → ${result.hook.url}`,
       );

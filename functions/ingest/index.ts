@@ -4,7 +4,9 @@ import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { TtlCache } from '../../shared/adapters/ttl-cache.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { repoWebhookSecrets } from '../../shared/core/webhook-registration.ts';
 import { isSluiceError } from '../../shared/errors.ts';
 import { PLAN_QUEUE_URL_ENV } from '../../shared/routing.ts';
 import { createIngestHandler } from './handler.ts';
@@ -14,8 +16,8 @@ const aws = readAwsSettings();
 const secrets = new SecretsManagerStore({ aws });
 const webhookSecret = requireEnv(SLUICE_ENV.webhookSecret);
 
-/** `{"github": "…", "github-previous": "…"}`: the current secret and, during a rotation, the old one. */
-const webhookSecrets = async (provider: string): Promise<string[]> => {
+/** The stack's shared secret `{"github": "…", "github-previous": "…"}`: the current one and, during a rotation, the old one. */
+const sharedSecrets = async (provider: string): Promise<string[]> => {
   const read = (key: string) =>
     secrets.get(`aws-sm://${webhookSecret}#${key}`).catch((error: unknown) => {
       if (isSluiceError(error) && error.code === 'NOT_FOUND') return '';
@@ -23,6 +25,16 @@ const webhookSecrets = async (provider: string): Promise<string[]> => {
     });
   return Promise.all([read(provider), read(`${provider}-previous`)]);
 };
+
+/**
+ * A repo's own secret, `sluice/webhooks/<provider>/<repo>` (what `sluice webhook register
+ * --secret-ref aws-sm://sluice/webhooks/<provider>/<repo>` stores), else the shared one. Answers,
+ * "none of its own" included, are kept a minute: repos on the shared secret cost no lookup per push.
+ */
+const perRepo = repoWebhookSecrets({ store: secrets, clock: systemClock, fallback: sharedSecrets });
+const answers = new TtlCache<string[]>({ ttlMs: 60_000 });
+const webhookSecrets = (provider: string, repo?: string): Promise<string[]> =>
+  answers.get(`${provider}\n${repo ?? ''}`, () => perRepo(provider, repo));
 
 export const handler = createIngestHandler({
   bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),

@@ -13,8 +13,13 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
+import { WEBHOOK_SECRET_PREFIX } from '../../shared/core/webhook-registration.ts';
 import { PLAN_QUEUE_URL_ENV } from '../../shared/routing.ts';
 import { acceptFinding } from '../nag.ts';
+
+/** How cdk-nag prints a stack's region or account in a finding id: the value, or `<AWS::…>` for a token. */
+const nagName = (value: string, pseudo: string): string =>
+  Token.isUnresolved(value) ? `<${pseudo}>` : value;
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -177,6 +182,24 @@ export class SluiceFunction extends NodejsFunction {
   bindSecret(setting: 'webhookSecret' | 'gitSecret', secret: secretsmanager.ISecret): this {
     this.addEnvironment(SLUICE_ENV[setting], secret.secretArn);
     secret.grantRead(this);
+    return this;
+  }
+
+  /**
+   * Reads each repo's own webhook secret, `sluice/webhooks/<provider>/<repo>` in this account and
+   * region (`sluice webhook register --secret-ref aws-sm://…` writes them), beside the shared one.
+   */
+  bindRepoWebhookSecrets(): this {
+    const stack = Stack.of(this);
+    const arn = `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:${WEBHOOK_SECRET_PREFIX}*`;
+    this.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }),
+    );
+    acceptFinding(
+      this,
+      `IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${nagName(stack.region, 'AWS::Region')}:${nagName(stack.account, 'AWS::AccountId')}:secret:${WEBHOOK_SECRET_PREFIX}*]`,
+      'One webhook secret per registered repo, named by provider and repo at registration time; ingest may read only names under that prefix',
+    );
     return this;
   }
 

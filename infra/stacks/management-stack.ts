@@ -187,7 +187,8 @@ export class ManagementStack extends Stack {
     const ingest = new SluiceFunction(this, 'Ingest', { name: 'ingest', timeout: Duration.seconds(10) })
       .bindBus(this.bus)
       .bindBundles(this.bucket, { idempotency: 'write' })
-      .bindSecret('webhookSecret', webhookSecret);
+      .bindSecret('webhookSecret', webhookSecret)
+      .bindRepoWebhookSecrets();
     functions.set('ingest', ingest);
 
     const kubectl = new KubectlV34Layer(this, 'KubectlLayer');

@@ -9,9 +9,15 @@
 import { BadInputError, isSluiceError, NotFoundError } from '../errors.ts';
 import type { Clock, SecretStore, WebhookAdmin, WebhookHook, WritableSecretStore } from '../ports/index.ts';
 
-/** Where `register` keeps the secret when no `--secret-ref` is given: a plain name (the dev workdir's store). */
+/** Where each repo's own webhook secret lives; the deployed ingest may read only names under it. */
+export const WEBHOOK_SECRET_PREFIX = 'sluice/webhooks/';
+
+/**
+ * Where `register` keeps the secret when no `--secret-ref` is given: a plain name (the dev
+ * workdir's store), and the Secrets Manager name the deployed ingest looks the repo up by.
+ */
 export const defaultWebhookSecretRef = (provider: string, repo: string): string =>
-  `sluice/webhooks/${provider}/${repo}`;
+  `${WEBHOOK_SECRET_PREFIX}${provider}/${repo}`;
 
 /** How long `rotate` keeps accepting the old secret. @default one day */
 export const DEFAULT_ROTATION_WINDOW_SECONDS = 86_400;
@@ -57,6 +63,38 @@ export const webhookSecretsFor = async (store: SecretStore, clock: Clock, ref: s
     (s): s is string => s !== undefined && s !== '',
   );
 };
+
+/**
+ * A repo name whose secret may be looked up: path segments of letters, digits, `.`, `_` and `-`
+ * (valid in Secrets Manager names and Vault paths), none of them only dots. The name comes from
+ * the unauthenticated body, so anything else is never turned into a lookup.
+ */
+const LOOKUP_SAFE_REPO = /^(?!.*(^|\/)\.+(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+export interface RepoWebhookSecretsOptions {
+  readonly store: SecretStore;
+  readonly clock: Clock;
+  /** The secrets of repos that have none of their own (the stack's shared webhook secret). */
+  readonly fallback: (provider: string) => Promise<string[]>;
+  /** Where a repo's own secret lives. @default defaultWebhookSecretRef */
+  readonly refFor?: (provider: string, repo: string) => string;
+}
+
+/**
+ * The ingest's `webhookSecrets`: a repo's own secret (what `sluice webhook register|rotate`
+ * stored: current, and previous until previousUntil) when there is one, else the fallback. A repo
+ * with its own secret is never accepted with the shared one.
+ */
+export const repoWebhookSecrets =
+  (options: RepoWebhookSecretsOptions) =>
+  async (provider: string, repo?: string): Promise<string[]> => {
+    if (repo !== undefined && LOOKUP_SAFE_REPO.test(repo)) {
+      const refFor = options.refFor ?? defaultWebhookSecretRef;
+      const own = await webhookSecretsFor(options.store, options.clock, refFor(provider, repo));
+      if (own.length > 0) return own;
+    }
+    return options.fallback(provider);
+  };
 
 /**
  * A hook URL Sluice will register: https, or http only to this machine; no credentials, no

@@ -20,6 +20,25 @@ const logicalIdOfQueue = (queueName: string): string => {
 };
 
 describe('ManagementStack', () => {
+  it("lets ingest read each repo's own webhook secret under sluice/webhooks/ and nothing wider", () => {
+    // GIVEN the management stack THEN a policy grants GetSecretValue on exactly that prefix
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([':secretsmanager:us-east-1:111111111111:secret:sluice/webhooks/*']),
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   it('makes the plan queue FIFO with content-based dedup and a FIFO dead-letter queue', () => {
     // GIVEN the routing table's plan queue
     const plan = ROUTES.find((r) => r.fn === 'plan')!;

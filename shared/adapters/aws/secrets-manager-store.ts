@@ -1,10 +1,15 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import type { AwsSettings } from '../../config/env.ts';
 import { BadInputError, NotFoundError, type SluiceError } from '../../errors.ts';
-import type { SecretStore } from '../../ports/index.ts';
+import type { WritableSecretStore } from '../../ports/index.ts';
 import { TtlCache } from '../ttl-cache.ts';
 import { clientConfig } from './client-config.ts';
-import { translateAwsError } from './errors.ts';
+import { awsErrorName, translateAwsError } from './errors.ts';
 
 export interface SecretsManagerStoreOptions {
   readonly client?: SecretsManagerClient;
@@ -50,7 +55,7 @@ export const parseSecretRef = (ref: string): SecretRef => {
  * Secrets Manager behind a short cache: one GetSecretValue per secret per TTL, shared by
  * concurrent callers. No message, error or data field ever carries a secret value.
  */
-export class SecretsManagerStore implements SecretStore {
+export class SecretsManagerStore implements WritableSecretStore {
   readonly #client: SecretsManagerClient;
   readonly #cache: TtlCache<string>;
 
@@ -90,6 +95,43 @@ export class SecretsManagerStore implements SecretStore {
       );
     }
     return String(value);
+  }
+
+  /**
+   * Stores `fields` as the JSON secret `ref` (a new version; CreateSecret when it does not exist
+   * yet). This process reads the new value at once; others within their cache TTL.
+   */
+  async put(ref: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    const { name, key } = parseSecretRef(ref);
+    if (key !== undefined) {
+      throw new BadInputError(
+        `secret reference "${ref}"`,
+        'names a key, but a write replaces the whole secret',
+        `pass aws-sm://${name}`,
+      );
+    }
+    const SecretString = JSON.stringify(fields);
+    const write = async (): Promise<void> => {
+      try {
+        await this.#client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+      } catch (error) {
+        if (awsErrorName(error) !== 'ResourceNotFoundException') throw error;
+        try {
+          await this.#client.send(new CreateSecretCommand({ Name: name, SecretString }));
+        } catch (created) {
+          // Another writer created it in between: write over it as a new version.
+          if (awsErrorName(created) !== 'ResourceExistsException') throw created;
+          await this.#client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+        }
+      }
+    };
+    try {
+      await write();
+    } catch (error) {
+      throw translateAwsError(error, `secret "${name}"`, { secret: name });
+    } finally {
+      this.#cache.delete(name);
+    }
   }
 
   #secretString(name: string): Promise<string> {
