@@ -17,11 +17,11 @@ import { createAgentHandler } from '../../functions/agent/handler.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { KubeHttp } from '../../shared/adapters/k8s/kube-http.ts';
 import { KubernetesCluster } from '../../shared/adapters/k8s/kubernetes-cluster.ts';
 import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import { checkDrift, formatDrift } from '../../shared/core/drift.ts';
 import { BadInputError } from '../../shared/errors.ts';
@@ -179,7 +179,8 @@ export const registerAgent = (program: Command): void => {
       const aws = readAwsSettings();
       const bucketAws = { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) };
       const bundles = new S3BundleStore({ bucket: requireEnv(SLUICE_ENV.bucket), aws: bucketAws });
-      const secrets = new SecretsManagerStore({ aws });
+      // aws-sm:// references in Secrets Manager; vault:// in Vault when VAULT_ADDR is set.
+      const secrets = runtimeSecretStore();
       const bus = new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws });
       const deps = {
         bundles,

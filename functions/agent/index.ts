@@ -1,15 +1,16 @@
 /** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { clusterSecretRef, SecretKubeconfigCluster } from '../../shared/adapters/k8s/secret-kubeconfig.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import type { ClusterClient } from '../../shared/ports/index.ts';
 import { createAgentHandler } from './handler.ts';
 
 const aws = readAwsSettings();
-const secrets = new SecretsManagerStore({ aws });
+// aws-sm:// references (and the kubeconfigs) in Secrets Manager; vault:// when VAULT_ADDR is set.
+const secrets = runtimeSecretStore();
 // Bundles live in the management region, which may not be this one.
 const bucketAws = { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) };
 
