@@ -82,9 +82,16 @@ export const deployToEmulator = async (options: {
   }
 };
 
-/** A config repo for the emulator suites: one app (a ConfigMap) on one AWS target in us-east-1. */
+/**
+ * A config repo for the emulator suites: one app (a ConfigMap) on one AWS target in us-east-1;
+ * `alarms` names CloudWatch alarms that roll `hello` back.
+ */
 export const SEED_TARGET = 'e2e-use1';
-export const writeSeedFleet = async (dir: string, account = '000000000000'): Promise<void> => {
+export const writeSeedFleet = async (
+  dir: string,
+  account = '000000000000',
+  options: { alarms?: readonly string[] } = {},
+): Promise<void> => {
   await mkdir(join(dir, 'apps', 'hello'), { recursive: true });
   await writeFile(
     join(dir, 'sluice.yaml'),
@@ -103,7 +110,7 @@ apps:
     path: apps/hello
     namespace: hello
     targets: {}
-`,
+${options.alarms?.length ? `    alarms: [${options.alarms.map((name) => `{ name: ${name} }`).join(', ')}]\n` : ''}`,
   );
   await writeFile(
     join(dir, 'apps', 'hello', 'configmap.yaml'),
