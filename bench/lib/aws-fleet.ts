@@ -13,8 +13,8 @@ import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push
 import {
   EMULATOR_REGION,
   ensureInstalled,
+  freePort,
   type RunningEmulator,
-  restartEmulator,
   startEmulator,
 } from '../../test/support/emulator.ts';
 import { bareGit, writeTree } from './fleet.ts';
@@ -29,15 +29,22 @@ export interface AwsFleet {
   head(): Promise<string>;
   /** Moves main to `sha` on the git server and delivers the signed push webhook; returns the HTTP status (0: no answer). */
   push(sha: string): Promise<number>;
-  /** Stops the emulator process and starts it again on the same port (only one this fleet started). */
-  restartEmulator(): Promise<void>;
+  /** Stops the emulator process this fleet started (an outage begins). */
+  stopEmulator(): Promise<void>;
+  /** Starts it again on the same port; the free LocalStack comes back empty. */
+  startEmulatorAgain(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Starts LocalStack (unless AWS_ENDPOINT_URL is set) and `sluice dev --aws` seeded with `files`. */
 export const startAwsFleet = async (
   files: Record<string, string>,
-  options: { coalesceMs?: number; log?: (line: string) => void } = {},
+  options: {
+    coalesceMs?: number;
+    log?: (line: string) => void;
+    /** Start LocalStack on a free port (not 4566), e.g. to restart it without racing another run for 4566. */
+    freePort?: boolean;
+  } = {},
 ): Promise<AwsFleet> => {
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -45,7 +52,7 @@ export const startAwsFleet = async (
   let emulator: RunningEmulator | undefined;
   if (!process.env.AWS_ENDPOINT_URL?.trim()) {
     await ensureInstalled();
-    emulator = await startEmulator();
+    emulator = await startEmulator(options.freePort ? { port: await freePort() } : {});
     process.env.AWS_ENDPOINT_URL = emulator.endpoint;
   }
   const endpoint = process.env.AWS_ENDPOINT_URL!;
@@ -91,10 +98,15 @@ export const startAwsFleet = async (
       }).catch(() => ({ status: 0 }));
       return answer.status;
     },
-    async restartEmulator() {
+    async stopEmulator() {
       if (emulator === undefined)
-        throw new Error('AWS_ENDPOINT_URL was given: not restarting an emulator this did not start');
-      emulator = await restartEmulator(emulator);
+        throw new Error('AWS_ENDPOINT_URL was given: not stopping an emulator this did not start');
+      await emulator.stop();
+    },
+    async startEmulatorAgain() {
+      if (emulator === undefined)
+        throw new Error('AWS_ENDPOINT_URL was given: not starting an emulator this did not start');
+      emulator = await startEmulator({ port: emulator.port });
     },
     async stop() {
       await dev.stop();

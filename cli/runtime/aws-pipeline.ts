@@ -83,6 +83,12 @@ export interface AwsPipeline {
   readonly secrets: SecretsManagerStore;
   /** Creates or updates a JSON secret (`aws-sm://name#key` references read it). */
   putSecret(name: string, value: Record<string, string>): Promise<void>;
+  /**
+   * Creates again what this pipeline provisioned (bus, rules, queues, the bucket, the agent queues it
+   * created) and puts back the secrets it put, keeping every name and so every queue URL: what an
+   * operator does after the emulator restarted without its state. The pipeline never calls it itself.
+   */
+  reprovision(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -189,9 +195,9 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
   const prefix = options.prefix ?? 'sluice-dev';
   const log = options.log ?? (() => {});
   const clock = options.clock ?? systemClock;
-  const resources = await provisionAwsPipeline(aws, prefix, {
-    ...(options.coalesceSeconds === undefined ? {} : { coalesceSeconds: options.coalesceSeconds }),
-  });
+  const provisionOptions =
+    options.coalesceSeconds === undefined ? {} : { coalesceSeconds: options.coalesceSeconds };
+  const resources = await provisionAwsPipeline(aws, prefix, provisionOptions);
   const sqs = new SQSClient(clientConfig(aws));
   const secretsClient = new SecretsManagerClient(clientConfig(aws));
   const bus = new EventBridgeBus({ busName: resources.busName, aws });
@@ -200,6 +206,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
   const secrets = new SecretsManagerStore({ aws, ttlMs: 1_000 });
   const stop = new AbortController();
   const loops: Promise<void>[] = [];
+  const putSecrets = new Map<string, Record<string, string>>();
 
   /** One event-source loop: receive, run the handler on a one-record batch, delete on success. */
   const drain = (queueUrl: string, name: string, handler: SqsHandler) => {
@@ -233,19 +240,17 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
 
   // A region's agent queue is created, and drained here, the first time work is sent to it.
   const agentQueues = new Map<string, Promise<string>>();
+  const createAgentQueue = (region: string) =>
+    sqs.send(
+      new CreateQueueCommand({ QueueName: `${prefix}-${agentQueueName(region).replace(/^sluice-/, '')}` }),
+    );
   const agentQueue = (region: string): Promise<string> => {
     let url = agentQueues.get(region);
     if (url === undefined) {
-      url = sqs
-        .send(
-          new CreateQueueCommand({
-            QueueName: `${prefix}-${agentQueueName(region).replace(/^sluice-/, '')}`,
-          }),
-        )
-        .then(({ QueueUrl }) => {
-          drain(QueueUrl!, `agent-${region}`, agentHandler);
-          return QueueUrl!;
-        });
+      url = createAgentQueue(region).then(({ QueueUrl }) => {
+        drain(QueueUrl!, `agent-${region}`, agentHandler);
+        return QueueUrl!;
+      });
       agentQueues.set(region, url);
     }
     return url;
@@ -287,6 +292,17 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     });
   }
 
+  const putSecret = async (name: string, value: Record<string, string>): Promise<void> => {
+    putSecrets.set(name, value);
+    const SecretString = JSON.stringify(value);
+    await secretsClient
+      .send(new CreateSecretCommand({ Name: name, SecretString }))
+      .catch(async (error: unknown) => {
+        if ((error as { name?: string }).name !== 'ResourceExistsException') throw error;
+        await secretsClient.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+      });
+  };
+
   return {
     resources,
     bus,
@@ -294,14 +310,11 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     deliveries: new S3IdempotencyStore({ bucket: resources.bucket, aws }),
     planIntake: new SqsPlanIntake({ queueUrl: resources.queues['plan.fifo']!, aws }),
     secrets,
-    async putSecret(name, value) {
-      const SecretString = JSON.stringify(value);
-      await secretsClient
-        .send(new CreateSecretCommand({ Name: name, SecretString }))
-        .catch(async (error: unknown) => {
-          if ((error as { name?: string }).name !== 'ResourceExistsException') throw error;
-          await secretsClient.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
-        });
+    putSecret,
+    async reprovision() {
+      await provisionAwsPipeline(aws, prefix, provisionOptions);
+      for (const region of agentQueues.keys()) await createAgentQueue(region);
+      for (const [name, value] of putSecrets) await putSecret(name, value);
     },
     async stop() {
       stop.abort();

@@ -270,19 +270,6 @@ export const startEmulator = async (
   return { endpoint, port, pid, startMs, log, stop };
 };
 
-/**
- * Stops a running emulator and starts it again on the same port, as an outage would end. The free
- * LocalStack keeps no state across it (PERSISTENCE is a Pro feature): every bus, queue, message,
- * bucket and secret is gone afterwards (docs/aws-emulator.md, "When the emulator restarts").
- */
-export const restartEmulator = async (
-  emulator: RunningEmulator,
-  options: { root?: string; services?: readonly string[] } = {},
-): Promise<RunningEmulator> => {
-  await emulator.stop();
-  return startEmulator({ ...options, port: emulator.port });
-};
-
 declare module 'vitest' {
   export interface ProvidedContext {
     awsEndpoint: string;
