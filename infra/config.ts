@@ -55,6 +55,12 @@ const regionalSchema = z.strictObject({
   targets: z.array(dnsLabel).default([]),
   /** Secrets the agent may read when resolving `aws-sm://` references: names starting with this. */
   secretPrefix: z.string().min(1).default('sluice/'),
+  /**
+   * Targets on EKS the Lambda agent reaches through IAM (DescribeCluster + an STS token), by
+   * target name: the sluice.yaml `cluster: {kind: eks, name}` of each. Others use the kubeconfig
+   * in Secrets Manager `sluice/clusters/<target>`.
+   */
+  eksClusters: z.record(dnsLabel, z.string().min(1).max(100)).default({}),
 });
 
 export const deployConfigSchema = z.strictObject({

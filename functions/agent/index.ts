@@ -1,10 +1,15 @@
 /** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
-import { clusterSecretRef, SecretKubeconfigCluster } from '../../shared/adapters/k8s/secret-kubeconfig.ts';
+import { eksKubeHttp } from '../../shared/adapters/k8s/eks.ts';
+import {
+  clusterSecretRef,
+  RefreshingCluster,
+  SecretKubeconfigCluster,
+} from '../../shared/adapters/k8s/secret-kubeconfig.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.ts';
-import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { readAwsSettings, readEksClusters, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import type { ClusterClient } from '../../shared/ports/index.ts';
 import { createAgentHandler } from './handler.ts';
 
@@ -14,12 +19,22 @@ const secrets = runtimeSecretStore();
 // Bundles live in the management region, which may not be this one.
 const bucketAws = { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) };
 
-/** One client per target, its kubeconfig read from Secrets Manager (sluice/clusters/<target>). */
+const eksClusters = readEksClusters();
+const eks = eksKubeHttp({ aws });
+
+/**
+ * One client per target: EKS targets through IAM (a fresh token every 10 minutes; EKS accepts one
+ * for 15), the others with their kubeconfig from Secrets Manager (sluice/clusters/<target>).
+ */
 const clusters = new Map<string, ClusterClient>();
 const cluster = (target: string): ClusterClient => {
   let client = clusters.get(target);
   if (client === undefined) {
-    client = new SecretKubeconfigCluster(secrets, clusterSecretRef(target));
+    const eksName = eksClusters[target];
+    client =
+      eksName === undefined
+        ? new SecretKubeconfigCluster(secrets, clusterSecretRef(target))
+        : new RefreshingCluster(() => eks(eksName), { ttlMs: 10 * 60_000 });
     clusters.set(target, client);
   }
   return client;

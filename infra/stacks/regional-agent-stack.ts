@@ -104,6 +104,20 @@ export class RegionalAgentStack extends Stack {
         .bindQueue(this.agentQueue.queue, { batchSize: 5 });
       fn.addToRolePolicy(readSecrets);
       acceptFinding(fn, `IAM5[Resource::${secretArnPattern(config)}]`, secretsReason);
+      // EKS targets through IAM: DescribeCluster on exactly those clusters; the cluster's access
+      // entries map this role to a Kubernetes identity.
+      const eksClusters = Object.values(config.eksClusters);
+      if (eksClusters.length > 0) {
+        fn.addEnvironment(SLUICE_ENV.eksClusters, JSON.stringify(config.eksClusters));
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['eks:DescribeCluster'],
+            resources: eksClusters.map((name) =>
+              Arn.format({ service: 'eks', resource: 'cluster', resourceName: name }, this),
+            ),
+          }),
+        );
+      }
       fn.alarmOnErrors();
       this.agent = fn;
     } else {

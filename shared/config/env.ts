@@ -79,6 +79,8 @@ export const SLUICE_ENV = {
   gitCacheDir: 'SLUICE_GIT_CACHE_DIR',
   /** kubectl (kustomize built in) and helm, from the KubectlV34 layer in the render function. */
   kubectl: 'SLUICE_KUBECTL',
+  /** JSON `{"<target>": "<EKS cluster name>"}`: targets the Lambda agent reaches through IAM. */
+  eksClusters: 'SLUICE_EKS_CLUSTERS',
   helm: 'SLUICE_HELM',
   /** JSON `{"owner/name": "https://…/name.git"}`: clone URLs of config repos not on github.com (rollback). */
   repoUrls: 'SLUICE_REPO_URLS',
@@ -138,6 +140,30 @@ export const readRepoUrls = (env: Env = process.env): ((repo: string) => string)
 };
 
 const fixQueues = 'set it to {"targets":{"<target>":"<queue url>"},"regions":{"<region>":"<queue url>"}}';
+
+/** The agent's EKS targets (target → cluster name); none when SLUICE_EKS_CLUSTERS is unset. */
+export const readEksClusters = (env: Env = process.env): Readonly<Record<string, string>> => {
+  const raw = env[SLUICE_ENV.eksClusters]?.trim();
+  if (!raw) return {};
+  const parsed = z.record(z.string().min(1), z.string().min(1)).safeParse(safeParse(raw));
+  if (!parsed.success) {
+    throw new ConfigError(
+      'environment',
+      SLUICE_ENV.eksClusters,
+      `is not a JSON object of target → EKS cluster name (got ${JSON.stringify(raw.slice(0, 80))})`,
+      'set it to {"<target>": "<cluster name>"}',
+    );
+  }
+  return parsed.data;
+};
+
+const safeParse = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
 
 export interface GitSettings {
   /** Where cloned repositories are cached; /tmp in Lambda. */

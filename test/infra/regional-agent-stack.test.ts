@@ -97,4 +97,25 @@ describe('RegionalAgentStack', () => {
       },
     });
   });
+
+  it('lets the Lambda agent DescribeCluster exactly its EKS clusters, and tells it which targets they serve', () => {
+    // GIVEN a Lambda agent with eksClusters { prod-use1: prod }, and one without
+    // THEN the first may describe arn:…:eks:us-east-1:111111111111:cluster/prod and knows the map
+    sameAccount.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'eks:DescribeCluster',
+            Resource: {
+              'Fn::Join': ['', Match.arrayWith([':eks:us-east-1:111111111111:cluster/prod'])],
+            },
+          }),
+        ]),
+      },
+    });
+    sameAccount.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [SLUICE_ENV.eksClusters]: '{"prod-use1":"prod"}' }) },
+    });
+    expect(JSON.stringify(otherAccount.toJSON())).not.toContain('eks:DescribeCluster');
+  });
 });

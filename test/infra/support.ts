@@ -11,7 +11,13 @@ export const testConfig = (): DeployConfig =>
     {
       management: { account: MANAGEMENT, region: 'us-east-1' },
       regions: [
-        { account: MANAGEMENT, region: 'us-east-1', agent: 'lambda', targets: ['prod-use1'] },
+        {
+          account: MANAGEMENT,
+          region: 'us-east-1',
+          agent: 'lambda',
+          targets: ['prod-use1'],
+          eksClusters: { 'prod-use1': 'prod' },
+        },
         { account: '222222222222', region: 'eu-west-1', agent: 'lambda' },
         { account: '444444444444', region: 'eu-central-1', agent: 'in-cluster', targets: ['onprem-fra1'] },
       ],

@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { EKS_VECTOR } from '../fixtures/eks-token-vector.ts';
 
 const run = promisify(execFile);
 
@@ -174,7 +175,8 @@ export const startKube = async (): Promise<RunningKube> => {
   const agentToken = randomBytes(24).toString('hex');
   writeFileSync(
     join(dir, 'tokens.csv'),
-    `${adminToken},sluice-admin,uid-admin,"system:masters"\n${agentToken},${AGENT_USER},uid-agent\n`,
+    // The known-good EKS token (test/fixtures/eks-token-vector.ts) authenticates as the agent too.
+    `${adminToken},sluice-admin,uid-admin,"system:masters"\n${agentToken},${AGENT_USER},uid-agent\n${EKS_VECTOR.token},${AGENT_USER},uid-agent-eks\n`,
     { mode: 0o600 },
   );
   await run('openssl', ['genrsa', '-out', join(dir, 'sa.key'), '2048']);

@@ -52,6 +52,22 @@ export class KubeHttp {
     );
   }
 
+  /** A server, its CA (base64 PEM, as EKS returns it) and a bearer token (EKS over IAM); never logged. */
+  static fromToken(options: { server: string; caData: string; token: string; name: string }): KubeHttp {
+    const { server, caData, token, name } = options;
+    return load(
+      (c) =>
+        c.loadFromOptions({
+          clusters: [{ name, server, caData, skipTLSVerify: false }],
+          users: [{ name, token }],
+          contexts: [{ name, cluster: name, user: name }],
+          currentContext: name,
+        }),
+      `the connection settings of cluster ${name} are invalid. Fix: check its endpoint and CA`,
+      { cluster: name },
+    );
+  }
+
   /** The pod's service account (`sluice agent --in-cluster`). */
   static inCluster(): KubeHttp {
     const config = new KubeConfig();

@@ -14,25 +14,21 @@ import { KubernetesCluster, type KubernetesClusterOptions } from './kubernetes-c
 export const clusterSecretRef = (target: string): string => `aws-sm://sluice/clusters/${target}#kubeconfig`;
 
 /**
- * A ClusterClient whose credentials are fetched at run time from a SecretStore (Secrets Manager
- * in Lambda) on first use and rebuilt after `ttlMs`, so a rotated kubeconfig is picked up. The
- * kubeconfig is never logged or written anywhere.
+ * A ClusterClient whose connection is built at run time by `connect` on first use and rebuilt
+ * after `ttlMs`, so rotated credentials (or an expiring EKS token) are picked up.
  */
-export class SecretKubeconfigCluster implements ClusterClient {
-  readonly #secrets: SecretStore;
-  readonly #ref: string;
+export class RefreshingCluster implements ClusterClient {
+  readonly #connect: () => Promise<KubeHttp>;
   readonly #ttlMs: number;
   readonly #options: KubernetesClusterOptions;
   readonly #now: () => number;
   #cached: { cluster: KubernetesCluster; at: number } | undefined;
 
   constructor(
-    secrets: SecretStore,
-    ref: string,
+    connect: () => Promise<KubeHttp>,
     options: KubernetesClusterOptions & { ttlMs?: number; now?: () => number } = {},
   ) {
-    this.#secrets = secrets;
-    this.#ref = ref;
+    this.#connect = connect;
     this.#ttlMs = options.ttlMs ?? 5 * 60_000;
     this.#now = options.now ?? Date.now;
     this.#options = options;
@@ -40,8 +36,7 @@ export class SecretKubeconfigCluster implements ClusterClient {
 
   async #cluster(): Promise<KubernetesCluster> {
     if (this.#cached && this.#now() - this.#cached.at < this.#ttlMs) return this.#cached.cluster;
-    const text = await this.#secrets.get(this.#ref);
-    const cluster = new KubernetesCluster(KubeHttp.fromText(text, this.#ref), this.#options);
+    const cluster = new KubernetesCluster(await this.#connect(), this.#options);
     this.#cached = { cluster, at: this.#now() };
     return cluster;
   }
@@ -64,5 +59,19 @@ export class SecretKubeconfigCluster implements ClusterClient {
 
   async previewApply(app: string, objects: readonly KubeObject[]) {
     return (await this.#cluster()).previewApply(app, objects);
+  }
+}
+
+/**
+ * A cluster whose kubeconfig is fetched at run time from a SecretStore (Secrets Manager in
+ * Lambda), re-read every 5 minutes by default. The kubeconfig is never logged or written anywhere.
+ */
+export class SecretKubeconfigCluster extends RefreshingCluster {
+  constructor(
+    secrets: SecretStore,
+    ref: string,
+    options: KubernetesClusterOptions & { ttlMs?: number; now?: () => number } = {},
+  ) {
+    super(async () => KubeHttp.fromText(await secrets.get(ref), ref), options);
   }
 }
