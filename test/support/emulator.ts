@@ -199,7 +199,8 @@ export const waitForHealth = async (
 };
 
 /**
- * Starts LocalStack on 127.0.0.1 (port 4566, or a free one when that is taken) in its own process
+ * Starts LocalStack on 127.0.0.1 (a free port; 4566 only when asked, so two runs on one machine — or a
+ * user's own LocalStack — never answer each other's health checks) in its own process
  * group and resolves once every service is ready. `stop()` ends the whole group.
  */
 export const startEmulator = async (
@@ -207,7 +208,7 @@ export const startEmulator = async (
 ): Promise<RunningEmulator> => {
   const paths = emulatorPaths(options.root);
   const services = options.services ?? EMULATOR_SERVICES;
-  const port = options.port ?? ((await portIsFree(4566)) ? 4566 : await freePort());
+  const port = options.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   mkdirSync(paths.cacheDir, { recursive: true });
   // Two emulators (a `scripts/emulator.mjs start` one and a test run's) must not share a log or
