@@ -7,6 +7,7 @@ import {
   emulatorPaths,
   ensureInstalled,
   LOCALSTACK_VERSION,
+  portIsFree,
   startEmulator,
   waitForHealth,
 } from '../test/support/emulator.ts';
@@ -45,7 +46,8 @@ switch (command) {
       break;
     }
     const install = await ensureInstalled({ log: console.error });
-    const emulator = await startEmulator();
+    // A user's emulator gets LocalStack's usual port when it is free.
+    const emulator = await startEmulator((await portIsFree(4566)) ? { port: 4566 } : {});
     writeFileSync(
       paths.state,
       JSON.stringify({ pid: emulator.pid, endpoint: emulator.endpoint, port: emulator.port }),
