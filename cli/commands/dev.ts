@@ -22,6 +22,7 @@ import { defaultWebhookSecretRef, webhookSecretsFor } from '../../shared/core/we
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
+import type { EventBus, GitSource, Ledger } from '../../shared/ports/index.ts';
 import { printEvent } from '../progress.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
@@ -197,6 +198,46 @@ const startEdge = async (
 };
 
 /**
+ * Missed webhooks (sent while `sluice dev` was stopped, or the seed commit on first start): each
+ * repo's main head is compared with the last planned commit now and every --reconcile-seconds.
+ */
+const startReconciler = async (
+  options: DevOptions,
+  reposDir: string,
+  gitBase: string,
+  git: GitSource,
+  pipeline: { ledger: Ledger; bus: EventBus },
+  print: (line: string) => void,
+) => {
+  const reconcile = async () => {
+    const tracked = (await readdir(reposDir))
+      .filter((entry) => entry.endsWith('.git'))
+      .map((entry) => ({
+        repo: `local/${entry.slice(0, -4)}`,
+        repoUrl: `${gitBase}/${entry}`,
+        branch: 'main',
+      }));
+    const deps = {
+      git,
+      ledger: pipeline.ledger,
+      bus: pipeline.bus,
+      clock: systemClock,
+      newTraceId: randomUUID,
+    };
+    for (const failure of (await reconcileBranches(deps, tracked)).failed) {
+      print(`reconcile ${failure.repo}#${failure.branch}: ${failure.error}`);
+    }
+  };
+  await reconcile();
+  const timer = setInterval(
+    () => void reconcile().catch((error: Error) => print(`reconcile failed: ${error.message}`)),
+    (options.reconcileSeconds ?? 300) * 1000,
+  );
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+};
+
+/**
  * `sluice dev`: a real git smart-HTTP server seeded with the example fleet, the webhook endpoint,
  * and the whole pipeline in this process. A push to the git server is sent to the endpoint as a
  * signed GitHub push webhook, exactly as a provider would send it.
@@ -274,33 +315,7 @@ export const startDev = async (
   print(`webhook: ${webhookUrl}`);
   print(`webhooks: ${edge.ingestUrl}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
-  // Missed webhooks (sent while `sluice dev` was stopped, or the seed commit on first start): each
-  // repo's main head is compared with the last planned commit now and every --reconcile-seconds.
-  const reconcile = async () => {
-    const tracked = (await readdir(paths.repos))
-      .filter((entry) => entry.endsWith('.git'))
-      .map((entry) => ({
-        repo: `local/${entry.slice(0, -4)}`,
-        repoUrl: `${git.url}/${entry}`,
-        branch: 'main',
-      }));
-    const deps = {
-      git: gitSource,
-      ledger: pipeline.ledger,
-      bus: pipeline.bus,
-      clock: systemClock,
-      newTraceId: randomUUID,
-    };
-    for (const failure of (await reconcileBranches(deps, tracked)).failed) {
-      print(`reconcile ${failure.repo}#${failure.branch}: ${failure.error}`);
-    }
-  };
-  await reconcile();
-  const reconcileTimer = setInterval(
-    () => void reconcile().catch((error: Error) => print(`reconcile failed: ${error.message}`)),
-    (options.reconcileSeconds ?? 300) * 1000,
-  );
-  reconcileTimer.unref();
+  const reconciler = await startReconciler(options, paths.repos, git.url, gitSource, pipeline, print);
   const control = await startControlServer(pipeline.bus);
   await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
   print(`control: ${control.url}/local/events`);
@@ -313,7 +328,7 @@ export const startDev = async (
     statuses,
     controlUrl: control.url,
     async stop() {
-      clearInterval(reconcileTimer);
+      reconciler.stop();
       unsubscribe();
       await control.close();
       await edge.close();
@@ -379,17 +394,7 @@ export const startAwsDev = async (
   );
   const { gitUrl, webhookUrl } = edge;
   // The seed commit (and any push missed while stopped) is found by the reconciliation poll.
-  const { failed } = await reconcileBranches(
-    {
-      git: gitSource,
-      ledger: pipeline.ledger,
-      bus: pipeline.bus,
-      clock: systemClock,
-      newTraceId: randomUUID,
-    },
-    [{ repo: 'local/fleet', repoUrl: gitUrl, branch: 'main' }],
-  );
-  for (const f of failed) print(`reconcile ${f.repo}#${f.branch}: ${f.error}`);
+  const reconciler = await startReconciler(options, paths.repos, edge.git.url, gitSource, pipeline, print);
   print(`git: ${gitUrl}`);
   print(`webhook: ${webhookUrl}`);
   print(`aws: ${aws.endpoint} bus ${pipeline.resources.busName}, bucket ${pipeline.resources.bucket}`);
@@ -399,6 +404,7 @@ export const startAwsDev = async (
     webhookUrl,
     pipeline,
     async stop() {
+      reconciler.stop();
       await edge.close();
       await pipeline.stop();
     },
