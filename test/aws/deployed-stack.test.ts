@@ -11,35 +11,25 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runQueueAgent } from '../../cli/commands/agent.ts';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
-import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
-import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
-import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
-import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
-import { localContext } from '../../shared/adapters/local/event-source.ts';
 import {
   type GitServer,
   initBareRepo,
   startGitServer,
   ZERO_SHA,
 } from '../../shared/adapters/local/git-server.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
 import {
   type DeployedStacks,
+  deployedWebhook,
   deployToEmulator,
+  runDirectoryAgent,
   SEED_TARGET,
+  startLambdaEmulator,
   writeSeedFleet,
 } from '../support/emulator-deploy.ts';
-import { ensureMinistack, MINISTACK_VERSION, startMinistack } from '../support/emulator-ministack.ts';
 
 const run = promisify(execFile);
 const ACCOUNT = '000000000000';
@@ -86,17 +76,10 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
   const applyRequests: { commit: string; target: string }[] = [];
 
   beforeAll(async () => {
-    const region = inject('awsRegion');
-    let endpoint = inject('awsEndpoint');
-    if (!inject('awsEndpointGiven')) {
-      // LocalStack's free edition runs no Lambda code without Docker: this suite brings ministack.
-      await ensureMinistack({ log: (line) => console.log(`[ministack] ${line}`) });
-      const ministack = await startMinistack();
-      stopEmulator = ministack.stop;
-      endpoint = ministack.endpoint;
-      console.log(`[ministack] ${MINISTACK_VERSION} ready at ${endpoint} in ${ministack.startMs} ms`);
-    }
-    aws = { region, endpoint };
+    const emulator = await startLambdaEmulator();
+    stopEmulator = emulator.stop;
+    aws = emulator.aws;
+    const { endpoint, region } = emulator.aws;
     deployed = await deployToEmulator({ endpoint, region, account: ACCOUNT, deployConfig: DEPLOY_CONFIG });
     console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint, ...deployed.ms }));
 
@@ -107,26 +90,13 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
     git = await startGitServer({ root: join(work, 'git') });
 
     // The agent: the project's own queue loop on the deployed agent queue, a directory cluster.
-    const management = deployed.outputs.SluiceManagement!;
-    const agentQueueUrl = deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!;
-    const handler = createAgentHandler({
-      bundles: new S3BundleStore({ bucket: management.BundleBucket!, aws }),
-      cluster: () => new DirectoryCluster(join(work, 'targets', TARGET)),
-      secrets: new SecretsManagerStore({ aws }),
-      bus: new EventBridgeBus({ busName: 'sluice', aws }),
-      clock: systemClock,
-    });
-    agentLoop = runQueueAgent({
-      queueUrl: agentQueueUrl,
-      sqs: new SQSClient(clientConfig(aws)),
+    agentLoop = runDirectoryAgent({
+      aws,
+      bucket: deployed.outputs.SluiceManagement!.BundleBucket!,
+      queueUrl: deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!,
+      targetsDir: join(work, 'targets'),
       signal: agentStop.signal,
-      visibilityTimeout: 60,
-      handle: async (record: SQSRecord) => {
-        const detail = JSON.parse(record.body) as { commit: string; target: { name: string } };
-        applyRequests.push({ commit: detail.commit, target: detail.target.name });
-        const result = await handler({ Records: [record] }, localContext('agent'));
-        return (result?.batchItemFailures ?? []).length === 0;
-      },
+      onApply: (detail) => applyRequests.push({ commit: detail.commit, target: detail.target.name }),
     });
   }, 600_000);
 
@@ -141,17 +111,12 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
   it('takes a signed push to the deployed webhook API through to Deployment Succeeded in the ledger', async () => {
     // GIVEN the deployed stacks, the webhook secret the stack generated, and a config repo
     const management = deployed.outputs.SluiceManagement!;
-    const secrets = new SecretsManagerClient(clientConfig(aws));
-    const secret = await secrets.send(new GetSecretValueCommand({ SecretId: management.WebhookSecretArn! }));
-    const webhookSecret = (JSON.parse(secret.SecretString ?? '{}') as { github: string }).github;
+    const { url, secret: webhookSecret } = await deployedWebhook(aws, management);
     // (ministack ignores ExcludePunctuation; the length is honoured.)
     expect(webhookSecret).toHaveLength(40);
     const sha = (
       await run('git', ['--git-dir', join(work, 'git', 'fleet.git'), 'rev-parse', 'main'])
     ).stdout.trim();
-    // The output is the API's AWS URL; emulators serve it under /_aws/execute-api/<id>/<stage>/.
-    const apiId = new URL(management.WebhookUrl!).hostname.split('.')[0];
-    const url = `${aws.endpoint}/_aws/execute-api/${apiId}/$default/webhooks/github`;
     const payload = githubPushPayload({
       repo: 'local/fleet',
       cloneUrl: `${git.url}/fleet.git`,

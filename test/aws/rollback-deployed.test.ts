@@ -17,31 +17,22 @@ import {
   PutTargetsCommand,
   TestEventPatternCommand,
 } from '@aws-sdk/client-eventbridge';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runQueueAgent } from '../../cli/commands/agent.ts';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
-import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
-import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
-import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
-import { localContext } from '../../shared/adapters/local/event-source.ts';
 import {
   type GitServer,
   initBareRepo,
   startGitServer,
   ZERO_SHA,
 } from '../../shared/adapters/local/git-server.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
 import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
@@ -50,12 +41,14 @@ import type { ApplyRequested, Envelope } from '../../shared/schemas/events.ts';
 import { git, waitFor } from '../support/dev-harness.ts';
 import {
   type DeployedStacks,
+  deployedWebhook,
   deployToEmulator,
   helloConfigMap,
+  runDirectoryAgent,
   SEED_TARGET,
+  startLambdaEmulator,
   writeSeedFleet,
 } from '../support/emulator-deploy.ts';
-import { ensureMinistack, MINISTACK_VERSION, startMinistack } from '../support/emulator-ministack.ts';
 
 const ACCOUNT = '000000000000';
 const REPO = 'local/fleet';
@@ -137,17 +130,10 @@ describe('automated rollback on the deployed stacks (ministack, real git server,
   };
 
   beforeAll(async () => {
-    const region = inject('awsRegion');
-    let endpoint = inject('awsEndpoint');
-    if (!inject('awsEndpointGiven')) {
-      // LocalStack's free edition runs no Lambda code without Docker: this suite brings ministack.
-      await ensureMinistack({ log: (line) => console.log(`[ministack] ${line}`) });
-      const ministack = await startMinistack();
-      stopEmulator = ministack.stop;
-      endpoint = ministack.endpoint;
-      console.log(`[ministack] ${MINISTACK_VERSION} ready at ${endpoint} in ${ministack.startMs} ms`);
-    }
-    aws = { region, endpoint };
+    const emulator = await startLambdaEmulator();
+    stopEmulator = emulator.stop;
+    aws = emulator.aws;
+    const { endpoint, region } = emulator.aws;
     eventBridge = new EventBridgeClient(clientConfig(aws));
     sqs = new SQSClient(clientConfig(aws));
 
@@ -180,13 +166,7 @@ regions:
     const management = deployed.outputs.SluiceManagement!;
     ledger = new S3Ledger({ bucket: management.BundleBucket!, aws });
 
-    const secret = await new SecretsManagerClient(clientConfig(aws)).send(
-      new GetSecretValueCommand({ SecretId: management.WebhookSecretArn! }),
-    );
-    const webhookSecret = (JSON.parse(secret.SecretString ?? '{}') as { github: string }).github;
-    // The output is the API's AWS URL; emulators serve it under /_aws/execute-api/<id>/<stage>/.
-    const apiId = new URL(management.WebhookUrl!).hostname.split('.')[0];
-    const webhookUrl = `${endpoint}/_aws/execute-api/${apiId}/$default/webhooks/github`;
+    const webhook = await deployedWebhook(aws, management);
     forwardPush = async ({ before, after }) => {
       const payload = githubPushPayload({
         repo: REPO,
@@ -195,7 +175,7 @@ regions:
         before,
         after,
       });
-      const answer = await sendWebhook({ url: webhookUrl, secret: webhookSecret, event: 'push', payload });
+      const answer = await sendWebhook({ ...webhook, event: 'push', payload });
       if (answer.status !== 202) throw new Error(`webhook for ${after} answered ${answer.status}`);
     };
 
@@ -218,26 +198,29 @@ regions:
         Targets: [{ Id: 'watch', Arn: Attributes!.QueueArn! }],
       }),
     );
-    const loop = (queueUrl: string, handle: (record: SQSRecord) => Promise<boolean>) =>
-      loops.push(runQueueAgent({ queueUrl, sqs, signal: stop.signal, visibilityTimeout: 60, handle }));
-    loop(watch.QueueUrl!, async (record) => {
-      events.push(JSON.parse(record.body) as Envelope);
-      return true;
-    });
+    loops.push(
+      runQueueAgent({
+        queueUrl: watch.QueueUrl!,
+        sqs,
+        signal: stop.signal,
+        handle: async (record) => {
+          events.push(JSON.parse(record.body) as Envelope);
+          return true;
+        },
+      }),
+    );
 
     // The agent: the project's own queue loop on the deployed agent queue, a directory cluster.
-    const agent = createAgentHandler({
-      bundles: new S3BundleStore({ bucket: management.BundleBucket!, aws }),
-      cluster: () => new DirectoryCluster(join(work, 'targets', SEED_TARGET)),
-      secrets: new SecretsManagerStore({ aws }),
-      bus: new EventBridgeBus({ busName: 'sluice', aws }),
-      clock: systemClock,
-    });
-    loop(deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!, async (record) => {
-      applies.push(JSON.parse(record.body) as ApplyRequested);
-      const result = await agent({ Records: [record] }, localContext('agent'));
-      return (result?.batchItemFailures ?? []).length === 0;
-    });
+    loops.push(
+      runDirectoryAgent({
+        aws,
+        bucket: management.BundleBucket!,
+        queueUrl: deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!,
+        targetsDir: join(work, 'targets'),
+        signal: stop.signal,
+        onApply: (request) => applies.push(request),
+      }),
+    );
 
     clone = join(work, 'clone');
     await git(work, 'clone', '-q', repoUrl, clone);

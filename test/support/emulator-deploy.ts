@@ -8,7 +8,22 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { inject } from 'vitest';
+import { runQueueAgent } from '../../cli/commands/agent.ts';
+import { createAgentHandler } from '../../functions/agent/handler.ts';
+import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
+import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
+import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
+import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
+import { localContext } from '../../shared/adapters/local/event-source.ts';
+import { systemClock } from '../../shared/adapters/local/memory.ts';
+import type { AwsSettings } from '../../shared/config/env.ts';
+import type { ApplyRequested } from '../../shared/schemas/events.ts';
 import { REPO_ROOT } from './emulator.ts';
+import { ensureMinistack, MINISTACK_VERSION, startMinistack } from './emulator-ministack.ts';
 
 const run = promisify(execFile);
 
@@ -80,6 +95,78 @@ export const deployToEmulator = async (options: {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+};
+
+/**
+ * The emulator a deployed-stack suite deploys into: the one in AWS_ENDPOINT_URL when given, else a
+ * ministack started here (LocalStack's free edition runs no Lambda code without Docker).
+ */
+export const startLambdaEmulator = async (): Promise<{
+  aws: AwsSettings & { endpoint: string };
+  stop: () => Promise<void>;
+}> => {
+  const region = inject('awsRegion');
+  if (inject('awsEndpointGiven'))
+    return { aws: { region, endpoint: inject('awsEndpoint') }, stop: async () => {} };
+  await ensureMinistack({ log: (line) => console.log(`[ministack] ${line}`) });
+  const ministack = await startMinistack();
+  console.log(`[ministack] ${MINISTACK_VERSION} ready at ${ministack.endpoint} in ${ministack.startMs} ms`);
+  return { aws: { region, endpoint: ministack.endpoint }, stop: ministack.stop };
+};
+
+/**
+ * Where a Git provider POSTs to the deployed management stack, and the `github` webhook secret the
+ * stack generated. The WebhookUrl output is the API's AWS URL; emulators serve it under
+ * /_aws/execute-api/<id>/<stage>/.
+ */
+export const deployedWebhook = async (
+  aws: AwsSettings,
+  management: Readonly<Record<string, string>>,
+): Promise<{ url: string; secret: string }> => {
+  if (aws.endpoint === undefined)
+    throw new Error('deployedWebhook needs the emulator endpoint in aws.endpoint');
+  const secret = await new SecretsManagerClient(clientConfig(aws)).send(
+    new GetSecretValueCommand({ SecretId: management.WebhookSecretArn }),
+  );
+  const apiId = new URL(management.WebhookUrl ?? '').hostname.split('.')[0];
+  return {
+    url: `${aws.endpoint}/_aws/execute-api/${apiId}/$default/webhooks/github`,
+    secret: (JSON.parse(secret.SecretString ?? '{}') as { github: string }).github,
+  };
+};
+
+/**
+ * The in-cluster agent of a deployed regional stack, played by the test: `sluice agent`'s queue
+ * loop on the stack's agent queue, applying to directory targets under `targetsDir`. Runs until
+ * `signal` aborts; `onApply` sees every Apply Requested before it is applied.
+ */
+export const runDirectoryAgent = (options: {
+  aws: AwsSettings;
+  bucket: string;
+  queueUrl: string;
+  targetsDir: string;
+  signal: AbortSignal;
+  onApply?: (request: ApplyRequested) => void;
+}): Promise<void> => {
+  const { aws } = options;
+  const handler = createAgentHandler({
+    bundles: new S3BundleStore({ bucket: options.bucket, aws }),
+    cluster: (target) => new DirectoryCluster(join(options.targetsDir, target)),
+    secrets: new SecretsManagerStore({ aws }),
+    bus: new EventBridgeBus({ busName: 'sluice', aws }),
+    clock: systemClock,
+  });
+  return runQueueAgent({
+    queueUrl: options.queueUrl,
+    sqs: new SQSClient(clientConfig(aws)),
+    signal: options.signal,
+    visibilityTimeout: 60,
+    handle: async (record) => {
+      options.onApply?.(JSON.parse(record.body) as ApplyRequested);
+      const result = await handler({ Records: [record] }, localContext('agent'));
+      return (result?.batchItemFailures ?? []).length === 0;
+    },
+  });
 };
 
 /**
