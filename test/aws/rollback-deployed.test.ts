@@ -298,13 +298,16 @@ regions:
     expect(await hello()).toMatchObject({ commit: bad.commit, state: 'Healthy', version: bad.version });
   }, 300_000);
 
-  it('rolls back to the last known good digest on a mapped alarm, once despite a duplicate, and reverts in Git as a no-op', async () => {
+  it('rolls back to the last known good digest on a mapped alarm, once despite a duplicate and a flap, and reverts in Git as a no-op', async () => {
     // GIVEN hello Healthy at the bad release (previous test)
     const before = applies.length;
 
-    // WHEN the mapped alarm enters ALARM, delivered twice
+    // WHEN the mapped alarm enters ALARM, delivered twice, and enters ALARM again a second later
+    // after a flap through OK (which the rule does not deliver)
     const started = performance.now();
-    await deliverAlarm(alarmEvent(ALARM, new Date()), 2);
+    const now = Date.now();
+    await deliverAlarm(alarmEvent(ALARM, new Date(now)), 2);
+    await deliverAlarm(alarmEvent(ALARM, new Date(now + 1_000)));
 
     // THEN the agent is sent the last known good bundle under a newer generation, as a rollback
     const rolledBack = await waitFor(
@@ -371,7 +374,7 @@ regions:
     expect(applies.at(-1)).toMatchObject({ commit: revert, bundle: { digest: good.digest } });
     expect(await targetFile()).toBe(applied);
 
-    // AND the duplicate delivery caused no second rollback
+    // AND neither the duplicate delivery nor the flap caused a second rollback
     await rollbackQueueDrained();
     expect(seen('Rollback Requested')).toHaveLength(1);
     expect(applies.filter((a) => a.rollbackOf === bad.commit)).toHaveLength(1);
