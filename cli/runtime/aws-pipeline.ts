@@ -5,6 +5,8 @@
  * delivery claims, Secrets Manager. LocalStack runs no Lambda code without Docker, so each queue is
  * drained in this process by the queue loop `sluice agent` uses, as an event-source mapping would.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateEventBusCommand,
   EventBridgeClient,
@@ -25,6 +27,7 @@ import { SqsPlanIntake } from '../../functions/ingest/sqs-plan-intake.ts';
 import { createPlanHandler } from '../../functions/plan/handler.ts';
 import { createRenderHandler } from '../../functions/render/handler.ts';
 import { createReportHandler } from '../../functions/report/handler.ts';
+import { createRollbackHandler } from '../../functions/rollback/handler.ts';
 import { clientConfig, s3ClientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
@@ -32,20 +35,24 @@ import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-sto
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
+import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { localContext, type SqsHandler } from '../../shared/adapters/local/event-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
+import { BadInputError } from '../../shared/errors.ts';
 import type {
   AgentDispatcher,
   Clock,
   ClusterClient,
   GitSource,
+  GitWriter,
   ManifestRenderer,
+  PullRequestOpener,
 } from '../../shared/ports/index.ts';
-import { agentQueueName, MAX_RECEIVE_COUNT, ROUTES } from '../../shared/routing.ts';
+import { agentQueueName, MAX_RECEIVE_COUNT, ROLLBACK_ROUTE, ROUTES } from '../../shared/routing.ts';
 import { type Envelope, EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import { runQueueAgent } from '../commands/agent.ts';
 
@@ -65,6 +72,15 @@ export interface AwsPipelineOptions {
   readonly onEvent?: (event: Envelope) => void;
   readonly log?: (line: string) => void;
   readonly clock?: Clock;
+  /**
+   * Rollback: the clone URL of a repository named in events. @default the URL its pushes carried
+   * through this pipeline since it started
+   */
+  readonly repoUrl?: (repo: string) => string;
+  /** Writes rollback reverts. @default an anonymous isomorphic-git writer, cached under the OS temp folder */
+  readonly writer?: GitWriter;
+  /** Opens the pull request of a rollback in review mode. @default none (Revert Failed says so) */
+  readonly pullRequests?: PullRequestOpener;
 }
 
 export interface AwsPipelineResources {
@@ -142,18 +158,24 @@ export const provisionAwsPipeline = async (
     return { url: QueueUrl!, arn: await queueArn(sqs, QueueUrl!) };
   };
 
-  const rule = async (name: string, pattern: Record<string, unknown>, arn: string, groupId?: string) => {
+  const rule = async (
+    name: string,
+    pattern: Record<string, unknown>,
+    arn: string,
+    groupId?: string,
+    eventBusName = busName,
+  ) => {
     await events.send(
       new PutRuleCommand({
         Name: `${prefix}-${name}`,
-        EventBusName: busName,
+        EventBusName: eventBusName,
         EventPattern: JSON.stringify(pattern),
       }),
     );
     await events.send(
       new PutTargetsCommand({
         Rule: `${prefix}-${name}`,
-        EventBusName: busName,
+        EventBusName: eventBusName,
         Targets: [
           { Id: 'queue', Arn: arn, ...(groupId ? { SqsParameters: { MessageGroupId: groupId } } : {}) },
         ],
@@ -176,6 +198,21 @@ export const provisionAwsPipeline = async (
       queue.arn,
       route.fifo ? 'sluice-plan' : undefined,
     );
+  }
+  // Rollback: Sluice's own triggers from the bus, CloudWatch alarms entering ALARM from the default bus.
+  const rollback = await createQueue(ROLLBACK_ROUTE.queue.replace(/^sluice-/, ''));
+  await rule(
+    'to-rollback',
+    { source: [EVENT_SOURCE], 'detail-type': [...ROLLBACK_ROUTE.detailTypes] },
+    rollback.arn,
+  );
+  for (const foreign of ROLLBACK_ROUTE.foreign) {
+    const pattern = {
+      source: [foreign.source],
+      'detail-type': [foreign.detailType],
+      detail: { state: { value: ['ALARM'] } },
+    };
+    await rule(`${foreign.source}-to-rollback`, pattern, rollback.arn, undefined, 'default');
   }
   const all = await createQueue('events');
   await rule('to-events', { source: [EVENT_SOURCE] }, all.arn);
@@ -267,6 +304,35 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     },
   };
 
+  // Where each repo is cloned from, as its pushes and plans said (for rollback without options.repoUrl).
+  const repoUrls = new Map<string, string>();
+  const learnRepoUrls =
+    (handler: SqsHandler): SqsHandler =>
+    (event, context) => {
+      for (const record of event.Records) {
+        try {
+          const { detail } = JSON.parse(record.body) as { detail?: { repo?: unknown; repoUrl?: unknown } };
+          if (typeof detail?.repo === 'string' && typeof detail.repoUrl === 'string') {
+            repoUrls.set(detail.repo, detail.repoUrl);
+          }
+        } catch {
+          // Not JSON: the handler itself reports the bad message.
+        }
+      }
+      return handler(event, context);
+    };
+  const learnedRepoUrl = (repo: string): string => {
+    const url = repoUrls.get(repo);
+    if (url === undefined) {
+      throw new BadInputError(
+        `repository ${repo}`,
+        'has no known clone URL: no push of it was planned since this pipeline started',
+        'push to it once, or pass repoUrl to startAwsPipeline',
+      );
+    }
+    return url;
+  };
+
   const handlers: Record<(typeof ROUTES)[number]['fn'], SqsHandler> = {
     plan: createPlanHandler({ git: options.git, ledger, bus, clock }),
     render: createRenderHandler({
@@ -282,8 +348,24 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
   };
   for (const route of ROUTES) {
     const name = route.queue.replace(/^sluice-/, '');
-    drain(resources.queues[name]!, route.fn, handlers[route.fn]);
+    drain(resources.queues[name]!, route.fn, learnRepoUrls(handlers[route.fn]));
   }
+  drain(
+    resources.queues.rollback!,
+    'rollback',
+    createRollbackHandler({
+      ledger,
+      git: options.git,
+      bundles,
+      agents,
+      bus,
+      clock,
+      claims: new S3IdempotencyStore({ bucket: resources.bucket, aws }),
+      writer: options.writer ?? createGitWriter({ cacheDir: join(tmpdir(), `${prefix}-git-writer`) }),
+      ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
+      repoUrl: options.repoUrl ?? learnedRepoUrl,
+    }),
+  );
   if (options.onEvent) {
     const onEvent = options.onEvent;
     drain(resources.queues.events!, 'events', async (event) => {
