@@ -23,7 +23,7 @@ import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.ts';
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
-import { checkDrift, formatDrift } from '../../shared/core/drift.ts';
+import { checkAllDrift, formatDrift } from '../../shared/core/drift.ts';
 import { BadInputError } from '../../shared/errors.ts';
 
 /** The part of the SQS client the loop uses. */
@@ -202,20 +202,16 @@ export const registerAgent = (program: Command): void => {
       /** Checks each app on its own: one app's failure is reported and never stops the others. */
       const checkAll = async (only?: readonly string[]): Promise<number> => {
         let failures = 0;
-        for (const inventory of await cluster.listInventories()) {
-          if (only && !only.includes(inventory.app)) continue;
-          try {
-            const found = await checkDrift(deps, cluster, { app: inventory.app, target: flags.target });
-            if (found) {
-              log(
-                `drift in ${inventory.app}${found.healed ? ' (healed)' : ''}:\n${formatDrift(found.diffs)}`,
-              );
-            }
-          } catch (error) {
+        const results = await checkAllDrift(deps, cluster, {
+          target: flags.target,
+          ...(only ? { apps: only } : {}),
+        });
+        for (const { app, drift, error } of results) {
+          if (error) {
             failures += 1;
-            log(
-              `drift check of ${inventory.app} failed: ${error instanceof Error ? error.message : String(error)}`,
-            );
+            log(`drift check of ${app} failed: ${error.message}`);
+          } else if (drift) {
+            log(`drift in ${app}${drift.healed ? ' (healed)' : ''}:\n${formatDrift(drift.diffs)}`);
           }
         }
         return failures;

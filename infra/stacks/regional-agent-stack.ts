@@ -3,6 +3,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
 import { SLUICE_ENV } from '../../shared/config/env.ts';
 import { agentQueueName } from '../../shared/routing.ts';
@@ -117,6 +119,24 @@ export class RegionalAgentStack extends Stack {
             ),
           }),
         );
+      }
+      // Scheduled drift checks straight to this region's queue (EventBridge rules reach no queue in
+      // another region). The agent learns its clusters by target name, so the message names them.
+      const served = [...new Set([...config.targets, ...Object.keys(config.eksClusters)])];
+      if (served.length > 0) {
+        new scheduler.Schedule(this, 'DriftCheckSchedule', {
+          description: `Drift Check Requested for ${served.join(', ')} every ${management.driftCheckMinutes} min`,
+          schedule: scheduler.ScheduleExpression.rate(Duration.minutes(management.driftCheckMinutes)),
+          target: new schedulerTargets.SqsSendMessage(this.agentQueue.queue, {
+            input: scheduler.ScheduleTargetInput.fromObject({
+              schemaVersion: 1,
+              requestedBy: 'schedule',
+              targets: served,
+            }),
+            deadLetterQueue: this.agentQueue.deadLetterQueue,
+            retryAttempts: 3,
+          }),
+        });
       }
       fn.alarmOnErrors();
       this.agent = fn;

@@ -4,8 +4,10 @@
  * as drift). Only fields the bundle sets can differ: fields other managers own and Sluice does
  * not declare are left out of the dry run's changes, so they are never reported or fought.
  */
+
+import { BadInputError } from '../errors.ts';
 import type { BundleStore, Clock, ClusterClient, EventBus, LiveObject, SecretStore } from '../ports/index.ts';
-import type { DriftDetected } from '../schemas/events.ts';
+import type { DriftCheckRequested, DriftDetected } from '../schemas/events.ts';
 import { resolveSecretRefs } from './agent.ts';
 import { decodeBundle } from './bundle.ts';
 import { objectId } from './health.ts';
@@ -180,4 +182,70 @@ export const checkDrift = async (
   };
   await deps.bus.publish([{ detailType: 'Drift Detected', detail }]);
   return detail;
+};
+
+/** One app's drift check: what it found (nothing when in sync), or why it could not be checked. */
+export interface DriftCheckResult {
+  readonly app: string;
+  readonly target: string;
+  readonly drift?: DriftDetected;
+  readonly error?: Error;
+}
+
+/**
+ * Checks every app in a cluster's inventory (or only `apps`), each on its own: one app's failure
+ * is returned with the others' results and never stops them.
+ */
+export const checkAllDrift = async (
+  deps: DriftDeps,
+  cluster: ClusterClient,
+  input: { target: string; apps?: readonly string[] },
+): Promise<DriftCheckResult[]> => {
+  const results: DriftCheckResult[] = [];
+  for (const inventory of await cluster.listInventories()) {
+    if (input.apps && !input.apps.includes(inventory.app)) continue;
+    const app = inventory.app;
+    try {
+      const drift = await checkDrift(deps, cluster, { app, target: input.target });
+      results.push(drift ? { app, target: input.target, drift } : { app, target: input.target });
+    } catch (error) {
+      results.push({
+        app,
+        target: input.target,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+    }
+  }
+  return results;
+};
+
+/**
+ * Drift Check Requested on an agent that serves several clusters: checks each requested target's
+ * apps. A cluster that cannot be listed is one failed result, like an app that cannot be checked.
+ */
+export const driftCheckRequested = async (
+  deps: DriftDeps & { readonly cluster: (target: string) => ClusterClient },
+  request: DriftCheckRequested,
+): Promise<DriftCheckResult[]> => {
+  if (!request.targets) {
+    throw new BadInputError(
+      `Drift Check Requested from ${request.requestedBy}`,
+      'names no targets, and this agent serves clusters by target name',
+      'send "targets": the names in regions[].targets (the regional stack\'s schedule does)',
+    );
+  }
+  const results: DriftCheckResult[] = [];
+  for (const target of request.targets) {
+    try {
+      results.push(
+        ...(await checkAllDrift(deps, deps.cluster(target), {
+          target,
+          ...(request.apps ? { apps: request.apps } : {}),
+        })),
+      );
+    } catch (error) {
+      results.push({ app: '*', target, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+  return results;
 };

@@ -262,6 +262,20 @@ export const driftDetected = z.object({
   healed: z.boolean(),
 });
 
+/**
+ * Asks an agent to check its apps for drift now. A schedule sends it, not a push, so it has no
+ * traceId, repo or commit and `sluice trace` never matches it; each Drift Detected it leads to
+ * carries its app's own. `targets`: the clusters to check (an agent serving several needs them);
+ * `apps`: only these apps. Not in `eventSchemas`: no Sluice code publishes it, and every event
+ * there carries the trace fields.
+ */
+export const driftCheckRequested = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  requestedBy: z.string().min(1),
+  targets: z.array(z.string().min(1)).min(1).optional(),
+  apps: z.array(z.string().min(1)).min(1).optional(),
+});
+
 /** detail-type → detail schema: the one definition of every event on the bus. */
 export const eventSchemas = {
   'Commit Pushed': commitPushed,
@@ -299,6 +313,7 @@ export type RollbackSkipped = EventDetail<'Rollback Skipped'>;
 export type RevertCommitted = EventDetail<'Revert Committed'>;
 export type RevertFailed = EventDetail<'Revert Failed'>;
 export type DriftDetected = EventDetail<'Drift Detected'>;
+export type DriftCheckRequested = z.infer<typeof driftCheckRequested>;
 export type TargetRef = z.infer<typeof targetRef>;
 export type BundleRef = z.infer<typeof bundleRef>;
 export type RenderSpec = z.infer<typeof renderSpec>;

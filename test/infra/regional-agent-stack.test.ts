@@ -55,6 +55,20 @@ describe('RegionalAgentStack', () => {
     });
   });
 
+  it('schedules drift checks of the targets a Lambda agent serves onto its own queue', () => {
+    // GIVEN a Lambda agent serving prod-use1 THEN a schedule sends Drift Check Requested naming it
+    sameAccount.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      Target: Match.objectLike({
+        Arn: Match.objectLike({ 'Fn::GetAtt': Match.arrayWith(['Arn']) }),
+        Input: JSON.stringify({ schemaVersion: 1, requestedBy: 'schedule', targets: ['prod-use1'] }),
+      }),
+    });
+    // AND an agent with no targets named, or one inside the cluster (its own --drift-interval), gets none
+    otherAccount.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    inCluster.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
   it('publishes straight to the management bus when the agent lives in the management account/region', () => {
     sameAccount.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {

@@ -1,5 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { createAgentHandler } from '../../functions/agent/handler.ts';
+import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { checkDrift, formatDrift } from '../../shared/core/drift.ts';
 import {
   admin,
@@ -259,5 +264,106 @@ describe('drift', () => {
     expect(text).not.toContain(value);
     expect(text).not.toContain(Buffer.from(value).toString('base64'));
     expect(text).not.toContain(Buffer.from('hand-edited-value').toString('base64'));
+  });
+});
+
+/** Keeps the agent's warnings, so a test can see what it reported. */
+class RecordingLogger extends Logger {
+  readonly warnings: unknown[][] = [];
+  override warn(...args: Parameters<Logger['warn']>): void {
+    this.warnings.push(args);
+  }
+}
+
+const queueRecord = (body: unknown): SQSRecord => ({
+  messageId: `m-${uniqueName('msg')}`,
+  receiptHandle: 'r',
+  body: JSON.stringify(body),
+  attributes: {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: '0',
+    SenderId: 'scheduler',
+    ApproximateFirstReceiveTimestamp: '0',
+  },
+  messageAttributes: {},
+  md5OfBody: '',
+  eventSource: 'aws:sqs',
+  eventSourceARN: 'arn:aws:sqs:local:000000000000:sluice-agent-local',
+  awsRegion: 'local',
+});
+
+describe('agent handler: Drift Check Requested', () => {
+  it('checks every requested app of each target, heals per selfHeal, and reports a failing app without stopping', async () => {
+    // GIVEN three rolled-out apps: one edited with selfHeal, one edited without, one whose bundle is gone
+    const h = harness(kube);
+    const [healNs, keepNs, lostNs] = [
+      uniqueName('sched-heal'),
+      uniqueName('sched-keep'),
+      uniqueName('sched-lost'),
+    ];
+    const healing = h.deliver('sched-heal', [namespace(healNs), deployment(healNs, 'web')], 1, {
+      selfHeal: true,
+    });
+    await eventually(
+      async () => (await getObject(kube, deployPath(healNs, 'web'))) !== undefined,
+      'the deployment',
+    );
+    await completeRollout(kube, healNs, 'web');
+    expect((await healing).detailType).toBe('Deployment Succeeded');
+    await deliverAndRollOut(h, 'sched-keep', keepNs, 1);
+    await deliverAndRollOut(h, 'sched-lost', lostNs, 1);
+    for (const [ns, replicas] of [
+      [healNs, 4],
+      [keepNs, 6],
+    ] as const) {
+      const edit = await admin(kube).request(
+        'PATCH',
+        `${deployPath(ns, 'web')}?fieldManager=kubectl-edit`,
+        { spec: { replicas } },
+        'application/merge-patch+json',
+      );
+      expect(edit.status).toBe(200);
+    }
+    const lost = await h.cluster.readInventory('sched-lost');
+    rmSync(join(h.bundleDir, lost?.source?.bundleKey ?? 'missing'));
+    const logger = new RecordingLogger({ serviceName: 'sluice-agent-test' });
+    const handler = createAgentHandler(h.deps, { logger });
+
+    // WHEN the schedule's Drift Check Requested for the target, limited to these apps, arrives on the queue
+    const result = await handler(
+      {
+        Records: [
+          queueRecord({
+            schemaVersion: 1,
+            requestedBy: 'schedule',
+            targets: ['onprem-1'],
+            apps: ['sched-lost', 'sched-heal', 'sched-keep'],
+          }),
+        ],
+      },
+      localContext('sluice-agent', 60_000),
+    );
+
+    // THEN the message is done (a failing app is no reason to retry the others)
+    expect(result?.batchItemFailures ?? []).toEqual([]);
+    // AND Drift Detected is published for both edited apps, healed only where selfHeal is on
+    const drifts = readFileSync(h.eventsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { 'detail-type': string; detail: Record<string, unknown> })
+      .filter((e) => e['detail-type'] === 'Drift Detected')
+      .map((e) => [e.detail.app, e.detail.target, e.detail.healed]);
+    expect(drifts.sort()).toEqual([
+      ['sched-heal', 'onprem-1', true],
+      ['sched-keep', 'onprem-1', false],
+    ]);
+    const replicas = async (ns: string) =>
+      ((await getObject(kube, deployPath(ns, 'web'))) as { spec: { replicas: number } }).spec.replicas;
+    expect(await replicas(healNs)).toBe(2);
+    expect(await replicas(keepNs)).toBe(6);
+    // AND the app that could not be checked is reported by name
+    expect(logger.warnings).toEqual([
+      ['drift check failed', expect.objectContaining({ app: 'sched-lost', target: 'onprem-1' })],
+    ]);
   });
 });
