@@ -1,11 +1,18 @@
 /** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
+import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
+import { GithubStatusProvider } from '../../shared/adapters/github/status.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
-import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { readAwsSettings, readGitSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import { createReportHandler } from './handler.ts';
 
-// No GitProvider adapter exists yet, so commit statuses are not posted from AWS (the ledger is).
+const aws = readAwsSettings();
+// Commit statuses on GitHub when the Git secret holds a token (read once per cold start); an
+// anonymous secret (`{}`) leaves them off and only the ledger is written.
+const credentials = await readGitSettings().auth(new SecretsManagerStore({ aws }))();
+
 export const handler = createReportHandler({
-  ledger: new S3Ledger({ bucket: requireEnv(SLUICE_ENV.bucket), aws: readAwsSettings() }),
+  ledger: new S3Ledger({ bucket: requireEnv(SLUICE_ENV.bucket), aws }),
   clock: systemClock,
+  ...(credentials ? { provider: new GithubStatusProvider({ token: credentials.password }) } : {}),
 });

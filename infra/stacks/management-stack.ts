@@ -58,6 +58,8 @@ interface ConsumerSpec {
   readonly memorySize?: number;
   readonly batchSize: number;
   readonly git?: boolean;
+  /** Reads the Git secret without cloning: report posts commit statuses with its token. */
+  readonly gitToken?: boolean;
 }
 
 const CONSUMERS: Record<Route['fn'], ConsumerSpec> = {
@@ -76,7 +78,7 @@ const CONSUMERS: Record<Route['fn'], ConsumerSpec> = {
     git: true,
   },
   dispatch: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10 },
-  report: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10 },
+  report: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10, gitToken: true },
 };
 
 export interface ManagementStackProps extends StackProps {
@@ -238,7 +240,7 @@ export class ManagementStack extends Stack {
         .bindBundles(this.bucket, spec.bucket)
         .bindQueue(consumer.queue, { batchSize: spec.batchSize });
       if (route.fn !== 'report') fn.bindBus(this.bus);
-      if (spec.git) fn.bindSecret('gitSecret', gitSecret);
+      if (spec.git || spec.gitToken) fn.bindSecret('gitSecret', gitSecret);
       if (route.fn === 'render') fn.bindKubectl(kubectl);
       if (route.fn === 'dispatch') fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
       functions.set(route.fn, fn);

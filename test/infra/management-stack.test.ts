@@ -169,6 +169,24 @@ describe('ManagementStack', () => {
     expect(policy).toContain('events:PutEvents');
   });
 
+  it('lets the report function read the Git secret, for commit statuses with its token', () => {
+    // GIVEN the report function THEN it is told the Git secret
+    const [report] = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: 'Sluice report' } }),
+    );
+    expect(Object.keys(report?.Properties.Environment.Variables ?? {})).toContain(SLUICE_ENV.gitSecret);
+    // AND may read it, and nothing more than it needs: no bus, no scratch space for clones
+    const policy = JSON.stringify(
+      Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+        id.startsWith('ReportServiceRole'),
+      )?.[1],
+    );
+    expect(policy).toContain('secretsmanager:GetSecretValue');
+    expect(policy).toContain('{"Ref":"GitCredentials');
+    expect(policy).not.toContain('events:PutEvents');
+    expect(report?.Properties.EphemeralStorage).toBeUndefined();
+  });
+
   it('keeps bundles in a versioned, encrypted bucket that refuses plain HTTP', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       VersioningConfiguration: { Status: 'Enabled' },
@@ -185,7 +203,7 @@ describe('ManagementStack', () => {
     });
   });
 
-  it('lets only ingest read the webhook secret and only plan/render/rollback read the Git credentials', () => {
+  it('lets only ingest read the webhook secret and only plan/render/report/rollback read the Git credentials', () => {
     // GIVEN each function's policy
     const policies = template.findResources('AWS::IAM::Policy');
     const readers = (secretPrefix: string) =>
@@ -195,7 +213,7 @@ describe('ManagementStack', () => {
         .sort();
     // THEN the grants are as narrow as the use
     expect(readers('WebhookSecret')).toEqual(['Ingest']);
-    expect(readers('GitCredentials')).toEqual(['Plan', 'Render', 'Rollback']);
+    expect(readers('GitCredentials')).toEqual(['Plan', 'Render', 'Report', 'Rollback']);
   });
 
   it('gives the render function kubectl and helm from the KubectlV34 layer', () => {
