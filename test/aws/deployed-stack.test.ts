@@ -30,6 +30,7 @@ import {
   startLambdaEmulator,
   writeSeedFleet,
 } from '../support/emulator-deploy.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const ACCOUNT = '000000000000';
@@ -45,25 +46,6 @@ regions:
     region: us-east-1
     agent: in-cluster
 `;
-
-const waitFor = async <T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-};
 
 describe('the deployed stacks on an emulator that runs Lambda code', () => {
   let aws: AwsSettings;
@@ -137,6 +119,7 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
       'Apply Requested on the agent queue',
       async () => applyRequests.find((r) => r.commit === sha && r.target === TARGET),
       120_000,
+      100,
     );
     // AND the report function recorded the agent's Deployment Succeeded: Healthy in the ledger
     const ledger = new S3Ledger({ bucket: management.BundleBucket!, aws });
@@ -147,6 +130,7 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
         return r?.commit === sha && r.state === 'Healthy' ? r : undefined;
       },
       120_000,
+      100,
     );
     const latencyMs = Math.round(performance.now() - started);
     console.log(

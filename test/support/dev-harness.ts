@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { type DevServer, startDev } from '../../cli/commands/dev.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
+import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
 
@@ -25,25 +26,7 @@ export const git = async (cwd: string, ...args: string[]): Promise<string> =>
 
 export const tempDir = (prefix: string) => mkdtemp(path.join(tmpdir(), `sluice-${prefix}-`));
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export const waitFor = async <T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-};
+export { waitFor };
 
 export interface TestDev {
   readonly dev: DevServer;
