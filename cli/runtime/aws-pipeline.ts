@@ -38,6 +38,7 @@ import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatch
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { localContext, type SqsHandler } from '../../shared/adapters/local/event-source.ts';
+import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
@@ -342,6 +343,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       bus,
       clock,
       renderer: options.renderer ?? createToolRenderer(),
+      // Every policy layer, as in process: the vendored Kubernetes schemas too.
+      schemas: fileK8sSchemas(),
     }),
     dispatch: createDispatchHandler({ ledger, agents, bus, clock }),
     report: createReportHandler({ ledger, clock }),

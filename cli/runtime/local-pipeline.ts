@@ -8,12 +8,12 @@ import { createPlanHandler } from '../../functions/plan/handler.ts';
 import { createRenderHandler } from '../../functions/render/handler.ts';
 import { createReportHandler } from '../../functions/report/handler.ts';
 import { createRollbackHandler } from '../../functions/rollback/handler.ts';
+import { keyedLock } from '../../shared/adapters/keyed-lock.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
-import { keyedMutex } from '../../shared/adapters/local/json-file.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
@@ -177,7 +177,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       secrets: options.secrets,
       bus,
       clock,
-      exclusive: keyedMutex(),
+      exclusive: keyedLock(),
       verifier: signing.verifier,
     },
     extras,

@@ -10,6 +10,7 @@ import git, { TREE, type WalkerEntry } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { BadInputError, NotFoundError, SluiceError, UnavailableError } from '../../errors.ts';
 import type { GitSource, SourceTree } from '../../ports/index.ts';
+import { keyedLock } from '../keyed-lock.ts';
 import { createDirectoryTree } from '../local/directory-tree.ts';
 
 export interface GitCredentials {
@@ -132,23 +133,6 @@ const translate = (error: unknown, url: string, action: string): unknown => {
   });
 };
 
-/** One promise chain per key: isomorphic-git is not safe with concurrent writers on one gitdir. */
-const createKeyedMutex = () => {
-  const tails = new Map<string, Promise<void>>();
-  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    const result = (tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
-    return result;
-  };
-};
-
 const checkEntryName = (name: string, where: string): void => {
   if (
     name === '' ||
@@ -170,7 +154,8 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
   const cacheDir = path.resolve(opts.cacheDir);
   const initialDepth = opts.depth ?? 10;
   const deepenSteps = opts.deepen ?? [50, 500];
-  const lock = createKeyedMutex();
+  // One chain per repo: isomorphic-git is not safe with concurrent writers on one gitdir.
+  const lock = keyedLock();
   const caches = new Map<string, object>();
 
   const onAuth = opts.auth

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BadInputError } from '../../errors.ts';
+import { keyedLock } from '../keyed-lock.ts';
 
 const run = promisify(execFile);
 
@@ -179,24 +180,6 @@ const diffRefs = (repo: string, before: Map<string, string>, after: Map<string, 
     .filter((update) => update.before !== update.after);
 };
 
-/** A FIFO lock per key. */
-const createKeyedQueue = () => {
-  const tails = new Map<string, Promise<void>>();
-  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    const previous = tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
-    return result;
-  };
-};
-
 const REPO_PATH = /^\/((?:[^/]+\/)*?[^/]+\.git)(\/.*)?$/;
 
 interface CgiResponse {
@@ -334,8 +317,8 @@ const serveCgi = (
  */
 export const startGitServer = async (opts: GitServerOptions): Promise<GitServer> => {
   const root = path.resolve(opts.root);
-  const receiveLock = createKeyedQueue();
-  const notifyQueue = createKeyedQueue();
+  const receiveLock = keyedLock();
+  const notifyQueue = keyedLock();
 
   const notify = (updates: PushUpdate[], repo: string): void => {
     const onPush = opts.onPush;

@@ -37,19 +37,3 @@ export class Mutex {
     return result;
   }
 }
-
-/** One Mutex per key, dropped when idle: `exclusive(key, fn)` for the agent's per-app lock. */
-export const keyedMutex = () => {
-  const locks = new Map<string, { mutex: Mutex; users: number }>();
-  return async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const entry = locks.get(key) ?? { mutex: new Mutex(), users: 0 };
-    entry.users += 1;
-    locks.set(key, entry);
-    try {
-      return await entry.mutex.run(fn);
-    } finally {
-      entry.users -= 1;
-      if (entry.users === 0) locks.delete(key);
-    }
-  };
-};
