@@ -2,6 +2,75 @@
  * One error base for the whole domain. Callers branch on `code`, never on `instanceof`:
  * bundling can duplicate classes, and errors cross process boundaries as JSON.
  */
+/**
+ * Every code a SluiceError can carry: a closed set, so a caller's `error.code === '…'` is checked
+ * by the compiler and a new code is a deliberate edit here, with its meaning beside it.
+ */
+export const ErrorCode = {
+  /** A server-side apply conflicted with another field manager's fields (agent). */
+  APPLY_CONFLICT: 'APPLY_CONFLICT',
+  /** The API server refused an object (validation, admission). */
+  APPLY_REJECTED: 'APPLY_REJECTED',
+  /** AWS answered with an error that is neither missing, conflict nor throttling. */
+  AWS_REQUEST_FAILED: 'AWS_REQUEST_FAILED',
+  /** Input from outside (webhook, message, flag) that can never succeed as sent. */
+  BAD_INPUT: 'BAD_INPUT',
+  /** A `sluice.dev/wave` annotation that is not a whole number. */
+  BAD_WAVE: 'BAD_WAVE',
+  /** Bundle bytes that are not a Sluice bundle. */
+  BUNDLE_INVALID: 'BUNDLE_INVALID',
+  /** The cluster denied the agent's identity an action. */
+  CLUSTER_FORBIDDEN: 'CLUSTER_FORBIDDEN',
+  /** The cluster did not accept the agent's credentials. */
+  CLUSTER_UNAUTHORIZED: 'CLUSTER_UNAUTHORIZED',
+  /** sluice.yaml (or another config file) is invalid. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** A conditional write lost a race; re-read and retry. */
+  CONFLICT: 'CONFLICT',
+  /** A CRD applied in an earlier wave never became Established. */
+  CRD_NOT_ESTABLISHED: 'CRD_NOT_ESTABLISHED',
+  /** Stored bundle bytes no longer hash to their digest (tampered or corrupted). */
+  DIGEST_MISMATCH: 'DIGEST_MISMATCH',
+  /** A git fetch, clone or push failed. */
+  GIT_FAILED: 'GIT_FAILED',
+  /** The GitHub API rejected a request. */
+  GITHUB_FAILED: 'GITHUB_FAILED',
+  /** The app did not become healthy before its deadline. */
+  HEALTH_DEADLINE: 'HEALTH_DEADLINE',
+  /** The app's objects report themselves unhealthy. */
+  HEALTH_FAILED: 'HEALTH_FAILED',
+  /** A kubeconfig that cannot be used. */
+  KUBECONFIG_INVALID: 'KUBECONFIG_INVALID',
+  /** A thing that was looked up does not exist. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** An object already belongs to another app, or to no Sluice app. */
+  OWNERSHIP_CONFLICT: 'OWNERSHIP_CONFLICT',
+  /** A credential lacks a permission. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /** A Git provider's API refused a webhook or status call. */
+  PROVIDER_REJECTED: 'PROVIDER_REJECTED',
+  /** Pruning would delete more objects than the app allows at once. */
+  PRUNE_LIMIT: 'PRUNE_LIMIT',
+  /** A running `sluice dev` refused an event sent to its control endpoint (`sluice rollback`, `sluice alarm`). */
+  REJECTED: 'REJECTED',
+  /** Manifests do not render. */
+  RENDER_FAILED: 'RENDER_FAILED',
+  /** A secret reference in a manifest could not be resolved at apply time. */
+  SECRET_UNRESOLVED: 'SECRET_UNRESOLVED',
+  /** The render tools (kubectl, helm) are not installed where expected. */
+  TOOLS_MISSING: 'TOOLS_MISSING',
+  /** A credential was not accepted. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A dependency could not be reached; retrying may succeed. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** A kind the API server does not serve. */
+  UNKNOWN_KIND: 'UNKNOWN_KIND',
+  /** Vault refused a request. */
+  VAULT_REJECTED: 'VAULT_REJECTED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
 export interface SluiceErrorOptions {
   readonly data?: Record<string, unknown>;
   readonly cause?: unknown;
@@ -10,11 +79,11 @@ export interface SluiceErrorOptions {
 }
 
 export class SluiceError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly data: Record<string, unknown>;
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: SluiceErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SluiceError';
     this.code = code;
@@ -22,7 +91,7 @@ export class SluiceError extends Error {
     this.retryable = options.retryable ?? false;
   }
 
-  toJSON(): { code: string; message: string; data: Record<string, unknown>; retryable: boolean } {
+  toJSON(): { code: ErrorCode; message: string; data: Record<string, unknown>; retryable: boolean } {
     return { code: this.code, message: this.message, data: this.data, retryable: this.retryable };
   }
 }
