@@ -83,7 +83,9 @@ export const sqsHandler = <T>(options: SqsHandlerOptions<T>, extras: HandlerExtr
 /** Parses a record whose body is an EventBridge envelope (an EventBridge → SQS target). */
 export const busEvent =
   <T extends DetailType>(...detailTypes: T[]) =>
-  (record: SQSRecord): { detailType: T; detail: EventDetail<T> } => {
+  (
+    record: SQSRecord,
+  ): { detailType: T; detail: EventDetail<T>; origin: { account?: string; region?: string } } => {
     let json: unknown;
     try {
       json = JSON.parse(record.body);
@@ -110,9 +112,12 @@ export const busEvent =
         'check the EventBridge rule that feeds this queue',
       );
     }
+    const { account, region } = envelope.data;
     return {
       detailType,
       detail: parseDetail(eventSchemas[detailType], envelope.data.detail, record.messageId) as EventDetail<T>,
+      // Stamped by EventBridge (the caller of PutEvents), not by the sender: report checks it.
+      origin: { ...(account ? { account } : {}), ...(region ? { region } : {}) },
     };
   };
 

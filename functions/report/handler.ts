@@ -16,6 +16,7 @@ export const createReportHandler = (deps: ReportDeps, extras: HandlerExtras = {}
           event.detailType === 'Deployment Succeeded'
             ? { kind: 'succeeded', detail: event.detail as DeploymentSucceeded }
             : { kind: 'failed', detail: event.detail as DeploymentFailed },
+          event.origin,
         );
       },
     },

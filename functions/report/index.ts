@@ -3,7 +3,14 @@ import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { GithubStatusProvider } from '../../shared/adapters/github/status.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
-import { readAwsSettings, readGitSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import {
+  readAgentQueueUrls,
+  readAwsSettings,
+  readGitSettings,
+  requireEnv,
+  SLUICE_ENV,
+} from '../../shared/config/env.ts';
+import { ownersFromAgentQueues } from '../../shared/core/report.ts';
 import { createReportHandler } from './handler.ts';
 
 const aws = readAwsSettings();
@@ -14,5 +21,7 @@ const credentials = await readGitSettings().auth(new SecretsManagerStore({ aws }
 export const handler = createReportHandler({
   ledger: new S3Ledger({ bucket: requireEnv(SLUICE_ENV.bucket), aws }),
   clock: systemClock,
+  // Outcomes are accepted only from the account whose regional stack serves the target.
+  owners: ownersFromAgentQueues(readAgentQueueUrls()),
   ...(credentials ? { provider: new GithubStatusProvider({ token: credentials.password }) } : {}),
 });
