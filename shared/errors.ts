@@ -61,6 +61,8 @@ export const ErrorCode = {
   TOOLS_MISSING: 'TOOLS_MISSING',
   /** A credential was not accepted. */
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A name Sluice did not choose would make a path that leaves its root (or follows a link). */
+  UNSAFE_PATH: 'UNSAFE_PATH',
   /** A dependency could not be reached; retrying may succeed. */
   UNAVAILABLE: 'UNAVAILABLE',
   /** A kind the API server does not serve. */
