@@ -75,7 +75,7 @@ export const recordOutcome = async (
   if (deps.owners) checkOutcomeOrigin(deps.owners, d.target, origin);
   const failure =
     outcome.kind === 'failed' ? `${outcome.detail.reason}: ${outcome.detail.message}` : undefined;
-  const current = await deps.ledger.getDeployment(d.app, d.target);
+  const current = await deps.ledger.getDeployment(d.app, d.target, d.repo);
   const rolledBack = outcome.kind === 'succeeded' ? rolledBackOutcome(current, outcome.detail) : undefined;
   const record = await deps.ledger.recordDeployment({
     app: d.app,
