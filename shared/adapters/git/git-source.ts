@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { access, chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import git, { TREE, type WalkerEntry } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
@@ -12,6 +12,18 @@ import { BadInputError, NotFoundError, SluiceError, UnavailableError } from '../
 import type { GitSource, SourceTree } from '../../ports/index.ts';
 import { keyedLock } from '../keyed-lock.ts';
 import { createDirectoryTree } from '../local/directory-tree.ts';
+import {
+  type CheckoutLimits,
+  checkDirectory,
+  checkLinks,
+  DEFAULT_CHECKOUT_LIMITS,
+  type IndexedEntry,
+  isUnder,
+  kindOfMode,
+  parseTree,
+  type RawTreeEntry,
+  type Refusal,
+} from './tree-guard.ts';
 
 export interface GitCredentials {
   readonly username: string;
@@ -27,9 +39,25 @@ export interface GitSourceOptions {
   readonly depth?: number;
   /** Successive deepenings tried before a commit is declared unreachable. @default [50, 500] */
   readonly deepen?: readonly number[];
+  /** Bounds on what one checkout writes (tree-guard.ts); each default applies when left out. */
+  readonly limits?: Partial<CheckoutLimits>;
 }
 
 const SHA = /^[0-9a-f]{40}$/;
+
+/** New files only: never through an existing name or symlink. */
+const WRITE_NEW =
+  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+const refusalsFile = (treeDir: string): string => `${treeDir}.refusals.json`;
+
+interface CheckoutPlan {
+  /** Every accepted entry, parents before children. */
+  readonly index: Map<string, IndexedEntry>;
+  /** What was refused, and why; extended while writing (sizes are known then). */
+  readonly refusals: Refusal[];
+  readonly isRefused: (path: string) => boolean;
+}
 
 /** The URL without userinfo, safe for messages, logs and cache keys. */
 export const redactUrl = (url: string): string => {
@@ -133,27 +161,11 @@ const translate = (error: unknown, url: string, action: string): unknown => {
   });
 };
 
-const checkEntryName = (name: string, where: string): void => {
-  if (
-    name === '' ||
-    name === '.' ||
-    name === '..' ||
-    name.includes('/') ||
-    name.includes('\\') ||
-    name.includes('\0')
-  ) {
-    throw new BadInputError(
-      `tree entry "${where}${name}"`,
-      'is not a safe file name',
-      'rewrite the commit without the entry',
-    );
-  }
-};
-
 export const createGitSource = (opts: GitSourceOptions): GitSource => {
   const cacheDir = path.resolve(opts.cacheDir);
   const initialDepth = opts.depth ?? 10;
   const deepenSteps = opts.deepen ?? [50, 500];
+  const limits: CheckoutLimits = { ...DEFAULT_CHECKOUT_LIMITS, ...opts.limits };
   // One chain per repo: isomorphic-git is not safe with concurrent writers on one gitdir.
   const lock = keyedLock();
   const caches = new Map<string, object>();
@@ -268,33 +280,145 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
   const treeOf = async (gitdir: string, commit: string): Promise<string> =>
     (await git.readCommit({ fs, gitdir, oid: commit, cache: cacheFor(gitdir) })).commit.tree;
 
-  const writeTree = async (gitdir: string, treeOid: string, dir: string, where: string): Promise<void> => {
-    await mkdir(dir, { recursive: true });
-    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache: cacheFor(gitdir) });
-    for (const entry of tree) {
-      checkEntryName(entry.path, where);
-      const target = path.join(dir, entry.path);
-      if (entry.type === 'tree') {
-        if (entry.path.toLowerCase() === '.git') continue;
-        await writeTree(gitdir, entry.oid, target, `${where}${entry.path}/`);
-      } else if (entry.type === 'blob') {
-        const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache: cacheFor(gitdir) });
-        if (entry.mode === '120000') {
-          await symlink(Buffer.from(blob).toString('utf8'), target);
+  /**
+   * Reads the commit's whole tree from the object store (raw, so duplicates stay visible) and
+   * decides what may be written: every name, mode, depth, size and symlink is checked first
+   * (tree-guard.ts), and only then is anything written.
+   */
+  const planTree = async (gitdir: string, commit: string): Promise<CheckoutPlan> => {
+    const refusals: Refusal[] = [];
+    const refuse = (refusal: Refusal) => refusals.push(refusal);
+    const isRefused = (p: string) => refusals.some((r) => isUnder(p, r.path));
+    const index = new Map<string, IndexedEntry>();
+    let count = 0;
+    let full = false;
+    const visit = async (oid: string, dir: string, depth: number): Promise<void> => {
+      const { type, object } = await git.readObject({
+        fs,
+        gitdir,
+        oid,
+        format: 'content',
+        cache: cacheFor(gitdir),
+      });
+      let raw: RawTreeEntry[];
+      try {
+        if (type !== 'tree') throw new Error(`is a ${type}, not a tree`);
+        raw = parseTree(object as Uint8Array);
+      } catch (error) {
+        refuse({
+          path: dir,
+          problem: `is not a readable git tree (${(error as Error).message})`,
+          fix: 'push a commit written by git',
+        });
+        return;
+      }
+      for (const entry of checkDirectory(dir, raw, refuse)) {
+        const entryPath = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        count += 1;
+        if (count > limits.maxEntries) {
+          refuse({
+            path: '',
+            problem: `has more than ${limits.maxEntries} files, directories and links`,
+            fix: 'split the repository, or raise the checkout limit maxEntries',
+          });
+          full = true;
+        }
+        if (full) return;
+        const kind = kindOfMode(entry.mode)!;
+        if (kind === 'dir') {
+          if (depth + 1 > limits.maxDepth) {
+            refuse({
+              path: entryPath,
+              problem: `is nested ${depth + 1} directories deep, over the limit of ${limits.maxDepth}`,
+              fix: 'flatten the directory layout, or raise the checkout limit maxDepth',
+            });
+            continue;
+          }
+          index.set(entryPath, { kind, oid: entry.oid });
+          await visit(entry.oid, entryPath, depth + 1);
+        } else if (kind === 'link') {
+          const { object: target } = await git.readObject({
+            fs,
+            gitdir,
+            oid: entry.oid,
+            format: 'content',
+            cache: cacheFor(gitdir),
+          });
+          index.set(entryPath, {
+            kind,
+            oid: entry.oid,
+            target: Buffer.from(target as Uint8Array).toString('utf8'),
+          });
         } else {
-          await writeFile(target, blob);
-          if (entry.mode === '100755') await chmod(target, 0o755);
+          index.set(entryPath, { kind, oid: entry.oid });
         }
       }
-      // 'commit' entries are submodules: their content lives in another repository.
-    }
+    };
+    await visit(await treeOf(gitdir, commit), '', 0);
+    checkLinks(index, isRefused, refuse);
+    return { index, refusals, isRefused };
   };
 
-  /** Writes the tree once into a temporary directory and renames it, so no half tree is ever visible. */
+  /**
+   * Writes the accepted entries under `dir`: directories first, files opened with O_EXCL and
+   * O_NOFOLLOW (so nothing already there, link or not, is ever written through), symlinks last.
+   * Blobs over the size limits are refused here, when their size is known.
+   */
+  const writePlan = async (gitdir: string, plan: CheckoutPlan, dir: string): Promise<void> => {
+    const { index, refusals, isRefused } = plan;
+    await mkdir(dir);
+    let total = 0;
+    const links: [string, string][] = [];
+    for (const [entryPath, entry] of index) {
+      if (isRefused(entryPath)) continue;
+      const target = path.join(dir, ...entryPath.split('/'));
+      if (entry.kind === 'dir') {
+        await mkdir(target);
+      } else if (entry.kind === 'link') {
+        links.push([entry.target ?? '', target]);
+      } else {
+        const { object } = await git.readObject({
+          fs,
+          gitdir,
+          oid: entry.oid,
+          format: 'content',
+          cache: cacheFor(gitdir),
+        });
+        const blob = object as Uint8Array;
+        if (blob.byteLength > limits.maxFileBytes || total + blob.byteLength > limits.maxTotalBytes) {
+          refusals.push({
+            path: entryPath,
+            problem:
+              blob.byteLength > limits.maxFileBytes
+                ? `is ${blob.byteLength} bytes, over the limit of ${limits.maxFileBytes} for one file`
+                : `brings the commit's files over the limit of ${limits.maxTotalBytes} bytes in total`,
+            fix: 'keep large files out of the config repository, or raise the checkout limits',
+          });
+          continue;
+        }
+        total += blob.byteLength;
+        const handle = await open(target, WRITE_NEW, entry.kind === 'executable' ? 0o755 : 0o644);
+        try {
+          await handle.writeFile(blob);
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    for (const [linkTarget, at] of links) await symlink(linkTarget, at);
+  };
+
+  /**
+   * Writes the tree once into a temporary directory and renames it, so no half tree is ever
+   * visible; the refusals are stored beside it first, so a cached tree always has its record.
+   */
   const materialise = async (gitdir: string, commit: string, treeDir: string): Promise<void> => {
     const temp = path.join(path.dirname(treeDir), `.tmp-${commit}-${randomBytes(6).toString('hex')}`);
     try {
-      await writeTree(gitdir, await treeOf(gitdir, commit), temp, '');
+      const plan = await planTree(gitdir, commit);
+      await writePlan(gitdir, plan, temp);
+      await writeFile(`${temp}.refusals.json`, JSON.stringify(plan.refusals));
+      await rename(`${temp}.refusals.json`, refusalsFile(treeDir));
       try {
         await rename(temp, treeDir);
       } catch (error) {
@@ -302,6 +426,16 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
       }
     } finally {
       await rm(temp, { recursive: true, force: true });
+      await rm(`${temp}.refusals.json`, { force: true });
+    }
+  };
+
+  /** The refusals of a materialised tree; undefined for a tree cached before they were recorded. */
+  const readRefusals = async (treeDir: string): Promise<Refusal[] | undefined> => {
+    try {
+      return JSON.parse(await readFile(refusalsFile(treeDir), 'utf8')) as Refusal[];
+    } catch {
+      return undefined;
     }
   };
 
@@ -357,15 +491,19 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
       const gitdir = gitdirFor(repoUrl);
       return lock(gitdir, async () => {
         const treeDir = path.join(cacheDir, 'trees', commit);
-        if (!(await exists(treeDir))) {
+        let refusals = (await exists(treeDir)) ? await readRefusals(treeDir) : undefined;
+        if (refusals === undefined) {
+          // Absent, or cached by a version that did not check trees: write it again, checked.
+          await rm(treeDir, { recursive: true, force: true });
           await ensureInit(gitdir, repoUrl);
           if (!(await ensureCommit(repoUrl, gitdir, branch, commit))) {
             throw commitNotFound(repoUrl, branch, commit);
           }
           await mkdir(path.dirname(treeDir), { recursive: true });
           await materialise(gitdir, commit, treeDir);
+          refusals = (await readRefusals(treeDir)) ?? [];
         }
-        return createDirectoryTree(treeDir, commit);
+        return createDirectoryTree(treeDir, commit, { refusals });
       });
     },
 

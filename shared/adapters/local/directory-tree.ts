@@ -2,6 +2,7 @@ import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../../errors.ts';
 import type { SourceTree } from '../../ports/index.ts';
+import { isUnder, type Refusal, refusedError } from '../git/tree-guard.ts';
 
 /** The commit reported by a tree over a plain directory that is not tied to one. */
 export const WORKING_TREE = 'working-tree';
@@ -39,13 +40,34 @@ const isMissing = (error: unknown): boolean => {
   return code === 'ENOENT' || code === 'ENOTDIR';
 };
 
+export interface DirectoryTreeOptions {
+  /**
+   * Entries the git checkout refused to write (tree-guard.ts). Reading one, anything under it, or
+   * listing a directory that holds one fails with Render Failed naming it, so the app that would
+   * have used it fails instead of rendering without it.
+   */
+  readonly refusals?: readonly Refusal[];
+}
+
 /**
  * A SourceTree over a plain directory: `sluice render DIR`, and the materialised checkouts of the
  * git adapter. `.git` directories are skipped; symlinks are followed only while they stay inside
  * the root.
  */
-export const createDirectoryTree = (root: string, commit: string = WORKING_TREE): SourceTree => {
+export const createDirectoryTree = (
+  root: string,
+  commit: string = WORKING_TREE,
+  options: DirectoryTreeOptions = {},
+): SourceTree => {
   const absoluteRoot = path.resolve(root);
+  const refusals = options.refusals ?? [];
+  /** Throws the refusal covering `relative` (or, for a listing, lying under it). */
+  const checkRefused = (relative: string, listing: boolean): void => {
+    const hit = refusals.find(
+      (r) => isUnder(relative, r.path) || (listing && (relative === '' || r.path.startsWith(`${relative}/`))),
+    );
+    if (hit) throw refusedError(hit, commit);
+  };
   let realRoot: Promise<string> | undefined;
   const resolveRealRoot = (): Promise<string> => {
     realRoot ??= realpath(absoluteRoot).catch(() => absoluteRoot);
@@ -101,6 +123,7 @@ export const createDirectoryTree = (root: string, commit: string = WORKING_TREE)
     root: absoluteRoot,
     async list(dir: string): Promise<string[]> {
       const relative = normaliseTreePath(dir);
+      checkRefused(relative, true);
       const located = await locate(relative);
       if (located === undefined || !(await lstat(located)).isDirectory()) return [];
       const out: string[] = [];
@@ -110,6 +133,7 @@ export const createDirectoryTree = (root: string, commit: string = WORKING_TREE)
     async read(file: string): Promise<string | undefined> {
       const relative = normaliseTreePath(file);
       if (relative === '') return undefined;
+      checkRefused(relative, false);
       const located = await locate(relative);
       if (located === undefined) return undefined;
       try {
