@@ -30,6 +30,10 @@ const fixFor = (issue: z.core.$ZodIssue): string => {
       return issue.origin === 'array'
         ? `list at least ${String(issue.minimum)} item(s)`
         : 'give it a non-empty value';
+    case 'custom':
+      return typeof issue.params?.fix === 'string'
+        ? issue.params.fix
+        : 'correct the value as the message says (see the sluice.yaml reference in README.md)';
     default:
       return 'correct the value as the message says (see the sluice.yaml reference in README.md)';
   }

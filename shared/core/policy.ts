@@ -172,6 +172,89 @@ const CHECKS: Readonly<Record<BuiltinPolicy, Check>> = {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * The `kubernetes-names` check: names become URL path segments in the API, file names in
+ * directory targets and `sluice render --out`, and label values, so each must satisfy the
+ * Kubernetes rule for its type before anything uses it. It cannot be disabled.
+ */
+export const NAMES_POLICY = 'kubernetes-names';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
+const API_VERSION =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** RBAC objects may use any path segment name, e.g. `system:aggregate-to-view`. */
+const PATH_SEGMENT_NAMED = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
+/** Why `name` cannot be a path segment (the rule every Kubernetes name obeys), if it cannot. */
+const pathSegmentProblem = (name: string): string | undefined => {
+  if (name === '.' || name === '..') return 'may not be "." or ".."';
+  if (/[/%]/.test(name)) return 'may not contain "/" or "%"';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'may not contain control characters';
+  if (name.length > 253) return 'may not be longer than 253 characters';
+  return undefined;
+};
+
+const nameRule = (kind: string): { test: (name: string) => boolean; rule: string } => {
+  if (kind === 'Namespace') return { test: (n) => DNS_LABEL.test(n), rule: 'a DNS-1123 label' };
+  if (kind === 'Service') return { test: (n) => DNS_1035_LABEL.test(n), rule: 'a DNS-1035 label' };
+  if (PATH_SEGMENT_NAMED.has(kind)) return { test: () => true, rule: 'a path segment name' };
+  return { test: (n) => DNS_SUBDOMAIN.test(n), rule: 'a DNS-1123 subdomain' };
+};
+
+const RULE_TEXT: Readonly<Record<string, string>> = {
+  'a DNS-1123 label':
+    'at most 63 lower-case letters, digits and "-", starting and ending with a letter or digit',
+  'a DNS-1035 label': 'at most 63 lower-case letters, digits and "-", starting with a letter',
+  'a DNS-1123 subdomain':
+    'at most 253 lower-case letters, digits, "-" and ".", each part starting and ending with a letter or digit',
+  'a path segment name': 'any name except "." and "..", without "/" or "%"',
+};
+
+/** Every name problem of one rendered object: kind, apiVersion, metadata.name, metadata.namespace. */
+export const checkNames = (rendered: RenderedObject): Violation[] => {
+  const { object } = rendered;
+  const found: { message: string; fix: string }[] = [];
+  const kind = String(object.kind);
+  if (!KIND.test(kind)) {
+    found.push({
+      message: `kind ${JSON.stringify(kind)} is not a Kubernetes kind`,
+      fix: 'use the CamelCase kind the API serves, e.g. Deployment (letters and digits only)',
+    });
+  }
+  if (!API_VERSION.test(String(object.apiVersion))) {
+    found.push({
+      message: `apiVersion ${JSON.stringify(object.apiVersion)} is not GROUP/VERSION or VERSION`,
+      fix: 'use the apiVersion the API serves, e.g. apps/v1 or v1',
+    });
+  }
+  const name = String(object.metadata.name);
+  const segment = pathSegmentProblem(name);
+  const { test, rule } = nameRule(kind);
+  if (segment || !test(name)) {
+    found.push({
+      message: `metadata.name ${JSON.stringify(name)} of a ${kind} must be ${rule}${segment ? ` and ${segment}` : ''}`,
+      fix: `rename it: ${RULE_TEXT[rule]}`,
+    });
+  }
+  const namespace = object.metadata.namespace;
+  if (namespace !== undefined && !DNS_LABEL.test(String(namespace))) {
+    found.push({
+      message: `metadata.namespace ${JSON.stringify(namespace)} must be a DNS-1123 label`,
+      fix: `use a namespace name of ${RULE_TEXT['a DNS-1123 label']}`,
+    });
+  }
+  return found.map((f) => ({
+    policy: NAMES_POLICY,
+    object: JSON.stringify(objectRef(object)).slice(1, -1),
+    file: rendered.file,
+    ...f,
+  }));
+};
+
 /** Sorted by file, object, policy, message: the same bundle always reports the same list. */
 export const compareViolations = (a: Violation, b: Violation): number =>
   cmp(a.file, b.file) || cmp(a.object, b.object) || cmp(a.policy, b.policy) || cmp(a.message, b.message);
@@ -185,7 +268,8 @@ export const checkPolicies = (
   disabled: readonly string[],
 ): Violation[] => {
   const off = new Set(disabled);
-  const violations: Violation[] = [];
+  // Names are checked whatever is disabled: a bad one is unsafe to use, not a style choice.
+  const violations: Violation[] = objects.flatMap(checkNames);
   for (const policy of BUILTIN_POLICIES) {
     if (off.has(policy)) continue;
     for (const rendered of objects) {

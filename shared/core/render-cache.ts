@@ -8,7 +8,14 @@ import { createHash } from 'node:crypto';
 import type { ManifestRenderer, RenderCache, SourceTree } from '../ports/index.ts';
 import type { RenderSpec } from '../schemas/events.ts';
 import { canonicalJson } from './bundle.ts';
-import { type RenderedObject, type RenderInputs, renderApp, renderInputs } from './render.ts';
+import {
+  DEFAULT_RENDER_LIMITS,
+  type RenderedObject,
+  type RenderInputs,
+  type RenderLimits,
+  renderApp,
+  renderInputs,
+} from './render.ts';
 
 /** Bumped whenever the renderer's output for the same inputs changes shape. */
 export const RENDER_CACHE_FORMAT = 1;
@@ -16,6 +23,8 @@ export const RENDER_CACHE_FORMAT = 1;
 export interface RenderCacheDeps {
   readonly renderer?: ManifestRenderer | undefined;
   readonly renderCache?: RenderCache | undefined;
+  /** Bounds of one app's render, from the host's configuration (never from sluice.yaml). */
+  readonly renderLimits?: RenderLimits | undefined;
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -73,15 +82,16 @@ export const renderCached = async (
   tree: SourceTree,
   spec: RenderSpec,
 ): Promise<{ objects: RenderedObject[]; cached: boolean }> => {
-  const prepared = await renderInputs(tree, spec);
+  const limits = deps.renderLimits ?? DEFAULT_RENDER_LIMITS;
+  const prepared = await renderInputs(tree, spec, limits);
   if (!deps.renderCache)
-    return { objects: await renderApp(tree, spec, deps.renderer, prepared), cached: false };
+    return { objects: await renderApp(tree, spec, deps.renderer, prepared, limits), cached: false };
   const tools = prepared.kind === 'directory' || !deps.renderer ? '' : await deps.renderer.versions();
   const key = await renderCacheKey(tree, spec, prepared, tools);
   const hit = await deps.renderCache.get(key);
   const objects = hit && decode(hit);
   if (objects) return { objects, cached: true };
-  const rendered = await renderApp(tree, spec, deps.renderer, prepared);
+  const rendered = await renderApp(tree, spec, deps.renderer, prepared, limits);
   await deps.renderCache.put(key, new TextEncoder().encode(JSON.stringify(rendered)));
   return { objects: rendered, cached: false };
 };

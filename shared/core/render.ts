@@ -7,7 +7,13 @@ import { posix } from 'node:path';
 import { type Document, LineCounter, parse, parseAllDocuments, Scalar, visit } from 'yaml';
 import { ConfigError, isSluiceError, SluiceError } from '../errors.ts';
 import type { KubeObject, ManifestRenderer, SourceTree, ToolResult } from '../ports/index.ts';
-import type { AppConfig, AppKind, FleetConfig, TargetConfig } from '../schemas/config.ts';
+import {
+  type AppConfig,
+  type AppKind,
+  type FleetConfig,
+  type TargetConfig,
+  unsafeRepoPath,
+} from '../schemas/config.ts';
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
 
@@ -29,6 +35,44 @@ export class RenderError extends SluiceError {
     });
   }
 }
+
+/**
+ * What one app's render may cost. They bound the work a push can cause on the render host, so
+ * they come from the host (deployment config, environment, CLI), never from sluice.yaml.
+ * docs/security.md#limits lists them.
+ */
+export interface RenderLimits {
+  /** Bytes of one manifest file (plain YAML, a kustomization, a Chart.yaml). */
+  readonly maxFileBytes: number;
+  /** Objects one app renders to. */
+  readonly maxObjects: number;
+  /** Bytes of one app's rendered output (tool output, or the objects as JSON). */
+  readonly maxRenderedBytes: number;
+  /** YAML alias resolutions per document (yaml's maxAliasCount): stops "billion laughs". */
+  readonly maxAliasCount: number;
+}
+
+export const DEFAULT_RENDER_LIMITS: RenderLimits = {
+  maxFileBytes: 4 * 1024 * 1024,
+  maxObjects: 2_000,
+  maxRenderedBytes: 32 * 1024 * 1024,
+  maxAliasCount: 100,
+};
+
+const LIMIT_FIX = (setting: string) =>
+  `split the app or the file into smaller ones; the operator may raise ${setting} on the render host (docs/security.md#limits), sluice.yaml cannot`;
+
+const checkFileSize = (text: string, file: string, limits: RenderLimits): void => {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxFileBytes) {
+    throw new RenderError(
+      file,
+      `is ${bytes} bytes, over the limit of ${limits.maxFileBytes} bytes per manifest file`,
+      LIMIT_FIX('SLUICE_RENDER_MAX_FILE_BYTES'),
+      { limit: 'maxFileBytes', bytes },
+    );
+  }
+};
 
 /**
  * Kinds that live outside any namespace; they never get `spec.namespace`. Custom kinds not
@@ -218,7 +262,35 @@ const where = (file: string, line: number | undefined) => (line === undefined ? 
  * Parses a YAML stream into objects. `vars` undefined skips placeholder substitution (helm
  * output); `withLines` false leaves line numbers out of messages (tool output has no source lines).
  */
-const parseFile = (text: string, file: string, vars: Vars | undefined, withLines = true): Parsed[] => {
+const parseFile = (
+  text: string,
+  file: string,
+  vars: Vars | undefined,
+  limits: RenderLimits,
+  withLines = true,
+): Parsed[] => {
+  checkFileSize(text, file, limits);
+  try {
+    return parseDocuments(text, file, vars, limits, withLines);
+  } catch (error) {
+    if (isSluiceError(error)) throw error;
+    // yaml throws plain errors for resource exhaustion (alias bombs) and deep nesting: that is
+    // this file's content at fault, so it fails this app, not the whole release.
+    throw new RenderError(
+      file,
+      `cannot be read as YAML (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+      `remove the aliases (*name) that expand to more than ${limits.maxAliasCount} nodes, or simplify the document`,
+    );
+  }
+};
+
+const parseDocuments = (
+  text: string,
+  file: string,
+  vars: Vars | undefined,
+  limits: RenderLimits,
+  withLines: boolean,
+): Parsed[] => {
   const counter = new LineCounter();
   const lineOf = (pos: number): number | undefined => (withLines ? counter.linePos(pos).line : undefined);
   const docs = parseAllDocuments(text, { lineCounter: counter, merge: true, uniqueKeys: true });
@@ -236,7 +308,7 @@ const parseFile = (text: string, file: string, vars: Vars | undefined, withLines
     const start = doc.contents?.range?.[0];
     const line = start === undefined ? undefined : lineOf(start);
     if (vars) substitute(doc, vars, file, lineOf);
-    const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+    const raw: unknown = doc.toJS({ maxAliasCount: limits.maxAliasCount });
     if (raw === null || raw === undefined) continue; // empty document, e.g. a trailing `---`
     if (!isMapping(raw)) {
       throw new RenderError(
@@ -393,13 +465,14 @@ const readAll = async (
   tree: SourceTree,
   files: readonly string[],
   spec: RenderSpec,
+  limits: RenderLimits,
 ): Promise<Map<string, Parsed>> => {
   const byIdentity = new Map<string, Parsed>();
   const vars = placeholderVars(spec);
   for (const file of files) {
     const text = await tree.read(file);
     if (text === undefined) continue; // listed but gone: the tree changed under us; nothing to render
-    indexObjects(parseFile(text, file, vars), spec, byIdentity);
+    indexObjects(parseFile(text, file, vars, limits), spec, byIdentity);
   }
   return byIdentity;
 };
@@ -409,7 +482,11 @@ const readAll = async (
  * manifest, except those under the overlay's top directory (e.g. all of `overlays/` when the
  * overlay is `overlays/prod`), so sibling environments never leak into each other.
  */
-const renderDirectory = async (tree: SourceTree, spec: RenderSpec): Promise<RenderedObject[]> => {
+const renderDirectory = async (
+  tree: SourceTree,
+  spec: RenderSpec,
+  limits: RenderLimits,
+): Promise<RenderedObject[]> => {
   const baseDir = joinPath(spec.path, spec.base ?? '.');
   const overlayDir = spec.overlay === undefined ? undefined : joinPath(spec.path, spec.overlay);
   const excluded =
@@ -427,7 +504,7 @@ const renderDirectory = async (tree: SourceTree, spec: RenderSpec): Promise<Rend
       `add *.yaml files under ${baseDir}, or correct apps[].path${spec.base ? '/base' : ''} in sluice.yaml`,
     );
   }
-  const base = await readAll(tree, baseFiles, spec);
+  const base = await readAll(tree, baseFiles, spec, limits);
   if (base.size === 0) {
     throw new RenderError(
       baseDir,
@@ -448,7 +525,7 @@ const renderDirectory = async (tree: SourceTree, spec: RenderSpec): Promise<Rend
         `create ${overlayDir}/ with the objects to patch, or correct environments.${spec.environment ?? '<env>'}.overlay in sluice.yaml (it is relative to the app path ${spec.path})`,
       );
     }
-    for (const [id, patch] of await readAll(tree, overlayFiles, spec)) {
+    for (const [id, patch] of await readAll(tree, overlayFiles, spec, limits)) {
       const target = result.get(id);
       if (target) {
         const merged = mergeOverlay(target.object, patch.object) as KubeObject;
@@ -459,16 +536,40 @@ const renderDirectory = async (tree: SourceTree, spec: RenderSpec): Promise<Rend
     }
   }
 
-  return finish([...result.values()]);
+  return finish([...result.values()], spec, limits, baseDir);
 };
 
-const finish = (objects: readonly RenderedObject[]): RenderedObject[] =>
-  sortRendered(
-    objects.map((r) => {
-      checkObject(r.object as unknown as JsonMap, r.overlayFile ?? r.file, undefined);
-      return { ...r, object: normaliseKeys(r.object) as KubeObject };
-    }),
-  );
+/** Checks, normalises and sorts a render; `where` names the app's directory or tool input in a limit error. */
+const finish = (
+  objects: readonly RenderedObject[],
+  spec: RenderSpec,
+  limits: RenderLimits,
+  where: string,
+): RenderedObject[] => {
+  if (objects.length > limits.maxObjects) {
+    throw new RenderError(
+      where,
+      `app "${spec.app}" renders ${objects.length} objects, over the limit of ${limits.maxObjects} per app`,
+      LIMIT_FIX('SLUICE_RENDER_MAX_OBJECTS'),
+      { limit: 'maxObjects', objects: objects.length },
+    );
+  }
+  let bytes = 0;
+  const out = objects.map((r) => {
+    checkObject(r.object as unknown as JsonMap, r.overlayFile ?? r.file, undefined);
+    bytes += Buffer.byteLength(JSON.stringify(r.object));
+    return { ...r, object: normaliseKeys(r.object) as KubeObject };
+  });
+  if (bytes > limits.maxRenderedBytes) {
+    throw new RenderError(
+      where,
+      `app "${spec.app}" renders ${bytes} bytes, over the limit of ${limits.maxRenderedBytes} bytes per app`,
+      LIMIT_FIX('SLUICE_RENDER_MAX_RENDERED_BYTES'),
+      { limit: 'maxRenderedBytes', bytes },
+    );
+  }
+  return sortRendered(out);
+};
 
 // ---------------------------------------------------------------------------------------------
 // kinds: directory, kustomize, helm
@@ -501,7 +602,31 @@ export const detectKind = async (tree: SourceTree, spec: RenderSpec): Promise<Ap
   return 'directory';
 };
 
-const REMOTE = /^(https?:\/\/|git@|ssh:\/\/|git::|github\.com\/|gitlab\.com\/|bitbucket\.org\/)|\?ref=/;
+/**
+ * Spellings kustomize (and go-getter, which it borrowed from) reads as a remote source: any
+ * scheme in any case (`https:`, `HTTPS://`, `file:`, `git::`, `ssh:`, `gh:`), a network path
+ * (`//host/x`), scp-like `user@host:path`, a query (`?ref=`, `?version=`), `_git/`, and a
+ * well-known host without a scheme. Kustomize tries the remote reading of a directory before
+ * the local one, so these are refused even when a local directory of that name exists.
+ */
+const ALWAYS_REMOTE =
+  /^[a-z][a-z0-9+.-]*:|^[\\/]{2}|^[^/]*@[^/]*:|[?#]|(^|\/)_git(\/|$)|^(www\.)?(github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com|ssh\.dev\.azure\.com)(\/|:|$)/i;
+/** A first segment that reads as a host name (`example.com/org/repo`): remote unless it is a file here. */
+const HOST_LIKE = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?\/./i;
+
+/** True when kustomize or helm would fetch `ref` over the network instead of reading the commit. */
+export const isRemoteRef = async (
+  tree: SourceTree | undefined,
+  dir: string,
+  ref: string,
+): Promise<boolean> => {
+  const text = ref.trim();
+  if (ALWAYS_REMOTE.test(text)) return true;
+  if (!HOST_LIKE.test(text)) return false;
+  if (!tree) return true;
+  const local = posix.normalize(`${dir === '.' ? '' : `${dir}/`}${text}`);
+  return (await tree.read(local)) === undefined;
+};
 
 const strings = (value: unknown): string[] =>
   Array.isArray(value)
@@ -547,7 +672,7 @@ const insideRepo = (dir: string, ref: string, file: string, what: string): strin
   if (ref.startsWith('/') || target === '..' || target.startsWith('../')) {
     throw new RenderError(
       file,
-      `${what} "${ref}" is outside the repository`,
+      `${what} ${JSON.stringify(ref)} is outside the repository`,
       'keep every base, component, patch, values file and chart dependency inside the config repository and refer to it by a relative path',
       { ref },
     );
@@ -555,21 +680,31 @@ const insideRepo = (dir: string, ref: string, file: string, what: string): strin
   return target;
 };
 
-const walkKustomization = async (tree: SourceTree, dir: string, inputs: Set<string>): Promise<void> => {
-  if (inputs.has(dir)) return;
-  inputs.add(dir);
-  const found = await kustomizationIn(tree, dir);
-  if (!found) return; // a plain resource directory: kustomize itself explains what is wrong
-  let k: unknown;
+/** Parses a small YAML control file (kustomization, Chart.yaml) within the limits. */
+const parseControlFile = (text: string, file: string, limits: RenderLimits): unknown => {
+  checkFileSize(text, file, limits);
   try {
-    k = parse(found.text);
+    return parse(text, { maxAliasCount: limits.maxAliasCount });
   } catch (error) {
     throw new RenderError(
-      found.file,
+      file,
       `is not valid YAML (${String((error as Error).message).split('\n')[0]})`,
       'correct the YAML syntax',
     );
   }
+};
+
+const walkKustomization = async (
+  tree: SourceTree,
+  dir: string,
+  inputs: Set<string>,
+  limits: RenderLimits,
+): Promise<void> => {
+  if (inputs.has(dir)) return;
+  inputs.add(dir);
+  const found = await kustomizationIn(tree, dir);
+  if (!found) return; // a plain resource directory: kustomize itself explains what is wrong
+  const k = parseControlFile(found.text, found.file, limits);
   if (!isMapping(k)) return;
   if (k.helmCharts !== undefined || k.helmChartInflationGenerator !== undefined) {
     throw new RenderError(
@@ -579,21 +714,69 @@ const walkKustomization = async (tree: SourceTree, dir: string, inputs: Set<stri
     );
   }
   for (const ref of kustomizationRefs(k)) {
-    if (REMOTE.test(ref)) {
+    if (await isRemoteRef(tree, dir, ref)) {
       throw new RenderError(
         found.file,
-        `refers to the remote resource "${ref}", which would be fetched at render time`,
+        `refers to the remote resource ${JSON.stringify(ref)}, which would be fetched at render time`,
         'vendor it into the repository and refer to it by a relative path: a render must follow from the commit alone',
         { ref },
       );
     }
     const target = insideRepo(dir, ref, found.file, 'reference');
     if ((await tree.read(target)) !== undefined) inputs.add(target);
-    else await walkKustomization(tree, target, inputs);
+    else await walkKustomization(tree, target, inputs, limits);
   }
 };
 
-const helmInputs = async (tree: SourceTree, spec: RenderSpec, inputs: Set<string>): Promise<void> => {
+/**
+ * A chart's dependencies (Chart.yaml, or requirements.yaml of apiVersion v1 charts): `file://`
+ * ones must stay inside the repository; any other repository (https, oci, `@alias`, any
+ * spelling) is accepted only when the chart is vendored under charts/, since `helm template`
+ * then reads it from the commit and fetches nothing.
+ */
+const checkChartDependencies = async (
+  tree: SourceTree,
+  dir: string,
+  inputs: Set<string>,
+  limits: RenderLimits,
+): Promise<void> => {
+  const vendored = new Set(
+    (await tree.list(joinPath(dir, 'charts')).catch(() => [] as string[])).map(
+      (f) => f.slice(joinPath(dir, 'charts').length + 1).split('/')[0]!,
+    ),
+  );
+  for (const name of ['Chart.yaml', 'requirements.yaml']) {
+    const file = joinPath(dir, name);
+    const text = await tree.read(file);
+    if (text === undefined) continue;
+    const chart = parseControlFile(text, file, limits);
+    maps(isMapping(chart) ? chart.dependencies : undefined).forEach((dep, i) => {
+      const repository = typeof dep.repository === 'string' ? dep.repository.trim() : '';
+      const entry = `dependencies[${i}] (${JSON.stringify(dep.name ?? '')}, repository ${JSON.stringify(repository)})`;
+      if (/^file:\/\//i.test(repository)) {
+        inputs.add(insideRepo(dir, repository.replace(/^file:\/\//i, ''), file, `dependency ${entry}`));
+        return;
+      }
+      if (repository === '') return;
+      const depName = typeof dep.name === 'string' ? dep.name : '';
+      const version = typeof dep.version === 'string' ? dep.version : '';
+      if (vendored.has(depName) || vendored.has(`${depName}-${version}.tgz`)) return;
+      throw new RenderError(
+        file,
+        `${entry} is a remote chart that is not vendored under ${joinPath(dir, 'charts')}/, so it would be fetched at render time`,
+        'run `helm dependency build` and commit the charts/ directory, or point repository at file://<relative path> inside the repository',
+        { entry: i, repository },
+      );
+    });
+  }
+};
+
+const helmInputs = async (
+  tree: SourceTree,
+  spec: RenderSpec,
+  inputs: Set<string>,
+  limits: RenderLimits,
+): Promise<void> => {
   for (const file of spec.valueFiles ?? []) {
     const values = joinPath(spec.path, file);
     if ((await tree.read(values)) === undefined) {
@@ -617,14 +800,7 @@ const helmInputs = async (tree: SourceTree, spec: RenderSpec, inputs: Set<string
       'point helm.chart (relative to the app path) at a chart directory, or set kind to kustomize or directory',
     );
   }
-  const chart: unknown = parse(text);
-  for (const dep of isMapping(chart) ? maps(chart.dependencies) : []) {
-    const repository = typeof dep.repository === 'string' ? dep.repository : '';
-    if (!repository.startsWith('file://')) continue;
-    inputs.add(
-      insideRepo(dir, repository.slice('file://'.length), chartFile, `dependency ${String(dep.name)}`),
-    );
-  }
+  await checkChartDependencies(tree, dir, inputs, limits);
 };
 
 /** What a render reads: its kind and the repo-relative files and directories it depends on. */
@@ -634,11 +810,78 @@ export interface RenderInputs {
   inputs: string[];
 }
 
-export const renderInputs = async (tree: SourceTree, spec: RenderSpec): Promise<RenderInputs> => {
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/**
+ * Every spec value that reaches a tool's command line or a path, checked again here (sluice.yaml's
+ * schema checks them first): a render spec also arrives in an event, and the render Lambda
+ * must not trust its producer.
+ */
+export const checkRenderSpec = (spec: RenderSpec): void => {
+  const refuse = (field: string, value: string, problem: string, fix: string): never => {
+    throw new RenderError(
+      'sluice.yaml',
+      `app ${JSON.stringify(spec.app)}: ${field} ${JSON.stringify(value)} ${problem}`,
+      fix,
+      { field, value },
+    );
+  };
+  if (!DNS_LABEL.test(spec.app)) {
+    refuse('name', spec.app, 'is not a DNS label', 'name the app with lower-case letters, digits and "-"');
+  }
+  const paths: [string, string | undefined][] = [
+    ['path', spec.path],
+    ['base', spec.base],
+    [`environments.${spec.environment ?? '<env>'}.overlay`, spec.overlay],
+    ['helm.chart', spec.helm?.chart],
+    ...(spec.valueFiles ?? []).map(
+      (f, i) => [`environments.${spec.environment ?? '<env>'}.valueFiles[${i}]`, f] as [string, string],
+    ),
+  ];
+  for (const [field, value] of paths) {
+    const problem = value === undefined ? undefined : unsafeRepoPath(value);
+    if (problem)
+      refuse(field, value!, problem, 'write a relative path inside the config repository, such as apps/web');
+  }
+  if (spec.target !== undefined && !DNS_LABEL.test(spec.target.name)) {
+    refuse(
+      'target',
+      spec.target.name,
+      'is not a DNS label',
+      'name the target with lower-case letters, digits and "-"',
+    );
+  }
+  if (spec.namespace !== undefined && !DNS_LABEL.test(spec.namespace)) {
+    refuse('namespace', spec.namespace, 'is not a DNS label', 'use lower-case letters, digits and "-"');
+  }
+  const { releaseName, name, repo } = spec.helm ?? {};
+  if (releaseName !== undefined && !DNS_LABEL.test(releaseName)) {
+    refuse('helm.releaseName', releaseName, 'is not a DNS label', 'use lower-case letters, digits and "-"');
+  }
+  if (name !== undefined && !CHART_NAME.test(name)) {
+    refuse(
+      'helm.name',
+      name,
+      'is not a chart name',
+      'use letters, digits, ".", "_" and "-", not starting with "-"',
+    );
+  }
+  if (repo !== undefined && !/^(https?|oci):\/\/[^\s-][^\s]*$/i.test(repo)) {
+    refuse('helm.repo', repo, 'is not an https://, http:// or oci:// URL', 'give the chart repository URL');
+  }
+};
+
+export const renderInputs = async (
+  tree: SourceTree,
+  spec: RenderSpec,
+  limits: RenderLimits = DEFAULT_RENDER_LIMITS,
+): Promise<RenderInputs> => {
+  checkRenderSpec(spec);
   const kind = await detectKind(tree, spec);
   const inputs = new Set<string>();
-  if (kind === 'kustomize') await walkKustomization(tree, kustomizeDir(spec), inputs);
-  else if (kind === 'helm') await helmInputs(tree, spec, inputs);
+  if (kind === 'kustomize') await walkKustomization(tree, kustomizeDir(spec), inputs, limits);
+  else if (kind === 'helm') await helmInputs(tree, spec, inputs, limits);
   else {
     inputs.add(joinPath(spec.path, spec.base ?? '.'));
     if (spec.overlay !== undefined) inputs.add(joinPath(spec.path, spec.overlay));
@@ -694,13 +937,22 @@ const renderKustomize = async (
   spec: RenderSpec,
   renderer: ManifestRenderer | undefined,
   inputs: readonly string[],
+  limits: RenderLimits,
 ): Promise<RenderedObject[]> => {
   const dir = kustomizeDir(spec);
   const file = (await kustomizationIn(tree, dir))?.file ?? joinPath(dir, 'kustomization.yaml');
   const result = await needTools(renderer, file, 'kustomize').kustomize({ root: tree.root, dir, inputs });
   if (!result.ok) throw toolFailure(file, 'kustomize', result);
-  const objects = indexObjects(parseFile(result.stdout, file, placeholderVars(spec), false), spec);
-  return finish([...objects.values()].map((p) => ({ object: p.object, file: p.file })));
+  const objects = indexObjects(
+    parseFile(result.stdout, file, placeholderVars(spec), outputLimits(limits), false),
+    spec,
+  );
+  return finish(
+    [...objects.values()].map((p) => ({ object: p.object, file: p.file })),
+    spec,
+    limits,
+    file,
+  );
 };
 
 const renderHelm = async (
@@ -708,6 +960,7 @@ const renderHelm = async (
   spec: RenderSpec,
   renderer: ManifestRenderer | undefined,
   inputs: readonly string[],
+  limits: RenderLimits,
 ): Promise<RenderedObject[]> => {
   const dir = chartDir(spec);
   const repo = spec.helm?.repo;
@@ -730,9 +983,14 @@ const renderHelm = async (
     // `# Source: CHART/templates/x.yaml` names the template; map it back into the repo.
     const source = /^# Source: (.+)$/m.exec(chunk)?.[1]?.trim();
     const at = source && !repo ? joinPath(dir, source.split('/').slice(1).join('/')) : file;
-    parsed.push(...parseFile(chunk, at, undefined, false));
+    parsed.push(...parseFile(chunk, at, undefined, outputLimits(limits), false));
   }
-  return finish([...indexObjects(parsed, spec).values()].map((p) => ({ object: p.object, file: p.file })));
+  return finish(
+    [...indexObjects(parsed, spec).values()].map((p) => ({ object: p.object, file: p.file })),
+    spec,
+    limits,
+    file,
+  );
 };
 
 /**
@@ -745,12 +1003,20 @@ export const renderApp = async (
   spec: RenderSpec,
   renderer?: ManifestRenderer,
   prepared?: RenderInputs,
+  limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ): Promise<RenderedObject[]> => {
-  const { kind, inputs } = prepared ?? (await renderInputs(tree, spec));
-  if (kind === 'kustomize') return renderKustomize(tree, spec, renderer, inputs);
-  if (kind === 'helm') return renderHelm(tree, spec, renderer, inputs);
-  return renderDirectory(tree, spec);
+  checkRenderSpec(spec);
+  const { kind, inputs } = prepared ?? (await renderInputs(tree, spec, limits));
+  if (kind === 'kustomize') return renderKustomize(tree, spec, renderer, inputs, limits);
+  if (kind === 'helm') return renderHelm(tree, spec, renderer, inputs, limits);
+  return renderDirectory(tree, spec, limits);
 };
+
+/** A tool's whole output is one "file": it is bounded by the rendered-bytes limit instead. */
+const outputLimits = (limits: RenderLimits): RenderLimits => ({
+  ...limits,
+  maxFileBytes: Math.max(limits.maxFileBytes, limits.maxRenderedBytes),
+});
 
 const sortedRecord = <T>(record: Readonly<Record<string, T>>): Record<string, T> =>
   Object.fromEntries(Object.entries(record).sort(([a], [b]) => cmp(a, b)));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { branchName } from './repos.ts';
 
 /** The file name Sluice looks for at the root of a config repository. */
 export const CONFIG_FILE = 'sluice.yaml';
@@ -9,14 +10,51 @@ const dnsLabel = z
 
 const labelMap = z.record(z.string().min(1), z.string());
 
-/** A path inside the config repository: relative, no `..`, no leading `/`. */
+/**
+ * Why a repo-relative path from sluice.yaml (or a render spec) is unsafe to hand to a tool or a
+ * filesystem call, or undefined when it is fine. Paths reach kubectl and helm, so one that reads
+ * as a flag (`-…`), leaves the repository (`/…`, `..`), or carries control characters or a
+ * backslash (another path separator on some hosts) is refused, never repaired.
+ */
+export const unsafeRepoPath = (p: string): string | undefined => {
+  if (p.startsWith('-')) return 'must not start with "-" (a tool would read it as a flag)';
+  if (p.startsWith('/') || p.startsWith('~')) return 'must be relative to the repository root, not absolute';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f\\]/.test(p)) return 'must not contain control characters or "\\"';
+  if (p.split('/').includes('..')) return 'must be a path relative to the repository root, without ".."';
+  return undefined;
+};
+
+/** A path inside the config repository: relative, normalised, no `..`, no leading `/` or `-`. */
 export const repoPath = z
   .string()
   .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), {
-    message: 'must be a path relative to the repository root, without ".."',
+  .max(1024)
+  .superRefine((p, ctx) => {
+    const problem = unsafeRepoPath(p);
+    if (problem) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${problem} (got ${JSON.stringify(p)})`,
+        params: { fix: 'write a relative path inside the config repository, such as apps/web' },
+      });
+    }
   })
-  .transform((p) => p.replace(/\/+$/, '').replace(/^\.\//, '') || '.');
+  .transform(
+    (p) =>
+      p
+        .split('/')
+        .filter((s) => s !== '' && s !== '.')
+        .join('/') || '.',
+  );
+
+/** A chart's name in a chart repository: what `helm template` takes as the chart argument. */
+const chartName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/,
+    'must be a chart name: letters, digits, ".", "_" and "-", not starting with "-" or "."',
+  );
 
 export const secretRef = z
   .string()
@@ -103,7 +141,7 @@ export const helmSchema = z
       .regex(/^(https?|oci):\/\/\S+$/, 'must be an https://, http:// or oci:// chart repository URL')
       .optional(),
     /** Chart name in `repo`. */
-    name: z.string().min(1).optional(),
+    name: chartName.optional(),
     /** Exact chart version from `repo`. */
     version: pinnedVersion.optional(),
     /** Helm release name (default: the app's name). */
@@ -199,6 +237,11 @@ export const fleetConfigSchema = z
   .object({
     apiVersion: z.literal('sluice.dev/v1'),
     kind: z.literal('Fleet'),
+    /**
+     * The branches that deploy this fleet, narrowing the deployment config's list for the repo
+     * (default: all of those, else main). A branch named here but not there never deploys.
+     */
+    branches: z.array(branchName).min(1).max(50).optional(),
     targets: z.array(targetSchema).min(1),
     apps: z.array(appSchema).default([]),
     policies: fleetPolicies,

@@ -1,13 +1,20 @@
 /**
- * ManifestRenderer over the real binaries: `kubectl kustomize` and `helm template`, run with a
- * time bound, a clean environment (no kubeconfig, no cloud credentials, helm's homes under the
- * tool cache) and the checkout as working directory. Before a run every input directory is
- * walked and a symlink that resolves outside the checkout is refused, since the tools would
- * follow it.
+ * ManifestRenderer over the real binaries: `kubectl kustomize` and `helm template`. Everything
+ * they read comes from a config repository, which is attacker-controlled, so each run:
+ * - gets repo-derived values only as checked absolute paths or after `--`, never as flags;
+ * - runs kustomize with `--load-restrictor LoadRestrictionsRootOnly` and no plugins, exec
+ *   functions or helm inflation (their flags stay at their `false` defaults);
+ * - runs in a fresh scratch directory that is its HOME, XDG and helm homes, with an empty PATH
+ *   (kustomize finds no `git` to clone with) and, unless sluice.yaml configures a chart
+ *   repository for the app, proxies that point nowhere, so no HTTP fetch leaves the host;
+ * - runs in its own process group under `ulimit -v`; on timeout or an output bound the whole
+ *   group is killed (`process.kill(-pid)`), grandchildren included.
+ * Before a run every input directory is walked and a symlink that resolves outside the
+ * checkout is refused, since the tools would follow it.
  */
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ManifestRenderer, ToolResult } from '../../ports/index.ts';
 import { defaultToolCacheDir, ensureTools, type ToolPaths } from './layer.ts';
@@ -17,9 +24,36 @@ export interface ToolRendererOptions {
   readonly cacheDir?: string;
   /** Explicit binaries, e.g. `/opt/kubectl/kubectl` and `/opt/helm/helm` inside Lambda. */
   readonly binaries?: { kubectl: string; helm: string };
-  /** Kill a tool that runs longer than this (default 60 s). */
+  /** Kill a tool run (its whole process group) that runs longer than this (default 60 s). */
   readonly timeoutMs?: number;
+  /** Virtual memory of one tool run, as `ulimit -v` sets it (default 1 GiB; Go needs ~0.5 GiB to start). */
+  readonly memoryBytes?: number;
+  /** Stdout of one tool run; more is a render too large (default 32 MiB). */
+  readonly maxOutputBytes?: number;
+  /** Parent of each run's scratch directory (default the OS temp directory: /tmp in Lambda). */
+  readonly scratchDir?: string;
 }
+
+export const DEFAULT_TOOL_LIMITS = {
+  timeoutMs: 60_000,
+  memoryBytes: 1024 * 1024 * 1024,
+  maxOutputBytes: 32 * 1024 * 1024,
+} as const;
+
+/** Proxies that refuse every connection: Go's HTTP client (helm, kustomize) honours them. */
+const NO_NETWORK = {
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  ALL_PROXY: 'http://127.0.0.1:9',
+  http_proxy: 'http://127.0.0.1:9',
+  https_proxy: 'http://127.0.0.1:9',
+  NO_PROXY: '',
+  no_proxy: '',
+};
+
+/** What a Go binary prints when `ulimit -v` stops an allocation. */
+const OUT_OF_MEMORY = /out of memory|cannot allocate memory|failed to reserve|mmap.*errno 12/i;
+const MAX_STDERR = 64 * 1024;
 
 const isInside = (root: string, candidate: string): boolean =>
   candidate === root || candidate.startsWith(`${root}${path.sep}`);
@@ -49,48 +83,136 @@ const escapingLink = async (root: string, dir: string): Promise<string | undefin
   return undefined;
 };
 
+/** `root/rel` as an absolute path, refused unless it stays inside `root`. */
+const inside = (root: string, rel: string): string | undefined => {
+  const full = path.resolve(root, rel);
+  return isInside(root, full) ? full : undefined;
+};
+
 export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestRenderer => {
   const cacheDir = options.cacheDir ?? defaultToolCacheDir();
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TOOL_LIMITS.timeoutMs;
+  const memoryBytes = options.memoryBytes ?? DEFAULT_TOOL_LIMITS.memoryBytes;
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_TOOL_LIMITS.maxOutputBytes;
   const tools = (): Promise<Pick<ToolPaths, 'kubectl' | 'helm'>> =>
     options.binaries ? Promise.resolve(options.binaries) : ensureTools(cacheDir);
-  const home = path.join(cacheDir, 'home');
-  const env = {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: home,
-    KUBECONFIG: path.join(home, 'no-kubeconfig'),
-    HELM_CACHE_HOME: path.join(home, 'helm', 'cache'),
-    HELM_CONFIG_HOME: path.join(home, 'helm', 'config'),
-    HELM_DATA_HOME: path.join(home, 'helm', 'data'),
-    LANG: 'C',
+
+  /** A fresh directory for one run: HOME, XDG and helm homes, an empty PATH; removed after. */
+  const withScratch = async <T>(
+    work: (scratch: string, env: NodeJS.ProcessEnv) => Promise<T>,
+    network: boolean,
+  ) => {
+    const parent = options.scratchDir ?? tmpdir();
+    await mkdir(parent, { recursive: true });
+    const scratch = await mkdtemp(path.join(parent, 'sluice-render-'));
+    try {
+      for (const dir of ['bin', 'config', 'cache', 'data', 'plugins']) await mkdir(path.join(scratch, dir));
+      const env: NodeJS.ProcessEnv = {
+        PATH: path.join(scratch, 'bin'),
+        HOME: scratch,
+        TMPDIR: scratch,
+        XDG_CONFIG_HOME: path.join(scratch, 'config'),
+        XDG_CACHE_HOME: path.join(scratch, 'cache'),
+        XDG_DATA_HOME: path.join(scratch, 'data'),
+        KUBECONFIG: path.join(scratch, 'no-kubeconfig'),
+        HELM_CACHE_HOME: path.join(scratch, 'cache', 'helm'),
+        HELM_CONFIG_HOME: path.join(scratch, 'config', 'helm'),
+        HELM_DATA_HOME: path.join(scratch, 'data', 'helm'),
+        HELM_PLUGINS: path.join(scratch, 'plugins'),
+        KUSTOMIZE_PLUGIN_HOME: path.join(scratch, 'plugins'),
+        LANG: 'C',
+        ...(network ? {} : NO_NETWORK),
+      };
+      return await work(scratch, env);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   };
 
-  const run = (file: string, args: readonly string[], cwd: string): Promise<ToolResult> =>
+  /**
+   * Runs `file args` in its own process group under `ulimit -v`, collecting at most
+   * maxOutputBytes of stdout; the group is killed on timeout, on too much output, and after exit.
+   */
+  const run = (
+    file: string,
+    args: readonly string[],
+    cwd: string,
+    env: NodeJS.ProcessEnv,
+    hide: readonly string[] = [],
+  ): Promise<ToolResult> =>
     new Promise((resolve) => {
-      execFile(
-        file,
-        args,
-        {
-          cwd,
-          env,
-          timeout: timeoutMs,
-          killSignal: 'SIGKILL',
-          maxBuffer: 256 * 1024 * 1024,
-          encoding: 'utf8',
-        },
-        (error, stdout, stderr) => {
-          if (!error) return resolve({ ok: true, stdout });
-          if (error.killed || error.signal === 'SIGKILL') {
-            return resolve({
-              ok: false,
-              reason: 'timeout',
-              message: `${path.basename(file)} did not finish within ${timeoutMs / 1000} s`,
-            });
-          }
-          const message = (stderr || error.message).trim().replaceAll(cwd + path.sep, '');
-          resolve({ ok: false, reason: 'failed', message });
-        },
+      const tool = path.basename(file);
+      const child = spawn(
+        '/bin/sh',
+        [
+          '-c',
+          'ulimit -v "$1" || exit 125; shift; exec "$@"',
+          'sluice-limit',
+          String(Math.floor(memoryBytes / 1024)),
+          file,
+          ...args,
+        ],
+        { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
       );
+      const killGroup = () => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // the group is already gone
+        }
+      };
+      let stopped: ToolResult | undefined;
+      const stop = (result: ToolResult) => {
+        stopped ??= result;
+        killGroup();
+      };
+      const timer = setTimeout(
+        () =>
+          stop({
+            ok: false,
+            reason: 'timeout',
+            message: `${tool} did not finish within ${timeoutMs / 1000} s`,
+          }),
+        timeoutMs,
+      );
+      const out: Buffer[] = [];
+      let outBytes = 0;
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        outBytes += chunk.length;
+        if (outBytes > maxOutputBytes) {
+          stop({
+            ok: false,
+            reason: 'failed',
+            message: `${tool} wrote more than ${maxOutputBytes} bytes, the limit of rendered output per tool run; split the app, or the operator raises SLUICE_RENDER_MAX_RENDERED_BYTES`,
+          });
+        } else if (!stopped) out.push(chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        if (err.length < MAX_STDERR) err += chunk.toString('utf8');
+      });
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        stop({ ok: false, reason: 'failed', message: `${tool} could not start: ${error.message}` });
+        resolve(stopped!);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        killGroup(); // anything the tool left behind in its group
+        if (stopped) return resolve(stopped);
+        if (code === 0) return resolve({ ok: true, stdout: Buffer.concat(out).toString('utf8') });
+        let message = err.trim() || `${tool} exited with ${signal ?? `code ${code}`}`;
+        for (const dir of [cwd, ...hide])
+          message = message.replaceAll(`${dir}${path.sep}`, '').replaceAll(dir, '.');
+        if (OUT_OF_MEMORY.test(message)) {
+          return resolve({
+            ok: false,
+            reason: 'failed',
+            message: `${tool} ran out of memory at the limit of ${Math.round(memoryBytes / 1024 / 1024)} MiB per tool run; split the app, or the operator raises SLUICE_RENDER_MEMORY_MB`,
+          });
+        }
+        resolve({ ok: false, reason: 'failed', message: message.split('\n').slice(0, 20).join('\n') });
+      });
     });
 
   const refuseLinks = async (root: string, inputs: readonly string[]): Promise<ToolResult | undefined> => {
@@ -112,13 +234,19 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
     return undefined;
   };
 
+  const outside = (what: string, value: string): ToolResult => ({
+    ok: false,
+    reason: 'refused',
+    message: `${what} ${JSON.stringify(value)} is outside the repository`,
+  });
+
   let versions: Promise<string> | undefined;
   return {
     versions() {
-      versions ??= (async () => {
+      versions ??= withScratch(async (scratch, env) => {
         const { kubectl, helm } = await tools();
-        const k = await run(kubectl, ['version', '--client', '-o', 'json'], cacheDir);
-        const h = await run(helm, ['version', '--template', '{{.Version}}'], cacheDir);
+        const k = await run(kubectl, ['version', '--client', '-o', 'json'], scratch, env);
+        const h = await run(helm, ['version', '--template', '{{.Version}}'], scratch, env);
         if (!k.ok || !h.ok)
           throw new Error(`render tools do not run: ${k.ok ? '' : k.message} ${h.ok ? '' : h.message}`);
         const info = JSON.parse(k.stdout) as {
@@ -126,7 +254,7 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
           kustomizeVersion?: string;
         };
         return `kubectl ${info.clientVersion?.gitVersion}, kustomize ${info.kustomizeVersion}, helm ${h.stdout.trim()}`;
-      })();
+      }, false);
       versions.catch(() => {
         versions = undefined;
       });
@@ -136,40 +264,61 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
     async kustomize({ root, dir, inputs }) {
       const refused = await refuseLinks(root, inputs);
       if (refused) return refused;
+      const realRoot = await realpath(root);
+      const target = inside(realRoot, dir);
+      if (!target) return outside('kustomization directory', dir);
       const { kubectl } = await tools();
-      return run(kubectl, ['kustomize', dir, '--load-restrictor', 'LoadRestrictionsRootOnly'], root);
+      return withScratch(
+        (scratch, env) =>
+          run(
+            kubectl,
+            ['kustomize', '--load-restrictor', 'LoadRestrictionsRootOnly', '--', target],
+            realRoot,
+            env,
+            [scratch],
+          ),
+        false,
+      );
     },
 
     async helmTemplate(request) {
       const refused = await refuseLinks(request.root, request.inputs);
       if (refused) return refused;
-      const { helm } = await tools();
-      await mkdir(env.HELM_CACHE_HOME, { recursive: true });
-      // Sluice's values go through a generated file, not --set, so commas and dots in values
-      // stay literal; it is layered last, as helm layers -f files in order.
-      const valuesFile = path.join(home, `values-${randomUUID()}.json`);
-      await writeFile(valuesFile, JSON.stringify(request.values));
-      const args = ['template', request.releaseName];
+      const realRoot = await realpath(request.root);
+      const valueFiles: string[] = [];
+      for (const file of request.valueFiles) {
+        const full = inside(realRoot, file);
+        if (!full) return outside('values file', file);
+        valueFiles.push(full);
+      }
+      let chart: string[];
       if (request.repo?.url.startsWith('oci://')) {
-        args.push(
-          `${request.repo.url.replace(/\/+$/, '')}/${request.repo.name}`,
-          '--version',
-          request.repo.version,
-        );
+        chart = [`${request.repo.url.replace(/\/+$/, '')}/${request.repo.name}`];
       } else if (request.repo) {
-        args.push(request.repo.name, '--repo', request.repo.url, '--version', request.repo.version);
+        chart = [request.repo.name];
       } else {
-        args.push(request.chart ?? '.');
+        const full = inside(realRoot, request.chart ?? '.');
+        if (!full) return outside('chart directory', request.chart ?? '.');
+        chart = [full];
       }
-      if (request.namespace) args.push('--namespace', request.namespace);
-      if (request.includeCrds) args.push('--include-crds');
-      for (const file of request.valueFiles) args.push('--values', file);
-      args.push('--values', valuesFile);
-      try {
-        return await run(helm, args, request.root);
-      } finally {
-        await rm(valuesFile, { force: true });
-      }
+      const { helm } = await tools();
+      return withScratch(async (scratch, env) => {
+        // Sluice's values go through a generated file, not --set, so commas and dots in values
+        // stay literal; it is layered last, as helm layers -f files in order.
+        const valuesFile = path.join(scratch, 'sluice-values.json');
+        await writeFile(valuesFile, JSON.stringify(request.values));
+        const flags: string[] = [];
+        if (request.repo && !request.repo.url.startsWith('oci://')) flags.push('--repo', request.repo.url);
+        if (request.repo) flags.push('--version', request.repo.version);
+        if (request.namespace) flags.push('--namespace', request.namespace);
+        if (request.includeCrds) flags.push('--include-crds');
+        for (const file of valueFiles) flags.push('--values', file);
+        flags.push('--values', valuesFile);
+        // Repo-derived names come after `--`: helm reads them as the release name and chart only.
+        return run(helm, ['template', ...flags, '--', request.releaseName, ...chart], realRoot, env, [
+          scratch,
+        ]);
+      }, request.repo !== undefined);
     },
   };
 };
