@@ -5,16 +5,15 @@ import {
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
 import type { AwsSettings } from '../../config/env.ts';
-import { BadInputError, UnavailableError } from '../../errors.ts';
+import { UnavailableError } from '../../errors.ts';
 import type { EventBus } from '../../ports/index.ts';
-import { EVENT_SOURCE, eventSchemas, type OutboundEvent } from '../../schemas/events.ts';
+import { EVENT_SOURCE, type OutboundEvent } from '../../schemas/events.ts';
+import { validDetail } from '../event-detail.ts';
 import { clientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
 
 /** PutEvents accepts at most 10 entries per call. */
 const BATCH = 10;
-/** EventBridge rejects an entry over 256 KB (detail-type + detail + source + resources). */
-const MAX_ENTRY_BYTES = 256 * 1024;
 
 export interface EventBridgeBusOptions {
   /** Name or ARN of the bus, e.g. `sluice`. */
@@ -53,42 +52,12 @@ export class EventBridgeBus implements EventBus {
   }
 
   #toEntry(event: OutboundEvent): PutEventsRequestEntry {
-    const schema = eventSchemas[event.detailType];
-    if (schema === undefined) {
-      throw new BadInputError(
-        `event detail-type "${String(event.detailType)}"`,
-        'is not a Sluice event',
-        `use one of: ${Object.keys(eventSchemas).join(', ')}`,
-      );
-    }
-    const parsed = schema.safeParse(event.detail);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-      );
-      throw new BadInputError(
-        `"${event.detailType}" event detail`,
-        `does not match its schema (${issues.join('; ')})`,
-        'build the detail with the fields shared/schemas/events.ts requires',
-        { detailType: event.detailType, issues },
-      );
-    }
-    const entry: PutEventsRequestEntry = {
+    return {
       Source: EVENT_SOURCE,
       DetailType: event.detailType,
-      Detail: JSON.stringify(parsed.data),
+      Detail: JSON.stringify(validDetail(event)),
       EventBusName: this.#busName,
     };
-    const size = Buffer.byteLength(`${entry.Source}${entry.DetailType}${entry.Detail}`);
-    if (size > MAX_ENTRY_BYTES) {
-      throw new BadInputError(
-        `"${event.detailType}" event`,
-        `is ${size} bytes, over EventBridge's ${MAX_ENTRY_BYTES}-byte limit`,
-        'pass large payloads by reference (an S3 key and digest), not inline',
-        { size },
-      );
-    }
-    return entry;
   }
 
   async #putWithRetries(batch: PutEventsRequestEntry[]): Promise<void> {

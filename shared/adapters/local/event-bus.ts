@@ -2,13 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EventBus, EventLog } from '../../ports/index.ts';
-import {
-  type Envelope,
-  EVENT_SOURCE,
-  envelopeSchema,
-  eventSchemas,
-  type OutboundEvent,
-} from '../../schemas/events.ts';
+import { type Envelope, EVENT_SOURCE, envelopeSchema, type OutboundEvent } from '../../schemas/events.ts';
+import { validDetail } from '../event-detail.ts';
 
 export interface BusRule {
   readonly name: string;
@@ -46,7 +41,7 @@ export class LocalEventBus implements EventBus, EventLog {
 
   async publish(events: readonly OutboundEvent[]): Promise<void> {
     const envelopes = events.map((e): Envelope => {
-      const detail = eventSchemas[e.detailType].parse(e.detail);
+      const detail = validDetail(e);
       return {
         version: '0',
         id: randomUUID(),
