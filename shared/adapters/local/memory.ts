@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../errors.ts';
+import { BadInputError, NotFoundError } from '../../errors.ts';
 import type { Clock, IdempotencyStore, SecretStore, WritableSecretStore } from '../../ports/index.ts';
 import { readJson, writeFileAtomic } from './json-file.ts';
 
@@ -66,6 +66,13 @@ export class FileSecretStore implements WritableSecretStore {
 
   /** Replaces every `ref#FIELD` entry with these fields (file mode 0600); other entries stay. */
   async put(ref: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    if (ref.includes('#')) {
+      throw new BadInputError(
+        `secret reference "${ref}"`,
+        'names a key, but a write replaces the whole secret',
+        `pass ${ref.slice(0, ref.indexOf('#'))}`,
+      );
+    }
     const values = await readJson<Record<string, unknown>>(this.file, {});
     const kept = Object.entries(values).filter(([name]) => !name.startsWith(`${ref}#`));
     const written = Object.entries(fields).map(([field, value]) => [`${ref}#${field}`, value]);
