@@ -17,6 +17,27 @@ const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (a-z, 0-9, -)');
 
+const httpsUrl = z
+  .url({ error: 'must be an https:// URL' })
+  .regex(/^https:\/\//, 'must be an https:// URL (SNS delivers alarms over TLS only here)');
+
+/** Who hears about alarms: subscriptions to the management stack's `sluice-alerts` topic. */
+const alertsSchema = z.strictObject({
+  /** Email addresses; each confirms its subscription from the message SNS sends. */
+  emails: z.array(z.email({ error: 'must be an email address' })).default([]),
+  /** HTTPS endpoints (PagerDuty, Opsgenie, a webhook); each confirms its subscription. */
+  https: z.array(httpsUrl).default([]),
+  /** Slack channels through AWS Chatbot (the workspace is authorised once in the Chatbot console). */
+  slack: z
+    .array(
+      z.strictObject({
+        workspaceId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'must be a Slack workspace id such as T0123ABCD'),
+        channelId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'must be a Slack channel id such as C0123ABCD'),
+      }),
+    )
+    .default([]),
+});
+
 const managementSchema = z.strictObject({
   account,
   region,
@@ -41,6 +62,8 @@ const managementSchema = z.strictObject({
       z.url({ error: 'must be a clone URL such as https://git.example.com/acme/fleet.git' }),
     )
     .default({}),
+  /** Alarm subscribers; alarms of every stack reach them through the management topic. */
+  alerts: alertsSchema.prefault({}),
 });
 
 const regionalSchema = z.strictObject({
@@ -61,6 +84,37 @@ const regionalSchema = z.strictObject({
    * in Secrets Manager `sluice/clusters/<target>`.
    */
   eksClusters: z.record(dnsLabel, z.string().min(1).max(100)).default({}),
+  /** Runs the Lambda agent in a VPC, for EKS clusters with a private endpoint. @default no VPC */
+  vpc: z
+    .strictObject({
+      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id such as vpc-0123456789abcdef0'),
+      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be subnet ids')).min(1),
+      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be security group ids')).min(1),
+    })
+    .optional(),
+  /**
+   * Who may assume an in-cluster agent's role: an IAM Roles Anywhere trust anchor (on-prem, X.509
+   * certificates), else a named IAM principal, else EKS Pod Identity.
+   */
+  agentIdentity: z
+    .union([
+      z.strictObject({
+        rolesAnywhereTrustAnchorArn: z
+          .string()
+          .regex(
+            /^arn:aws[-a-z]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor\/[0-9a-f-]{36}$/,
+            'must be a Roles Anywhere trust anchor ARN',
+          ),
+        /** Only certificates with this subject CN may assume the role. @default any from the anchor */
+        certificateCommonName: z.string().min(1).optional(),
+      }),
+      z.strictObject({
+        principalArn: z
+          .string()
+          .regex(/^arn:aws[-a-z]*:iam::\d{12}:(role|user)\/.+$/, 'must be an IAM role or user ARN'),
+      }),
+    ])
+    .optional(),
 });
 
 export const deployConfigSchema = z.strictObject({
@@ -193,6 +247,22 @@ export const validateDeployConfig = (
         );
       }
       seenTarget.set(target, i);
+    }
+    if (r.vpc && r.agent !== 'lambda') {
+      throw new ConfigError(
+        where(['regions', i, 'vpc']),
+        keyPath(['regions', i, 'vpc']),
+        `vpc is set but agent is "${r.agent}": only the Lambda agent runs in a VPC`,
+        'remove vpc, or set agent: lambda',
+      );
+    }
+    if (r.agentIdentity && r.agent !== 'in-cluster') {
+      throw new ConfigError(
+        where(['regions', i, 'agentIdentity']),
+        keyPath(['regions', i, 'agentIdentity']),
+        `agentIdentity is set but agent is "${r.agent}": it says who assumes an in-cluster agent's role`,
+        'remove agentIdentity, or set agent: in-cluster',
+      );
     }
     const shared = config.regions.filter((o) => o.region === r.region);
     if (shared.length > 1 && r.targets.length === 0) {

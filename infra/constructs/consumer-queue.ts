@@ -1,5 +1,4 @@
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
@@ -20,12 +19,11 @@ export interface ConsumerQueueProps {
 /**
  * A consumer's queue and its dead-letter queue: SSE-SQS encryption (works across accounts and
  * with EventBridge without a key policy), TLS-only, poison messages parked after
- * MAX_RECEIVE_COUNT receives for 14 days, and an alarm as soon as anything is parked.
+ * MAX_RECEIVE_COUNT receives for 14 days. Its stack's `Alerts.parked` alarm watches the DLQ.
  */
 export class ConsumerQueue extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
-  readonly dlqAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ConsumerQueueProps) {
     super(scope, id);
@@ -44,13 +42,12 @@ export class ConsumerQueue extends Construct {
       ...(props.deliveryDelay ? { deliveryDelay: props.deliveryDelay } : {}),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
-    this.dlqAlarm = this.deadLetterQueue.node.findChild('DepthAlarm') as cloudwatch.Alarm;
   }
 }
 
 /**
- * A dead-letter queue: messages kept 14 days, and an alarm (`sluice-dlq-<name>`) as soon as one
- * message waits in it — inspect it and redrive.
+ * A dead-letter queue: messages kept 14 days. One alarm per stack (`Alerts.parked`) watches all
+ * of a stack's dead-letter queues rather than one alarm each (docs/cost.md).
  */
 export const deadLetterQueue = (scope: Construct, id: string, queueName: string): sqs.Queue => {
   const queue = new sqs.Queue(scope, id, {
@@ -64,18 +61,5 @@ export const deadLetterQueue = (scope: Construct, id: string, queueName: string)
     'SQS3',
     'This queue is itself a dead-letter queue; a DLQ of a DLQ would only hide messages',
   );
-  alarmOnDepth(queue, `${queueName.replace(/\.fifo$/, '')}-depth`);
   return queue;
 };
-
-const alarmOnDepth = (queue: sqs.Queue, alarmName: string): cloudwatch.Alarm =>
-  queue
-    .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
-    .createAlarm(queue, 'DepthAlarm', {
-      alarmName,
-      alarmDescription: `Messages parked in ${alarmName}; inspect them and redrive`,
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });

@@ -4,6 +4,7 @@ import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -20,6 +21,7 @@ import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { agentQueueName, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import type { ManagementConfig, RegionalConfig } from '../config.ts';
+import { Alerts, pipelineMetric } from '../constructs/alerting.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
 import { type BucketAccess, REPO_ROOT, SluiceFunction } from '../constructs/sluice-function.ts';
 import { acceptFinding } from '../nag.ts';
@@ -45,11 +47,26 @@ export const AGENT_DETAIL_TYPES = [
 export const bundleBucketName = (account: string, region: string): string =>
   `sluice-bundles-${account}-${region}`;
 
+/**
+ * A regional agent queue on AWS is FIFO: dispatch groups messages by target+app, so the Lambda
+ * agent works on one delivery per (target, app) at a time, as the in-process agent does.
+ */
+export const agentFifoQueueName = (region: string): string => `${agentQueueName(region)}.fifo`;
+
 export const agentQueueUrl = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>
-  `https://sqs.${r.region}.amazonaws.com/${r.account}/${agentQueueName(r.region)}`;
+  `https://sqs.${r.region}.amazonaws.com/${r.account}/${agentFifoQueueName(r.region)}`;
 
 export const agentQueueArn = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>
-  `arn:${Aws.PARTITION}:sqs:${r.region}:${r.account}:${agentQueueName(r.region)}`;
+  `arn:${Aws.PARTITION}:sqs:${r.region}:${r.account}:${agentFifoQueueName(r.region)}`;
+
+/** The alarm state changes every regional stack forwards to the management bus. */
+export const ALARM_STATE_CHANGE = {
+  source: 'aws.cloudwatch',
+  detailType: 'CloudWatch Alarm State Change',
+} as const;
+
+/** Sluice's own alarms are named `sluice-*`: they notify people; every other alarm may roll back. */
+export const SLUICE_ALARM_PREFIX = 'sluice-';
 
 /** Which function each route feeds, with its bucket access, size and batch. */
 interface ConsumerSpec {
@@ -77,7 +94,8 @@ const CONSUMERS: Record<Route['fn'], ConsumerSpec> = {
     batchSize: 1,
     git: true,
   },
-  dispatch: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10 },
+  // Reads bundles to copy them into each agent's regional bucket.
+  dispatch: { bucket: { ledger: 'write', bundles: 'read' }, timeout: Duration.minutes(1), batchSize: 10 },
   report: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10, gitToken: true },
 };
 
@@ -97,6 +115,7 @@ export class ManagementStack extends Stack {
   readonly bucket: s3.Bucket;
   readonly queues: ReadonlyMap<string, ConsumerQueue>;
   readonly functions: ReadonlyMap<string, SluiceFunction>;
+  readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: ManagementStackProps) {
     super(scope, id, props);
@@ -125,17 +144,8 @@ export class ManagementStack extends Stack {
       'S1',
       'Writes are few and versioned (every ledger state is kept); enable CloudTrail S3 data events for request-level audit instead of a second log bucket',
     );
+    // Agents read bundles from their own region's bucket (dispatch copies them there), never this one.
     const foreignAccounts = [...new Set(regions.map((r) => r.account))].filter((a) => a !== config.account);
-    if (foreignAccounts.length > 0) {
-      // Agents in other accounts read bundles (never the ledger or claims).
-      this.bucket.addToResourcePolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject'],
-          principals: foreignAccounts.map((a) => new iam.AccountPrincipal(a)),
-          resources: [this.bucket.arnForObjects('bundles/*')],
-        }),
-      );
-    }
 
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: BUS_NAME });
     if (foreignAccounts.length > 0) {
@@ -151,7 +161,23 @@ export class ManagementStack extends Stack {
           },
         }),
       );
+      // Their CloudWatch alarms, forwarded from each regional stack's default bus (rollback, alerts).
+      this.bus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'RegionalAlarmsForwarded',
+          actions: ['events:PutEvents'],
+          principals: foreignAccounts.map((a) => new iam.AccountPrincipal(a)),
+          resources: [this.bus.eventBusArn],
+          conditions: {
+            StringEquals: {
+              'events:source': ALARM_STATE_CHANGE.source,
+              'events:detail-type': ALARM_STATE_CHANGE.detailType,
+            },
+          },
+        }),
+      );
     }
+    this.alerts = new Alerts(this, 'Alerts', { subscribers: config.alerts });
 
     const webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
       description: 'Sluice webhook HMAC secrets by provider: {"github": "...", "github-previous": "..."}',
@@ -242,7 +268,12 @@ export class ManagementStack extends Stack {
       if (route.fn !== 'report') fn.bindBus(this.bus);
       if (spec.git || spec.gitToken) fn.bindSecret('gitSecret', gitSecret);
       if (route.fn === 'render') fn.bindKubectl(kubectl);
-      if (route.fn === 'dispatch') fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
+      if (route.fn === 'dispatch') {
+        fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
+        this.grantRegionalBundles(fn, regions);
+      }
+      // Who owns each target (the account in its agent queue's URL): report refuses the others.
+      if (route.fn === 'report') fn.addEnvironment(SLUICE_ENV.agentQueues, JSON.stringify(agentQueues));
       functions.set(route.fn, fn);
     }
 
@@ -259,17 +290,43 @@ export class ManagementStack extends Stack {
       eventPattern: { source: [EVENT_SOURCE], detailType: [...ROLLBACK_ROUTE.detailTypes] },
       targets: [queueTarget(rollback.queue)],
     });
+    const alarmPattern: events.EventPattern = {
+      source: [ALARM_STATE_CHANGE.source],
+      detailType: [ALARM_STATE_CHANGE.detailType],
+      detail: {
+        state: { value: ['ALARM'] },
+        alarmName: [{ 'anything-but': { prefix: SLUICE_ALARM_PREFIX } }],
+      },
+    };
     new events.Rule(this, 'AlarmRule', {
       description: 'CloudWatch alarms entering ALARM → rollback queue',
-      eventPattern: {
-        source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        detail: {
-          state: { value: ['ALARM'] },
-          alarmName: [{ 'anything-but': { prefix: 'sluice-' } }],
-        },
-      },
+      eventPattern: alarmPattern,
       targets: [new targets.SqsQueue(rollback.queue, { deadLetterQueue: deliveryDlq })],
+    });
+    // Alarms of other accounts and regions arrive on the sluice bus, forwarded by regional stacks.
+    new events.Rule(this, 'ForwardedAlarmRule', {
+      eventBus: this.bus,
+      description: 'CloudWatch alarms of target accounts/regions entering ALARM → rollback queue',
+      eventPattern: alarmPattern,
+      targets: [new targets.SqsQueue(rollback.queue, { deadLetterQueue: deliveryDlq })],
+    });
+    // Their own sluice-* alarms notify people through this stack's topic (one set of subscribers).
+    new events.Rule(this, 'ForwardedSluiceAlarmRule', {
+      eventBus: this.bus,
+      description: 'sluice-* alarms of regional stacks → the alerts topic',
+      eventPattern: {
+        source: [ALARM_STATE_CHANGE.source],
+        detailType: [ALARM_STATE_CHANGE.detailType],
+        detail: { alarmName: [{ prefix: SLUICE_ALARM_PREFIX }], state: { value: ['ALARM', 'OK'] } },
+      },
+      targets: [
+        new targets.SnsTopic(this.alerts.topic, {
+          deadLetterQueue: deliveryDlq,
+          message: events.RuleTargetInput.fromText(
+            `${events.EventField.fromPath('$.detail.alarmName')} is ${events.EventField.fromPath('$.detail.state.value')} in ${events.EventField.account}/${events.EventField.region}: ${events.EventField.fromPath('$.detail.state.reason')}`,
+          ),
+        }),
+      ],
     });
     if (existsSync(join(REPO_ROOT, 'functions', 'rollback', 'index.ts'))) {
       // Reads sluice.yaml and pushes the revert (Git secret), re-dispatches known-good bundles.
@@ -284,6 +341,7 @@ export class ManagementStack extends Stack {
         .bindSecret('gitSecret', gitSecret)
         .bindAgentQueues(agentQueues, regions.map(agentQueueArn))
         .bindQueue(rollback.queue, { batchSize: 1 });
+      this.grantRegionalBundles(fn, regions);
       // Where rollback clones each config repo (a setting only: Git access is the Git secret).
       fn.addEnvironment(SLUICE_ENV.repoUrls, JSON.stringify(config.repoUrls));
       functions.set('rollback', fn);
@@ -311,8 +369,6 @@ export class ManagementStack extends Stack {
 
     ingest.bindPlanIntake(queues.get('plan')!.queue);
 
-    for (const fn of functions.values()) fn.alarmOnErrors();
-
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -339,6 +395,8 @@ export class ManagementStack extends Stack {
       'Git providers cannot sign requests with IAM or OAuth; ingest verifies the HMAC signature over the raw body and answers 401 otherwise',
     );
 
+    this.alarmAndDashboard(config, api, stage, deliveryDlq);
+
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     out('WebhookUrl', `${stage.url}webhooks/github`, 'Register this URL as the config repo webhook');
@@ -355,6 +413,165 @@ export class ManagementStack extends Stack {
       out(`${capitalise(name)}DlqUrl`, q.deadLetterQueue.queueUrl, `${name} dead-letter queue`);
     }
     out('EventDeliveryDlqUrl', deliveryDlq.queueUrl, 'EventBridge delivery failures');
+    out('AlertsTopicArn', this.alerts.topic.topicArn, 'Every alarm of every Sluice stack; subscribe here');
+  }
+
+  /**
+   * Dispatch and rollback copy each bundle (read here: bindBundles) into the agent's own region's
+   * bucket before handing it over, so a region deploys and rolls back without this bucket.
+   */
+  private grantRegionalBundles(fn: SluiceFunction, regions: readonly RegionalConfig[]): void {
+    const buckets = [...new Set(regions.map((r) => bundleBucketName(r.account, r.region)))].filter(
+      (name) => name !== this.bucket.bucketName,
+    );
+    if (buckets.length === 0) return;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: buckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}/bundles/*`),
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: buckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`),
+      }),
+    );
+    for (const b of buckets) {
+      acceptFinding(
+        fn,
+        `IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/bundles/*]`,
+        'Bundles are content-addressed (bundles/<sha256>.json); dispatch copies them into each regional bucket under that prefix only',
+      );
+    }
+  }
+
+  /**
+   * The alarms that earn their $0.10 per metric (docs/cost.md), each notifying the alerts topic,
+   * and the dashboard: queues, functions, the API and deployments.
+   */
+  private alarmAndDashboard(
+    config: ManagementConfig,
+    api: apigw.HttpApi,
+    stage: apigw.HttpStage,
+    deliveryDlq: sqs.IQueue,
+  ): void {
+    const consumers = [...this.queues.entries()];
+    const dlqs = [...consumers.map(([, q]) => q.deadLetterQueue), deliveryDlq];
+    const name = (what: string) => `${SLUICE_ALARM_PREFIX}${what}-${config.stackName}`;
+    const alarms = [
+      this.alerts.parked(this, name('dlq-parked'), dlqs),
+      this.alerts.stuck(
+        this,
+        name('queue-age'),
+        consumers.map(([, q]) => q.queue),
+      ),
+    ];
+    const ingest = this.functions.get('ingest')!;
+    // Queue-fed functions retry a throttle from their queue (queue-age sees it); a throttled
+    // ingest refuses a webhook.
+    alarms.push(
+      this.alerts.alarm(this, 'IngestThrottlesAlarm', {
+        alarmName: name('ingest-throttles'),
+        alarmDescription:
+          'The ingest function was throttled: webhooks were refused (reconciliation will catch up)',
+        metric: ingest.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    const api5xx = new cloudwatch.Metric({
+      namespace: 'AWS/ApiGateway',
+      metricName: '5xx',
+      dimensionsMap: { ApiId: api.apiId, Stage: stage.stageName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    });
+    alarms.push(
+      this.alerts.alarm(this, 'Api5xxAlarm', {
+        alarmName: name('api-5xx'),
+        alarmDescription: 'The webhook API answered 5xx: ingest failed or timed out on a push',
+        metric: api5xx,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    alarms.push(
+      this.alerts.alarm(this, 'DeploymentsFailedAlarm', {
+        alarmName: name('deployments-failed'),
+        alarmDescription: 'An agent reported Deployment Failed (rollback runs on its own; see sluice status)',
+        metric: pipelineMetric('deploymentsFailed'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    const fns = [...this.functions.values()];
+    const perFn = (metric: (fn: SluiceFunction) => cloudwatch.IMetric) => fns.map(metric);
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: config.stackName,
+      defaultInterval: Duration.days(1),
+    });
+    dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24, height: 3 }),
+      new cloudwatch.GraphWidget({
+        title: 'Deployments',
+        left: [
+          pipelineMetric('releasesPlanned', { label: 'releases planned' }),
+          pipelineMetric('deploymentsSucceeded', { label: 'succeeded' }),
+          pipelineMetric('deploymentsFailed', { label: 'failed' }),
+          pipelineMetric('rendersFailed', { label: 'renders failed' }),
+        ],
+        right: [pipelineMetric('applyDurationMs', { statistic: 'p90', label: 'apply p90 (ms)' })],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Webhook API',
+        left: ['Count', '4xx', '5xx'].map(
+          (metricName) =>
+            new cloudwatch.Metric({
+              namespace: 'AWS/ApiGateway',
+              metricName,
+              dimensionsMap: { ApiId: api.apiId, Stage: stage.stageName },
+              statistic: 'Sum',
+              period: Duration.minutes(5),
+            }),
+        ),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Queues: oldest message (s)',
+        left: consumers.map(([n, q]) =>
+          q.queue.metricApproximateAgeOfOldestMessage({ label: n, statistic: 'Maximum' }),
+        ),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-letter queues: parked messages',
+        left: [...consumers.map(([n]) => n), 'event-delivery'].map((label, i) =>
+          dlqs[i]!.metricApproximateNumberOfMessagesVisible({ label, statistic: 'Maximum' }),
+        ),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Functions: errors and throttles',
+        left: perFn((fn) => fn.metricErrors({ label: `${fn.functionLabel} errors` })),
+        right: perFn((fn) => fn.metricThrottles({ label: `${fn.functionLabel} throttles` })),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Functions: duration p90 (ms)',
+        left: perFn((fn) => fn.metricDuration({ label: fn.functionLabel, statistic: 'p90' })),
+        width: 12,
+      }),
+    );
+    new CfnOutput(this, 'DashboardName', { value: config.stackName, description: 'CloudWatch dashboard' });
   }
 }
 

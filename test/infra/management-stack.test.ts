@@ -234,13 +234,15 @@ describe('ManagementStack', () => {
         Variables: Match.objectLike({
           [SLUICE_ENV.agentQueues]: JSON.stringify({
             targets: {
-              'prod-use1': 'https://sqs.us-east-1.amazonaws.com/111111111111/sluice-agent-us-east-1',
-              'onprem-fra1': 'https://sqs.eu-central-1.amazonaws.com/444444444444/sluice-agent-eu-central-1',
+              'prod-use1': 'https://sqs.us-east-1.amazonaws.com/111111111111/sluice-agent-us-east-1.fifo',
+              'onprem-fra1':
+                'https://sqs.eu-central-1.amazonaws.com/444444444444/sluice-agent-eu-central-1.fifo',
             },
             regions: {
-              'us-east-1': 'https://sqs.us-east-1.amazonaws.com/111111111111/sluice-agent-us-east-1',
-              'eu-west-1': 'https://sqs.eu-west-1.amazonaws.com/222222222222/sluice-agent-eu-west-1',
-              'eu-central-1': 'https://sqs.eu-central-1.amazonaws.com/444444444444/sluice-agent-eu-central-1',
+              'us-east-1': 'https://sqs.us-east-1.amazonaws.com/111111111111/sluice-agent-us-east-1.fifo',
+              'eu-west-1': 'https://sqs.eu-west-1.amazonaws.com/222222222222/sluice-agent-eu-west-1.fifo',
+              'eu-central-1':
+                'https://sqs.eu-central-1.amazonaws.com/444444444444/sluice-agent-eu-central-1.fifo',
             },
           }),
         }),
@@ -267,14 +269,25 @@ describe('ManagementStack', () => {
     }
   });
 
-  it('alarms on every dead-letter queue and every function', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
-      (a) => a.Properties.AlarmName as string,
-    );
-    for (const route of ROUTES) expect(alarms).toContain(`${route.queue.replace(/\.fifo$/, '')}-dlq-depth`);
-    expect(alarms.filter((n) => n.includes('-errors-')).length).toBe(
-      Object.keys(template.findResources('AWS::Lambda::Function')).length,
-    );
+  it('watches every dead-letter queue in one alarm and every consumer queue in another', () => {
+    // GIVEN the queues of every route, the rollback queue and the event-delivery DLQ
+    const parked = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { AlarmName: 'sluice-dlq-parked-SluiceManagement' },
+      }),
+    )[0];
+    const stuck = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { AlarmName: 'sluice-queue-age-SluiceManagement' },
+      }),
+    )[0];
+    // THEN one metric-math alarm reads the depth of all 6 DLQs, one the oldest-message age of all 5 queues
+    const names = (alarm: typeof parked, metric: string) =>
+      (alarm?.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[])
+        .filter((m) => m.MetricStat?.Metric.MetricName === metric)
+        .map((m) => m);
+    expect(names(parked, 'ApproximateNumberOfMessagesVisible')).toHaveLength(ROUTES.length + 2);
+    expect(names(stuck, 'ApproximateAgeOfOldestMessage')).toHaveLength(ROUTES.length + 1);
   });
 
   it('outputs the webhook URL, the bus ARN and the queue URLs', () => {

@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { validateDeployConfig } from '../../infra/config.ts';
 import { SLUICE_ENV } from '../../shared/config/env.ts';
 import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
 import { buildTestApp, MANAGEMENT } from './support.ts';
@@ -17,12 +18,16 @@ beforeAll(() => {
 });
 
 describe('RegionalAgentStack', () => {
-  it('creates the region agent queue with a dead-letter queue', () => {
+  it('creates the region agent queue, FIFO, with a dead-letter queue', () => {
     otherAccount.hasResourceProperties('AWS::SQS::Queue', {
-      QueueName: 'sluice-agent-eu-west-1',
+      QueueName: 'sluice-agent-eu-west-1.fifo',
+      FifoQueue: true,
       RedrivePolicy: Match.objectLike({ maxReceiveCount: MAX_RECEIVE_COUNT }),
     });
-    otherAccount.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'sluice-agent-eu-west-1-dlq' });
+    otherAccount.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'sluice-agent-eu-west-1-dlq.fifo',
+      FifoQueue: true,
+    });
   });
 
   it('lets the management account send to the agent queue', () => {
@@ -91,9 +96,28 @@ describe('RegionalAgentStack', () => {
     });
   });
 
-  it('gives an in-cluster agent an EKS Pod Identity role instead of a Lambda', () => {
+  it('gives an in-cluster agent a role instead of a Lambda, assumed through EKS Pod Identity by default', () => {
     expect(Object.keys(inCluster.findResources('AWS::Lambda::Function'))).toEqual([]);
-    inCluster.hasResourceProperties('AWS::IAM::Role', {
+    const [, , , podIdentity] = buildTestApp(
+      validateDeployConfig(
+        {
+          management: { account: MANAGEMENT, region: 'us-east-1' },
+          regions: [
+            { account: MANAGEMENT, region: 'us-east-1', agent: 'lambda' },
+            { account: '222222222222', region: 'eu-west-1', agent: 'lambda' },
+            {
+              account: '444444444444',
+              region: 'eu-central-1',
+              agent: 'in-cluster',
+              targets: ['onprem-fra1'],
+            },
+            { account: '555555555555', region: 'ap-south-1', agent: 'in-cluster' },
+          ],
+        },
+        'test',
+      ),
+    ).regional.map((stack) => Template.fromStack(stack));
+    podIdentity!.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({

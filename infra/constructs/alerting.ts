@@ -1,0 +1,153 @@
+import { Duration } from 'aws-cdk-lib';
+import * as chatbot from 'aws-cdk-lib/aws-chatbot';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { ManagementConfig } from '../config.ts';
+import { acceptFinding } from '../nag.ts';
+
+/** The alerts topic's name in every stack: `sluice-alerts`. */
+export const ALERTS_TOPIC = 'sluice-alerts';
+
+/**
+ * Pipeline metrics the functions emit as EMF (Powertools Metrics, namespace `Sluice`, dimension
+ * `service` = `sluice-<stage>`), by what the dashboard and the alarms read.
+ */
+export const PIPELINE_METRICS = {
+  releasesPlanned: { metricName: 'ReleasesPlanned', service: 'sluice-plan' },
+  rendersFailed: { metricName: 'RendersFailed', service: 'sluice-render' },
+  deploymentsSucceeded: { metricName: 'DeploymentsSucceeded', service: 'sluice-report' },
+  deploymentsFailed: { metricName: 'DeploymentsFailed', service: 'sluice-report' },
+  applyDurationMs: { metricName: 'ApplyDurationMs', service: 'sluice-report' },
+} as const;
+export const METRICS_NAMESPACE = 'Sluice';
+
+export const pipelineMetric = (
+  which: keyof typeof PIPELINE_METRICS,
+  props: cloudwatch.MetricOptions = {},
+): cloudwatch.Metric =>
+  new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: PIPELINE_METRICS[which].metricName,
+    dimensionsMap: { service: PIPELINE_METRICS[which].service },
+    statistic: 'Sum',
+    period: Duration.minutes(5),
+    ...props,
+  });
+
+export interface AlertsProps {
+  /** An existing topic (the management topic, when a regional stack shares its account/region). */
+  readonly topic?: sns.ITopic;
+  /** Subscribers of a topic created here. @default none */
+  readonly subscribers?: ManagementConfig['alerts'];
+}
+
+/**
+ * Where every alarm of a stack goes: the `sluice-alerts` SNS topic. `alarm()` is the one way this
+ * app creates an alarm, so no alarm can be left without an action.
+ */
+export class Alerts extends Construct {
+  readonly topic: sns.ITopic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: AlertsProps = {}) {
+    super(scope, id);
+    if (props.topic) {
+      this.topic = props.topic;
+      return;
+    }
+    const topic = new sns.Topic(this, 'Topic', {
+      topicName: ALERTS_TOPIC,
+      displayName: 'Sluice alerts',
+      enforceSSL: true,
+    });
+    acceptFinding(
+      topic,
+      'SNS2',
+      'Alarm notifications carry alarm names and states only, never a secret; CloudWatch and EventBridge cannot publish to a topic under the AWS-managed SNS key, and a customer key would cost $1/month idle (docs/cost.md)',
+    );
+    const subscribers = props.subscribers;
+    for (const email of subscribers?.emails ?? [])
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const url of subscribers?.https ?? []) topic.addSubscription(new subscriptions.UrlSubscription(url));
+    (subscribers?.slack ?? []).forEach((slack, i) => {
+      new chatbot.SlackChannelConfiguration(this, `Slack${i}`, {
+        slackChannelConfigurationName: `sluice-alerts-${slack.channelId}`,
+        slackWorkspaceId: slack.workspaceId,
+        slackChannelId: slack.channelId,
+        notificationTopics: [topic],
+        // Chatbot only relays notifications; no console actions from the channel.
+        guardrailPolicies: [],
+      });
+    });
+    this.topic = topic;
+  }
+
+  /** An alarm that notifies the topic when it enters ALARM and when it recovers. */
+  alarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(scope, id, props);
+    const action = new actions.SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  /**
+   * One alarm for messages parked in any of `queues` (dead-letter queues): the greatest depth
+   * among them ≥ 1. Billed per metric read, like one alarm per queue, but pages once.
+   */
+  parked(scope: Construct, alarmName: string, queues: readonly sqs.IQueue[]): cloudwatch.Alarm {
+    return this.alarm(scope, 'DlqParkedAlarm', {
+      alarmName,
+      alarmDescription: `Messages parked in a dead-letter queue (${queues.length} watched); inspect and redrive them (docs/deploy.md)`,
+      metric: maxOf(
+        queues.map((q) =>
+          q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        ),
+        'greatest dead-letter queue depth',
+      ),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** One alarm when the oldest message of any of `queues` has waited longer than `threshold`. */
+  stuck(
+    scope: Construct,
+    alarmName: string,
+    queues: readonly sqs.IQueue[],
+    threshold: Duration = Duration.minutes(15),
+  ): cloudwatch.Alarm {
+    return this.alarm(scope, 'QueueAgeAlarm', {
+      alarmName,
+      alarmDescription: `A message has waited over ${threshold.toHumanString()} on a consumer queue (${queues.length} watched): its consumer is failing, throttled or stopped`,
+      metric: maxOf(
+        queues.map((q) =>
+          q.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        ),
+        'oldest message age (s)',
+      ),
+      threshold: threshold.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+/** The greatest of `metrics` (one metric needs no math). */
+const maxOf = (metrics: readonly cloudwatch.IMetric[], label: string): cloudwatch.IMetric => {
+  if (metrics.length === 1) return metrics[0]!;
+  return new cloudwatch.MathExpression({
+    expression: `MAX([${metrics.map((_, i) => `m${i}`).join(', ')}])`,
+    usingMetrics: Object.fromEntries(metrics.map((m, i) => [`m${i}`, m])),
+    label,
+    period: Duration.minutes(5),
+  });
+};
