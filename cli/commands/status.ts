@@ -1,55 +1,123 @@
-import path from 'node:path';
 import type { Command } from 'commander';
-import { FileLedger } from '../../shared/adapters/local/ledger.ts';
-import { workdirPaths } from '../runtime/local-pipeline.ts';
+import { type StatusRow, statusRows } from '../../shared/core/history.ts';
+import type { BranchOutcome } from '../../shared/ports/index.ts';
+import { DEFAULT_WORKDIR, openReader, type TargetFlags, targetOptions } from '../operate.ts';
 
-export const DEFAULT_WORKDIR = '.sluice';
+export { DEFAULT_WORKDIR };
+
+const short = (sha: string | undefined) => (sha ? sha.slice(0, 7) : '');
+
+/** `--json`: one object per (app, target); `newest` is the newest planned commit and its outcome. */
+const rowJson = (r: StatusRow) => ({
+  app: r.app,
+  target: r.target,
+  ...(r.deployed
+    ? {
+        commit: r.deployed.commit,
+        state: r.deployed.state,
+        updatedAt: r.deployed.updatedAt,
+        generation: r.deployed.generation,
+        digest: r.deployed.digest,
+        ...(r.deployed.reason ? { reason: r.deployed.reason } : {}),
+        ...(r.deployed.lastKnownGood ? { lastKnownGood: r.deployed.lastKnownGood.commit } : {}),
+      }
+    : { state: 'NotDeployed' }),
+  ...(r.newest
+    ? {
+        newest: {
+          commit: r.newest.commit,
+          outcome: r.newest.outcome,
+          traceId: r.newest.traceId,
+          at: r.newest.at,
+          ...(r.newest.reason ? { reason: r.newest.reason } : {}),
+        },
+      }
+    : {}),
+});
+
+const table = (header: string[], rows: string[][], print: (line: string) => void) => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  for (const row of [header, ...rows]) {
+    print(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+};
+
+/** The same lines for a local `sluice dev` and a deployed stack. */
+export const printStatus = (
+  rows: readonly StatusRow[],
+  branches: readonly BranchOutcome[],
+  print: (line: string) => void,
+): void => {
+  table(
+    ['APP', 'TARGET', 'COMMIT', 'STATE', 'UPDATED', 'NEWEST', 'OUTCOME', 'REASON'],
+    rows.map((r) => [
+      r.app,
+      r.target,
+      short(r.deployed?.commit),
+      r.deployed?.state ?? 'NotDeployed',
+      r.deployed?.updatedAt ?? '',
+      short(r.newest?.commit),
+      r.newest?.outcome ?? '',
+      (r.newest?.reason ?? r.deployed?.reason ?? '').split('\n')[0] ?? '',
+    ]),
+    print,
+  );
+  if (branches.length === 0) return;
+  print('');
+  table(
+    ['REPO', 'BRANCH', 'NEWEST', 'OUTCOME', 'AT', 'REASON'],
+    [...branches]
+      .sort((a, b) => a.repo.localeCompare(b.repo) || a.branch.localeCompare(b.branch))
+      .map((b) => [
+        b.repo,
+        b.branch,
+        short(b.commit),
+        b.outcome,
+        b.at,
+        (b.reason ?? '').split('\n')[0] ?? '',
+      ]),
+    print,
+  );
+};
 
 export const registerStatus = (program: Command): void => {
-  program
-    .command('status')
-    .description('per (app, target): the deployed commit, its state and when it changed')
-    .option('--workdir <dir>', 'the working directory of `sluice dev`', DEFAULT_WORKDIR)
-    .option('--json', 'print JSON: {"deployments":[{app,target,commit,state,updatedAt}]}')
-    .action(async (options: { workdir: string; json?: boolean }) => {
-      const ledger = new FileLedger(workdirPaths(path.resolve(options.workdir)).ledger);
-      const records = await ledger.listDeployments();
-      if (options.json) {
-        const deployments = records.map((r) => ({
-          app: r.app,
-          target: r.target,
-          commit: r.commit,
-          state: r.state,
-          updatedAt: r.updatedAt,
-          generation: r.generation,
-          digest: r.digest,
-          ...(r.reason ? { reason: r.reason } : {}),
-          ...(r.lastKnownGood ? { lastKnownGood: r.lastKnownGood.commit } : {}),
-        }));
-        console.log(JSON.stringify({ deployments }, null, 2));
-        return;
-      }
-      if (records.length === 0) {
-        console.log(`No deployments recorded in ${options.workdir} yet. Is \`sluice dev\` running there?`);
-        return;
-      }
-      const rows = records.map((r) => [
-        r.app,
-        r.target,
-        r.commit.slice(0, 7),
-        r.state,
-        r.updatedAt,
-        r.reason ?? '',
+  targetOptions(
+    program
+      .command('status')
+      .description(
+        'per (app, target): the deployed commit and its state, and the newest planned commit with its outcome and why it did not deploy',
+      ),
+  )
+    .option('--app <name>', 'only this app')
+    .option('--target <name>', 'only this target')
+    .option(
+      '--json',
+      'print JSON: {"deployments":[{app,target,commit,state,updatedAt,newest:{commit,outcome,reason}}],"branches":[…]}',
+    )
+    .action(async (options: TargetFlags & { json?: boolean; app?: string; target?: string }) => {
+      const reader = await openReader(options);
+      const [deployments, newest] = await Promise.all([
+        reader.ledger.listDeployments(),
+        reader.history.newest(),
       ]);
-      const header = ['APP', 'TARGET', 'COMMIT', 'STATE', 'UPDATED', 'REASON'];
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-      for (const row of [header, ...rows]) {
-        console.log(
-          row
-            .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-            .join('  ')
-            .trimEnd(),
-        );
+      const rows = statusRows(deployments, newest.targets, options);
+      if (options.json) {
+        console.log(JSON.stringify({ deployments: rows.map(rowJson), branches: newest.branches }, null, 2));
+        return;
       }
+      if (rows.length === 0 && newest.branches.length === 0) {
+        console.log(
+          options.aws
+            ? `Nothing recorded in ${reader.where} yet. Has a push reached the stack?`
+            : `No deployments recorded in ${options.workdir} yet. Is \`sluice dev\` running there?`,
+        );
+        return;
+      }
+      printStatus(rows, newest.branches, (line) => console.log(line));
     });
 };

@@ -130,14 +130,18 @@ const repoUrlsSchema = z.record(z.string(), z.url());
  * URL in SLUICE_REPO_URLS when listed (sluice.deploy.yaml `management.repoUrls`), else GitHub's.
  */
 export const readRepoUrls = (env: Env = process.env): ((repo: string) => string) => {
-  const urls = parseJsonSetting(
+  const urls = readRepoUrlMap(env);
+  return (repo) => urls[repo] ?? `https://github.com/${repo}.git`;
+};
+
+/** The configured config repos (`management.repoUrls`): the reconcile function polls each one. */
+export const readRepoUrlMap = (env: Env = process.env): Readonly<Record<string, string>> =>
+  parseJsonSetting(
     SLUICE_ENV.repoUrls,
     env[SLUICE_ENV.repoUrls]?.trim() || '{}',
     repoUrlsSchema,
     'set it to {"<owner/name>":"<clone url>"} (management.repoUrls in sluice.deploy.yaml)',
   );
-  return (repo) => urls[repo] ?? `https://github.com/${repo}.git`;
-};
 
 const fixQueues = 'set it to {"targets":{"<target>":"<queue url>"},"regions":{"<region>":"<queue url>"}}';
 

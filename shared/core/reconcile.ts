@@ -6,9 +6,14 @@
  * no longer exists is left alone (its deletion arrives by webhook); a remote that cannot be read is
  * reported and retried on the next round.
  */
-import { isSluiceError } from '../errors.ts';
+import { isSluiceError, UnavailableError } from '../errors.ts';
 import type { Clock, EventBus, GitSource, Ledger } from '../ports/index.ts';
-import { type CommitPushed, commitPushed, SCHEMA_VERSION } from '../schemas/events.ts';
+import {
+  type CommitPushed,
+  commitPushed,
+  type ReconcileRequested,
+  SCHEMA_VERSION,
+} from '../schemas/events.ts';
 import { ZERO_SHA } from './webhooks/common.ts';
 
 export interface ReconcileDeps {
@@ -76,4 +81,54 @@ export const reconcileBranches = async (
     }
   }
   return { published, failed };
+};
+
+/**
+ * The branches to poll: every branch the record has seen pushed (its newest commit was not a
+ * deletion), and `main` of each configured repo it has not seen yet. Clone URLs come from the
+ * configuration (`urlOf`), never from an event. `repo`: only that repository (a throttled push).
+ */
+export const trackedBranches = (
+  known: readonly { repo: string; branch: string; outcome?: string }[],
+  configured: readonly string[],
+  urlOf: (repo: string) => string,
+  repo?: string,
+): TrackedBranch[] => {
+  const seen = known.filter((b) => b.outcome !== 'Branch Deleted');
+  // A throttled push of a repo never seen before: its main branch, at its configured URL.
+  const repos = repo === undefined || configured.includes(repo) ? configured : [...configured, repo];
+  const branches = [
+    ...seen.map((b) => ({ repo: b.repo, branch: b.branch })),
+    ...repos
+      .filter((name) => !seen.some((b) => b.repo === name))
+      .map((name) => ({ repo: name, branch: 'main' })),
+  ];
+  return branches
+    .filter((b) => repo === undefined || b.repo === repo)
+    .map((b) => ({ ...b, repoUrl: urlOf(b.repo) }));
+};
+
+export interface ReconcileRequestDeps extends ReconcileDeps {
+  /** The branches to poll, all or one repository's (see `trackedBranches`). */
+  readonly tracked: (repo?: string) => Promise<readonly TrackedBranch[]>;
+}
+
+/**
+ * One Reconcile Requested (the schedule, or a throttled push): polls the tracked branches. When
+ * every branch failed, a dependency is down (the git server, the ledger): the request is retried.
+ * When only some did, the next round retries them.
+ */
+export const reconcileOnRequest = async (
+  deps: ReconcileRequestDeps,
+  request: ReconcileRequested,
+): Promise<ReconcileResult> => {
+  const tracked = await deps.tracked(request.repo);
+  const result = await reconcileBranches(deps, tracked);
+  if (tracked.length > 0 && result.failed.length === tracked.length) {
+    throw new UnavailableError(
+      `every tracked branch (${result.failed.map((f) => `${f.repo}#${f.branch}`).join(', ')})`,
+      new Error(result.failed[0]?.error ?? 'unknown'),
+    );
+  }
+  return result;
 };

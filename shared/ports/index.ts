@@ -19,6 +19,56 @@ export interface EventLog {
   find(filter: { commit?: string; traceId?: string }): Promise<Envelope[]>;
 }
 
+/**
+ * What became of the newest commit planned for one (app, target), from the events alone: kept so
+ * `sluice status` can say why the newest commit is not the deployed one (issue 13).
+ */
+export interface PlannedOutcome {
+  app: string;
+  target: string;
+  repo: string;
+  branch: string;
+  commit: string;
+  traceId: string;
+  generation: number;
+  /** Planned, Rendered, Dispatched, Healthy, Failed, Refused, Policy Rejected, Render Failed, Rolled Back. */
+  outcome: string;
+  reason?: string;
+  at: string;
+}
+
+/** The newest commit seen on a branch and what planning made of it (an invalid sluice.yaml shows here). */
+export interface BranchOutcome {
+  repo: string;
+  branch: string;
+  commit: string;
+  traceId: string;
+  /** Pushed, Planned, Invalid Config, No App Changed, Branch Deleted. */
+  outcome: string;
+  reason?: string;
+  at: string;
+}
+
+/** Keeps every event of the `sluice` bus (the record function on AWS; the bus's own log locally). */
+export interface EventRecorder {
+  /** Stores one event; storing the same envelope again changes nothing. Events without a trace are ignored. */
+  record(envelope: Envelope): Promise<void>;
+}
+
+/** The read side of the record, for `sluice status` and `sluice trace`, locally and on AWS. */
+export interface History {
+  /** Every event of every trace that names a commit starting with `sha`, oldest first. */
+  traceOf(sha: string): Promise<Envelope[]>;
+  /** The newest planned commit per (app, target), and the newest commit per branch, with outcomes. */
+  newest(): Promise<{ targets: PlannedOutcome[]; branches: BranchOutcome[] }>;
+}
+
+/** Asks the reconcile consumer to compare branch heads with the ledger, now or after a delay. */
+export interface ReconcileTrigger {
+  /** `repo`: only that repository's branches (a throttled push); none: every tracked branch. */
+  request(input: { repo?: string; delaySeconds: number; requestedBy: string }): Promise<void>;
+}
+
 /** At-least-once delivery means every entry point needs a place to remember what it has seen. */
 export interface IdempotencyStore {
   /** True the first time `key` is claimed within `ttlSeconds`; false for every repeat. */

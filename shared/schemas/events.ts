@@ -276,6 +276,18 @@ export const driftCheckRequested = z.object({
   apps: z.array(z.string().min(1)).min(1).optional(),
 });
 
+/**
+ * Asks the reconcile consumer to compare branch heads with the last planned commits: the schedule
+ * puts it on the bus every `reconcileMinutes`; ingest sends it, delayed, to the reconcile queue when
+ * it throttles an authenticated push. `repo`: only that repository's branches. No trace fields, so
+ * like Drift Check Requested it is not in `eventSchemas`.
+ */
+export const reconcileRequested = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  requestedBy: z.string().min(1),
+  repo: z.string().min(1).optional(),
+});
+
 /** detail-type → detail schema: the one definition of every event on the bus. */
 export const eventSchemas = {
   'Commit Pushed': commitPushed,
@@ -314,6 +326,7 @@ export type RevertCommitted = EventDetail<'Revert Committed'>;
 export type RevertFailed = EventDetail<'Revert Failed'>;
 export type DriftDetected = EventDetail<'Drift Detected'>;
 export type DriftCheckRequested = z.infer<typeof driftCheckRequested>;
+export type ReconcileRequested = z.infer<typeof reconcileRequested>;
 export type TargetRef = z.infer<typeof targetRef>;
 export type BundleRef = z.infer<typeof bundleRef>;
 export type RenderSpec = z.infer<typeof renderSpec>;

@@ -1,6 +1,6 @@
 /** Small helpers for JSON documents in S3 guarded by ETags (optimistic concurrency). */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { SluiceError } from '../../errors.ts';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ConflictError, type SluiceError } from '../../errors.ts';
 import { translateAwsError } from './errors.ts';
 
 export interface Versioned<T> {
@@ -53,4 +53,64 @@ export const writeJsonIf = async (
     if (translated.code === 'CONFLICT') return false;
     throw translated;
   }
+};
+
+/** Every key under `prefix`, across pages. */
+export const listKeys = async (
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  what: string,
+): Promise<string[]> => {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    try {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } catch (error) {
+      throw translateAwsError(error, what);
+    }
+  } while (token !== undefined);
+  return keys;
+};
+
+/** The documents at `keys` (16 reads at a time), skipping any deleted meanwhile. */
+export const readAllJson = async <T>(
+  client: S3Client,
+  bucket: string,
+  keys: readonly string[],
+): Promise<T[]> => {
+  const out: T[] = [];
+  for (let start = 0; start < keys.length; start += 16) {
+    const batch = await Promise.all(
+      keys.slice(start, start + 16).map((key) => readJson<T>(client, bucket, key)),
+    );
+    for (const item of batch) if (item) out.push(item.value);
+  }
+  return out;
+};
+
+/**
+ * Read-modify-write under the ETag: `next` gets the current document (undefined when absent) and
+ * returns the one to store, or the same object to leave it. Retries a lost race with jitter.
+ */
+export const updateJson = async <T>(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  next: (current: T | undefined) => T,
+  attempts = 8,
+): Promise<T> => {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const current = await readJson<T>(client, bucket, key);
+    const value = next(current?.value);
+    if (current && value === current.value) return value;
+    if (await writeJsonIf(client, bucket, key, value, current?.etag)) return value;
+    await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
+  }
+  throw new ConflictError(`s3://${bucket}/${key}`, { attempts });
 };
