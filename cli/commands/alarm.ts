@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import { sendToDev } from '../../shared/adapters/local/control-server.ts';
 import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import { sendToDev } from './rollback.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
 const STATES = ['ALARM', 'OK', 'INSUFFICIENT_DATA'] as const;

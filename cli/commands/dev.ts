@@ -9,6 +9,11 @@ import type { Command } from 'commander';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
 import { localSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
+import {
+  controlFile,
+  controlTokenFile,
+  startControlServer,
+} from '../../shared/adapters/local/control-server.ts';
 import { initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
 import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
@@ -26,7 +31,6 @@ import type { EventBus, GitSource, Ledger } from '../../shared/ports/index.ts';
 import { printEvent } from '../progress.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
-import { controlFile, startControlServer } from './rollback.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
 const run = promisify(execFile);
@@ -316,9 +320,10 @@ export const startDev = async (
   print(`webhooks: ${edge.ingestUrl}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
   const reconciler = await startReconciler(options, paths.repos, git.url, gitSource, pipeline, print);
-  const control = await startControlServer(pipeline.bus);
+  const control = await startControlServer(pipeline.bus, { tokenFile: controlTokenFile(workdir) });
   await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
-  print(`control: ${control.url}/local/events`);
+  print(`control: ${control.url}/local/events (bearer token in ${controlTokenFile(workdir)}, mode 600)`);
+  print('listening on 127.0.0.1 only: git, webhooks and control are not reachable from other machines');
   print('ready');
 
   return {
@@ -398,6 +403,7 @@ export const startAwsDev = async (
   print(`git: ${gitUrl}`);
   print(`webhook: ${webhookUrl}`);
   print(`aws: ${aws.endpoint} bus ${pipeline.resources.busName}, bucket ${pipeline.resources.bucket}`);
+  print('listening on 127.0.0.1 only: git and webhooks are not reachable from other machines');
   print('ready');
   return {
     gitUrl,

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError, SluiceError } from '../../errors.ts';
+import { BadInputError, NotFoundError, SluiceError } from '../../errors.ts';
 import type { BundleStore } from '../../ports/index.ts';
+import { printable } from '../../printable.ts';
 import type { BundleRef } from '../../schemas/events.ts';
+import { safeJoinRelative } from '../safe-path.ts';
 import { writeFileAtomic } from './json-file.ts';
 
 /** Content-addressed bundles in a directory: `<root>/bundles/<sha256>.json`. */
@@ -31,9 +33,17 @@ export class FileBundleStore implements BundleStore {
   }
 
   async get(ref: Pick<BundleRef, 'key' | 'digest'>): Promise<Uint8Array> {
+    // The key arrives in a message: only `bundles/<sha256>.json` names a bundle, nothing else is read.
+    if (!/^bundles\/[0-9a-f]{64}\.json$/.test(ref.key)) {
+      throw new BadInputError(
+        `bundle key "${printable(ref.key)}"`,
+        'is not bundles/<sha256>.json',
+        'send the key put() returned',
+      );
+    }
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(join(this.root, ref.key));
+      bytes = await readFile(safeJoinRelative(this.root, ref.key));
     } catch (error) {
       throw new NotFoundError(`bundle ${ref.key}`, { digest: ref.digest }, error);
     }

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SluiceError } from '../../errors.ts';
@@ -10,21 +10,30 @@ import type {
   KubeObject,
   LiveObject,
 } from '../../ports/index.ts';
-import { readJson, writeFileAtomic } from './json-file.ts';
+import { readFileInside, removeInside, safeJoin, writeFileInside } from '../safe-path.ts';
+import { readJson } from './json-file.ts';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const APP_LABEL = 'sluice.dev/app';
 
 const identity = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? '_cluster'}/${o.metadata.name}`;
 
-/** `<ns|_cluster>/<kind>.<name>.yaml`: one file per object, laid out like `kubectl get -A`. */
-export const objectPath = (o: KubeObject): string =>
-  join(o.metadata.namespace ?? '_cluster', `${o.kind.toLowerCase()}.${o.metadata.name}.yaml`);
+/**
+ * `<ns|_cluster>/<kind>.<name>.yaml`: one file per object, laid out like `kubectl get -A`. The
+ * segments are joined by safe-path.ts, which refuses a name or namespace that would leave the target.
+ */
+export const objectPath = (o: KubeObject): [string, string] => [
+  o.metadata.namespace ?? '_cluster',
+  `${o.kind.toLowerCase()}.${o.metadata.name}.yaml`,
+];
 
-const pathOfIdentity = (id: string): string => {
+const pathOfIdentity = (id: string): [string, string] => {
   const [kind = '', ns = '_cluster', ...name] = id.split('/');
-  return join(ns, `${kind.toLowerCase()}.${name.join('/')}.yaml`);
+  return [ns, `${kind.toLowerCase()}.${name.join('/')}.yaml`];
 };
+
+/** Target files are readable by their owner only: a Secret holds resolved secret values. */
+const OBJECT_FILE_MODE = 0o600;
 
 /**
  * A target that is a directory: the local stand-in for a cluster. Objects carry Sluice's
@@ -38,12 +47,12 @@ export class DirectoryCluster implements ClusterClient {
     this.root = root;
   }
 
-  private inventoryFile(app: string): string {
-    return join(this.root, '.sluice', 'inventory', `${app}.json`);
+  private inventorySegments(app: string): string[] {
+    return ['.sluice', 'inventory', `${app}.json`];
   }
 
   async readInventory(app: string): Promise<Inventory | undefined> {
-    return readJson<Inventory | undefined>(this.inventoryFile(app), undefined);
+    return readJson<Inventory | undefined>(safeJoin(this.root, ...this.inventorySegments(app)), undefined);
   }
 
   async listInventories(): Promise<Inventory[]> {
@@ -63,6 +72,8 @@ export class DirectoryCluster implements ClusterClient {
   }
 
   async apply(app: string, objects: readonly KubeObject[], options: ApplyOptions): Promise<ApplyResult> {
+    // A name or namespace that would leave the target is refused before anything is written.
+    for (const object of objects) safeJoin(this.root, ...objectPath(object));
     const previous = await this.readInventory(app);
     let applied = 0;
     let unchanged = 0;
@@ -74,9 +85,9 @@ export class DirectoryCluster implements ClusterClient {
           labels: { ...object.metadata.labels, [MANAGED_BY]: 'sluice', [APP_LABEL]: app },
         },
       };
-      const file = join(this.root, objectPath(owned));
+      const segments = objectPath(owned);
       const text = stringify(owned, { sortMapEntries: true });
-      const existing = await readFile(file, 'utf8').catch(() => undefined);
+      const existing = (await readFileInside(this.root, segments))?.toString('utf8');
       if (existing === text) {
         unchanged += 1;
         continue;
@@ -89,7 +100,7 @@ export class DirectoryCluster implements ClusterClient {
           { data: { object: identity(object), owner: owner ?? null, app } },
         );
       }
-      await writeFileAtomic(file, text);
+      await writeFileInside(this.root, segments, text, { mode: OBJECT_FILE_MODE });
       applied += 1;
     }
     let pruned = 0;
@@ -97,11 +108,11 @@ export class DirectoryCluster implements ClusterClient {
     if (options.prune && previous) {
       for (const id of previous.objects) {
         if (current.has(id)) continue;
-        const file = join(this.root, pathOfIdentity(id));
-        const existing = await readFile(file, 'utf8').catch(() => undefined);
+        const segments = pathOfIdentity(id);
+        const existing = (await readFileInside(this.root, segments).catch(() => undefined))?.toString('utf8');
         // Never delete what Sluice does not own for this app, even if an old inventory lists it.
         if (existing === undefined || ownerOf(existing) !== app) continue;
-        await rm(file, { force: true });
+        await removeInside(this.root, segments);
         pruned += 1;
       }
     }
@@ -111,7 +122,7 @@ export class DirectoryCluster implements ClusterClient {
       objects: kept.sort(),
       appliedAt: new Date().toISOString(),
     };
-    await writeFileAtomic(this.inventoryFile(app), `${JSON.stringify(inventory, null, 2)}\n`);
+    await writeFileInside(this.root, this.inventorySegments(app), `${JSON.stringify(inventory, null, 2)}\n`);
     return { applied, unchanged, pruned };
   }
 }

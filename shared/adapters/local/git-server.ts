@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { BadInputError } from '../../errors.ts';
 import { keyedLock } from '../keyed-lock.ts';
+import { isLoopbackHost } from './control-server.ts';
 
 const run = promisify(execFile);
 
@@ -312,7 +313,8 @@ const serveCgi = (
   });
 
 /**
- * Starts a smart-HTTP git server on 127.0.0.1 serving the bare repositories under `root`.
+ * Starts a smart-HTTP git server on 127.0.0.1 serving the bare repositories under `root`; a
+ * request whose Host is not a loopback name is answered 421 (DNS rebinding).
  * Pushes to one repository are serialised so that the ref snapshots around each are exact.
  */
 export const startGitServer = async (opts: GitServerOptions): Promise<GitServer> => {
@@ -338,6 +340,12 @@ export const startGitServer = async (opts: GitServerOptions): Promise<GitServer>
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    // Loopback is reachable from a web page by DNS rebinding: only loopback Host names are served.
+    if (!isLoopbackHost(req.headers.host, (server.address() as AddressInfo).port)) {
+      res.writeHead(421, { 'content-type': 'text/plain' });
+      res.end('this git server answers 127.0.0.1, localhost and [::1] only\n');
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const pathInfo = decodeURIComponent(url.pathname);
     const match = REPO_PATH.exec(pathInfo);
