@@ -61,6 +61,8 @@ export interface BucketAccess {
   readonly ledger?: 'read' | 'write';
   /** Webhook delivery claims under `idempotency/`; claims are deleted when released. */
   readonly idempotency?: 'write';
+  /** The record of every event under `history/` (docs/operate.md). */
+  readonly history?: 'read' | 'write';
 }
 
 /**
@@ -158,7 +160,12 @@ export class SluiceFunction extends NodejsFunction {
   bindBundles(bucket: s3.IBucket, access: BucketAccess, bucketRegion?: string): this {
     this.addEnvironment(SLUICE_ENV.bucket, bucket.bucketName);
     this.addEnvironment(SLUICE_ENV.bucketRegion, bucketRegion ?? bucket.stack.region);
-    const prefixes = { bundles: 'bundles/', ledger: 'ledger/', idempotency: 'idempotency/' } as const;
+    const prefixes = {
+      bundles: 'bundles/',
+      ledger: 'ledger/',
+      idempotency: 'idempotency/',
+      history: 'history/',
+    } as const;
     // Listing lets a read of an absent key answer 404 (NOT_FOUND) instead of 403.
     this.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),

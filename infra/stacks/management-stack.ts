@@ -347,6 +347,58 @@ export class ManagementStack extends Stack {
       functions.set('rollback', fn);
     }
 
+    // The record of every event (docs/operate.md): every `sluice` event but the schedules'
+    // traceless requests, kept as one object per event under history/ in the bucket.
+    const record = new ConsumerQueue(this, 'RecordQueue', {
+      queueName: 'sluice-record',
+      visibilityTimeout: Duration.minutes(3),
+    });
+    queues.set('record', record);
+    new events.Rule(this, 'RecordRule', {
+      eventBus: this.bus,
+      description: `every ${EVENT_SOURCE} event → sluice-record`,
+      eventPattern: {
+        source: [EVENT_SOURCE],
+        detailType: events.Match.anythingBut('Reconcile Requested', 'Drift Check Requested'),
+      },
+      targets: [queueTarget(record.queue)],
+    });
+    functions.set(
+      'record',
+      new SluiceFunction(this, 'Record', { name: 'record', timeout: Duration.seconds(30) })
+        .bindBundles(this.bucket, { history: 'write' })
+        .bindQueue(record.queue, { batchSize: 10 }),
+    );
+
+    // Recovery: the schedule's Reconcile Requested (and ingest's, delayed, for a throttled push)
+    // → ls-remote of each tracked branch → Commit Pushed for what no webhook brought.
+    const reconcile = new ConsumerQueue(this, 'ReconcileQueue', {
+      queueName: 'sluice-reconcile',
+      visibilityTimeout: Duration.minutes(12),
+    });
+    queues.set('reconcile', reconcile);
+    new events.Rule(this, 'ReconcileRule', {
+      eventBus: this.bus,
+      description: 'Reconcile Requested → sluice-reconcile',
+      eventPattern: { source: [EVENT_SOURCE], detailType: ['Reconcile Requested'] },
+      targets: [queueTarget(reconcile.queue)],
+    });
+    const reconcileFn = new SluiceFunction(this, 'Reconcile', {
+      name: 'reconcile',
+      timeout: Duration.minutes(2),
+      memorySize: 1024,
+      ephemeralStorageSize: Size.gibibytes(2),
+    })
+      .bindBus(this.bus)
+      .bindBundles(this.bucket, { ledger: 'read', history: 'read' })
+      .bindSecret('gitSecret', gitSecret)
+      .bindQueue(reconcile.queue, { batchSize: 1 });
+    // The repos it polls, and where it clones them from (a setting only: Git access is the Git secret).
+    reconcileFn.addEnvironment(SLUICE_ENV.repoUrls, JSON.stringify(config.repoUrls));
+    functions.set('reconcile', reconcileFn);
+    ingest.addEnvironment(SLUICE_ENV.reconcileQueueUrl, reconcile.queue.queueUrl);
+    reconcile.queue.grantSendMessages(ingest);
+
     const schedules = [
       { id: 'ReconcileSchedule', detailType: 'Reconcile Requested', minutes: config.reconcileMinutes },
       { id: 'DriftCheckSchedule', detailType: 'Drift Check Requested', minutes: config.driftCheckMinutes },
@@ -401,10 +453,11 @@ export class ManagementStack extends Stack {
       new CfnOutput(this, id, { value, description });
     out('WebhookUrl', `${stage.url}webhooks/github`, 'Register this URL as the config repo webhook');
     out('BusArn', this.bus.eventBusArn, 'The sluice event bus');
+    out('BusName', this.bus.eventBusName, 'The sluice event bus (sluice rollback --aws puts events here)');
     out(
       'BundleBucket',
       this.bucket.bucketName,
-      'Bundles (bundles/), ledger (ledger/), claims (idempotency/)',
+      'Bundles (bundles/), ledger (ledger/), claims (idempotency/), the record of every event (history/)',
     );
     out('WebhookSecretArn', webhookSecret.secretArn, 'Webhook HMAC secret: key "github"');
     out('GitSecretArn', gitSecret.secretArn, 'Git credentials: keys "username" and "password"');

@@ -84,6 +84,10 @@ export const SLUICE_ENV = {
   helm: 'SLUICE_HELM',
   /** JSON `{"owner/name": "https://…/name.git"}`: clone URLs of config repos not on github.com (rollback). */
   repoUrls: 'SLUICE_REPO_URLS',
+  /** The reconcile queue: ingest schedules a branch check there when it throttles a push (429). */
+  reconcileQueueUrl: 'SLUICE_RECONCILE_QUEUE_URL',
+  /** The dead-letter queue of the queue feeding this function: poison is parked there at once. */
+  deadLetterQueueUrl: 'SLUICE_DEAD_LETTER_QUEUE_URL',
 } as const;
 
 const agentQueuesSchema = z.object({
