@@ -1,10 +1,10 @@
-import { isSluiceError } from '../errors.ts';
+import { isSluiceError, type SluiceError } from '../errors.ts';
 import type { BundleStore, Clock, EventBus, GitProvider, GitSource, Ledger } from '../ports/index.ts';
-import type { OutboundEvent, ReleasePlanned } from '../schemas/events.ts';
+import type { OutboundEvent, ReleasePlanned, Violation } from '../schemas/events.ts';
 import { checkLayers, loadPolicyLayers, type PolicyLayerDeps, versionsOf } from './admission-layers.ts';
 import { encodeBundle } from './bundle.ts';
 import { checkPolicies, compareViolations } from './policy.ts';
-import type { RenderedObject } from './render.ts';
+import { RenderError, type RenderedObject } from './render.ts';
 import { type RenderCacheDeps, renderCached } from './render-cache.ts';
 import { reportRejected, reportSuperseded } from './webhooks/commit-status.ts';
 
@@ -17,6 +17,28 @@ export interface RenderDeps extends RenderCacheDeps, PolicyLayerDeps {
   /** Commit statuses: failure for a render failure or policy rejection, error when superseded. */
   readonly provider?: GitProvider;
 }
+
+/**
+ * The failure to report for one app when rendering or checking it threw, or undefined when the
+ * error must propagate (a dependency is down: the message is retried). Content a user pushed
+ * never sends the release to the dead-letter queue: a non-retryable SluiceError, or a plain
+ * error thrown while reading that content (yaml's alias-bomb ReferenceError, a RangeError from
+ * absurd nesting), fails that app alone.
+ */
+const appFailure = (error: unknown, what: string): SluiceError | undefined => {
+  if (isSluiceError(error)) return error.retryable ? undefined : error;
+  const contentError =
+    error instanceof ReferenceError ||
+    error instanceof RangeError ||
+    error instanceof SyntaxError ||
+    error instanceof TypeError;
+  if (!contentError || 'code' in error) return undefined; // an errno error is the host's, not the push's
+  return new RenderError(
+    what,
+    `could not be read (${error.message.split('\n')[0]})`,
+    'simplify the YAML there (no alias chains, no absurd nesting); `sluice validate` shows the same error locally',
+  );
+};
 
 /**
  * Renders every release of a plan once, checks policy, and stores each passing bundle by its
@@ -54,7 +76,16 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
 
   const tree = await deps.git.checkout(plan.repoUrl, plan.branch, plan.commit);
   const events: OutboundEvent[] = [];
-  const layers = await loadPolicyLayers(deps, tree);
+  // The fleet's CRDs and admission policies come from the commit too: if they cannot be read,
+  // every app of this release fails with that reason, and nothing is retried or dead-lettered.
+  let layers: Awaited<ReturnType<typeof loadPolicyLayers>> | undefined;
+  let layersFailure: SluiceError | undefined;
+  try {
+    layers = await loadPolicyLayers(deps, tree);
+  } catch (error) {
+    layersFailure = appFailure(error, 'the policies.admission files and CRDs of sluice.yaml');
+    if (!layersFailure) throw error;
+  }
   for (const { spec, targets } of plan.releases) {
     const scope = {
       ...common,
@@ -63,31 +94,34 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
     };
     let objects: RenderedObject[];
     let cached: boolean;
+    let violations: Violation[];
     try {
+      if (layersFailure) throw layersFailure;
       ({ objects, cached } = await renderCached(deps, tree, spec));
+      violations = [
+        ...checkPolicies(objects, spec.disabledPolicies),
+        ...(await checkLayers(layers!, objects, {
+          disabled: spec.disabledPolicies,
+          versions: versionsOf(
+            layers!,
+            targets.map((t) => t.name),
+          ),
+        })),
+      ].sort(compareViolations);
     } catch (error) {
-      if (!isSluiceError(error) || error.retryable) throw error;
+      const failure = appFailure(error, `app ${spec.app} (${spec.path})`);
+      if (!failure) throw error;
       events.push({
         detailType: 'Render Failed',
         detail: {
           ...scope,
           occurredAt: deps.clock.now().toISOString(),
           targets: targets.map((t) => t.name),
-          error: { code: error.code, message: error.message },
+          error: { code: failure.code, message: failure.message },
         },
       });
       continue;
     }
-    const violations = [
-      ...checkPolicies(objects, spec.disabledPolicies),
-      ...(await checkLayers(layers, objects, {
-        disabled: spec.disabledPolicies,
-        versions: versionsOf(
-          layers,
-          targets.map((t) => t.name),
-        ),
-      })),
-    ].sort(compareViolations);
     if (violations.length > 0) {
       events.push({
         detailType: 'Policy Rejected',

@@ -16,6 +16,9 @@ import {
 } from '../schemas/config.ts';
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
+import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-limits.ts';
+
+export { DEFAULT_RENDER_LIMITS, type RenderLimits };
 
 /** One rendered object and the repo-relative file it came from. */
 export interface RenderedObject {
@@ -35,29 +38,6 @@ export class RenderError extends SluiceError {
     });
   }
 }
-
-/**
- * What one app's render may cost. They bound the work a push can cause on the render host, so
- * they come from the host (deployment config, environment, CLI), never from sluice.yaml.
- * docs/security.md#limits lists them.
- */
-export interface RenderLimits {
-  /** Bytes of one manifest file (plain YAML, a kustomization, a Chart.yaml). */
-  readonly maxFileBytes: number;
-  /** Objects one app renders to. */
-  readonly maxObjects: number;
-  /** Bytes of one app's rendered output (tool output, or the objects as JSON). */
-  readonly maxRenderedBytes: number;
-  /** YAML alias resolutions per document (yaml's maxAliasCount): stops "billion laughs". */
-  readonly maxAliasCount: number;
-}
-
-export const DEFAULT_RENDER_LIMITS: RenderLimits = {
-  maxFileBytes: 4 * 1024 * 1024,
-  maxObjects: 2_000,
-  maxRenderedBytes: 32 * 1024 * 1024,
-  maxAliasCount: 100,
-};
 
 const LIMIT_FIX = (setting: string) =>
   `split the app or the file into smaller ones; the operator may raise ${setting} on the render host (docs/security.md#limits), sluice.yaml cannot`;

@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_TOOL_LIMITS } from '../../core/render-limits.ts';
 import type { ManifestRenderer, ToolResult } from '../../ports/index.ts';
 import { defaultToolCacheDir, ensureTools, type ToolPaths } from './layer.ts';
 
@@ -33,12 +34,6 @@ export interface ToolRendererOptions {
   /** Parent of each run's scratch directory (default the OS temp directory: /tmp in Lambda). */
   readonly scratchDir?: string;
 }
-
-export const DEFAULT_TOOL_LIMITS = {
-  timeoutMs: 60_000,
-  memoryBytes: 1024 * 1024 * 1024,
-  maxOutputBytes: 32 * 1024 * 1024,
-} as const;
 
 /** Proxies that refuse every connection: Go's HTTP client (helm, kustomize) honours them. */
 const NO_NETWORK = {
