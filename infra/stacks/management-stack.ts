@@ -16,6 +16,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { bundleBucketName } from '../../shared/adapters/aws/bundle-copying-dispatcher.ts';
 import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { agentQueueName, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
@@ -43,9 +44,8 @@ export const AGENT_DETAIL_TYPES = [
   'Drift Detected',
 ] as const;
 
-/** The bundle bucket's name, fixed so regional stacks in other accounts can grant themselves read. */
-export const bundleBucketName = (account: string, region: string): string =>
-  `sluice-bundles-${account}-${region}`;
+/** Bucket names are fixed per account/region, so dispatch can address every regional copy. */
+export { bundleBucketName };
 
 /**
  * A regional agent queue on AWS is FIFO: dispatch groups messages by target+app, so the Lambda

@@ -36,6 +36,17 @@ export const agentQueueUrlFor =
 const dedupIdFor = (id: string): string =>
   /^[!-~]{1,128}$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
 
+/** `<target>/<app>` from an Apply Requested body (just the target for any other message). */
+export const groupIdFor = (target: TargetRef, body: string): string => {
+  let app: unknown;
+  try {
+    app = (JSON.parse(body) as { app?: unknown }).app;
+  } catch {
+    app = undefined;
+  }
+  return dedupIdFor(typeof app === 'string' ? `${target.name}/${app}` : target.name);
+};
+
 export class SqsAgentDispatcher implements AgentDispatcher {
   readonly #queueUrlFor: (target: TargetRef) => string;
   readonly #clientFor: (region: string) => SQSClient;
@@ -64,9 +75,13 @@ export class SqsAgentDispatcher implements AgentDispatcher {
         new SendMessageCommand({
           QueueUrl: queueUrl,
           MessageBody: message.body,
-          // One group per target: an agent applies a target's work in order, targets in parallel.
+          // One group per (target, app): an agent applies one delivery per app and target at a
+          // time and in order, everything else in parallel (as the in-process agent's lock does).
           ...(fifo
-            ? { MessageGroupId: target.name, MessageDeduplicationId: dedupIdFor(message.dedupId) }
+            ? {
+                MessageGroupId: groupIdFor(target, message.body),
+                MessageDeduplicationId: dedupIdFor(message.dedupId),
+              }
             : {}),
           MessageAttributes: {
             target: { DataType: 'String', StringValue: target.name },
