@@ -114,6 +114,22 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
   }
 
   const inventory = await cluster.readInventory(request.app);
+  // Generations are ordered per (repo, app, target): another repo's app of the same name on this
+  // target is neither newer nor older, it is someone else's. Applying (and pruning) over it would
+  // let one repo's push change what another repo deploys, so it is refused, loudly.
+  const owner = inventory?.source?.repo;
+  if (inventory && owner !== undefined && owner !== request.repo) {
+    return publish({
+      detailType: 'Deployment Failed',
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        reason: 'APP_OWNED_BY_OTHER_REPO',
+        message: `app ${JSON.stringify(request.app)} on target ${request.target.name} is deployed from ${JSON.stringify(owner)}; the release from ${JSON.stringify(request.repo)} was refused so it cannot overwrite or prune those objects. Fix: rename the app in one of the two repos, or select a different target for it`,
+        objects: [],
+      },
+    });
+  }
   if (inventory && inventory.generation > request.generation) {
     const { rollbackOf: _ignored, ...skipped } = outcome;
     return publish({

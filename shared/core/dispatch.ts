@@ -12,7 +12,8 @@ export interface DispatchDeps {
 
 /**
  * Hands a verified bundle to the agent of each of its targets. The ledger entry (Pending) comes
- * first; a target whose ledger already holds a newer generation is left alone.
+ * first; a target whose ledger already holds a newer generation of this repo's app is left alone
+ * (generations are compared per (repo, app, target) only: another repo's never shadows it).
  */
 export const dispatchBundle = async (
   deps: DispatchDeps,
@@ -20,7 +21,7 @@ export const dispatchBundle = async (
 ): Promise<ApplyRequested[]> => {
   const requests: ApplyRequested[] = [];
   for (const target of verified.targets) {
-    const current = await deps.ledger.getDeployment(verified.app, target.name);
+    const current = await deps.ledger.getDeployment(verified.app, target.name, verified.repo);
     if (current && current.generation > verified.generation) continue;
     const at = deps.clock.now().toISOString();
     await deps.ledger.recordDeployment({

@@ -6,9 +6,10 @@
  * throw, and the edge turns those into a 500 or a retryable 503 with `edgeErrorResponse`.
  */
 import { isSluiceError } from '../errors.ts';
-import type { Clock, EventBus, IdempotencyStore, PlanIntake } from '../ports/index.ts';
+import type { Clock, EventBus, IdempotencyStore, PlanIntake, ReconcileTrigger } from '../ports/index.ts';
 import { type CommitPushed, commitPushed } from '../schemas/events.ts';
 import { formatPath } from './config.ts';
+import { REPOS_FIX, type RepoCatalog, repoNotConfigured } from './repos.ts';
 import { echo } from './webhooks/common.ts';
 import { PROVIDER_NAMES, WEBHOOK_PROVIDERS } from './webhooks/index.ts';
 import type { RateLimiter } from './webhooks/rate-limit.ts';
@@ -38,6 +39,17 @@ export interface IngestDeps {
    * (the local runner's rule groups by repo+branch itself).
    */
   readonly planIntake?: PlanIntake;
+  /**
+   * Asked to poll the repo's branches once the rate limit lets up, when an authenticated push is
+   * answered 429: the head is then planned within seconds even if the sender never redelivers.
+   */
+  readonly reconcile?: ReconcileTrigger;
+  /**
+   * The repos that may deploy (the deployment config). When set, a push naming any other repo is
+   * refused with 403 and never published (so never cloned), and every `Commit Pushed` carries the
+   * configured clone URL, whatever URL the payload names. Without it the payload's URL is used.
+   */
+  readonly repos?: RepoCatalog;
 }
 
 export interface IngestRequest {
@@ -151,6 +163,14 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
   if (deps.rateLimiter) {
     const verdict = deps.rateLimiter.take(`${name}:${claimedRepo ?? '*'}`);
     if (!verdict.allowed) {
+      // Authenticated, so the repo is real: a failure to schedule leaves the 429 (and the sender's retry).
+      await deps.reconcile
+        ?.request({
+          ...(claimedRepo ? { repo: claimedRepo } : {}),
+          delaySeconds: verdict.retryAfterSeconds,
+          requestedBy: 'throttled-push',
+        })
+        .catch(() => undefined);
       return {
         status: 429,
         body: {
@@ -186,7 +206,22 @@ export const ingestWebhook = async (deps: IngestDeps, request: IngestRequest): P
   if (normalised.kind === 'ignored') return answer(200, { status: 'ignored', reason: normalised.reason });
 
   const details: CommitPushed[] = [];
-  for (const candidate of normalised.details) {
+  for (const pushed of normalised.details) {
+    // Clone URLs come from configuration, never from the payload: an unconfigured repo is refused
+    // here, before anything is published or cloned.
+    const configured = deps.repos?.find(pushed.repo);
+    if (deps.repos && configured === undefined) {
+      return fail(403, 'repo_not_configured', repoNotConfigured(pushed.repo), { repo: pushed.repo });
+    }
+    const repoUrl = configured?.url ?? pushed.repoUrl;
+    if (repoUrl === undefined) {
+      return fail(
+        400,
+        'bad_request',
+        `the push names no clone URL for ${JSON.stringify(pushed.repo)} and Sluice has none configured; ${REPOS_FIX}`,
+      );
+    }
+    const candidate = { ...pushed, repoUrl };
     // Belt and braces: the push schemas should make this unreachable, but a sender must get a 400, not a 500.
     const detail = commitPushed.safeParse(candidate);
     if (!detail.success) return invalidField('normalised push', detail.error.issues[0]);

@@ -1,4 +1,5 @@
-import type { DeploymentRecord, DeploymentUpdate } from '../ports/index.ts';
+import { isSluiceError } from '../errors.ts';
+import type { DeploymentRecord, DeploymentUpdate, Ledger } from '../ports/index.ts';
 
 const HISTORY_LIMIT = 50;
 
@@ -51,4 +52,48 @@ export const applyUpdate = (current: DeploymentRecord | undefined, u: Deployment
     ...(lastKnownGood ? { lastKnownGood } : {}),
     version: (current?.version ?? 0) + 1,
   };
+};
+
+/**
+ * The newest of several records of one (app, target) — one per repo that deploys it — for a
+ * caller that names no repo (`sluice status --app`, an old caller). Undefined when there is none.
+ */
+export const newestRecord = (records: readonly DeploymentRecord[]): DeploymentRecord | undefined =>
+  records.reduce<DeploymentRecord | undefined>(
+    (newest, r) => (newest === undefined || r.updatedAt > newest.updatedAt ? r : newest),
+    undefined,
+  );
+
+/**
+ * The branch name under which a repo's generation counter is kept. Git forbids `*` in a branch
+ * name, so no push can ever name (and so move) it.
+ */
+export const REPO_GENERATION_BRANCH = '*';
+
+/**
+ * Takes the next generation of `repo`: above the repo's counter and above `floor` (the branch's
+ * own last generation, which may predate the counter). Generations are then ordered per repo, not
+ * per branch, so a release of one deploy branch can never shadow a later one of another, and the
+ * ledger and the agent compare generations only within one (repo, app, target). Concurrent
+ * planners of two branches race on the counter's version; the loser reads again.
+ */
+export const reserveGeneration = async (
+  ledger: Pick<Ledger, 'getBranch' | 'putBranch'>,
+  repo: string,
+  floor: number,
+  at: string,
+): Promise<number> => {
+  for (let attempt = 1; ; attempt++) {
+    const counter = await ledger.getBranch(repo, REPO_GENERATION_BRANCH);
+    const generation = Math.max(counter?.generation ?? 0, floor) + 1;
+    try {
+      await ledger.putBranch(
+        { repo, branch: REPO_GENERATION_BRANCH, lastPlanned: '', generation, plannedAt: at },
+        counter?.version ?? 0,
+      );
+      return generation;
+    } catch (error) {
+      if (!isSluiceError(error) || error.code !== 'CONFLICT' || attempt >= 5) throw error;
+    }
+  }
 };

@@ -8,8 +8,11 @@ import type {
   RenderSpec,
   TargetRef,
 } from '../schemas/events.ts';
+import { DEFAULT_DEPLOY_BRANCH } from '../schemas/repos.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
+import { reserveGeneration } from './ledger.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
+import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
 import { reportPlanned } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
@@ -19,6 +22,12 @@ export interface PlanDeps {
   readonly clock: Clock;
   /** Commit statuses: pending for each planned (app, target). */
   readonly provider?: GitProvider;
+  /**
+   * The repos and branches that may deploy, from the deployment config. A push naming another
+   * repo is skipped without touching Git; the clone URL is always the configured one. Without it
+   * the push's own repo and URL are used and only `main` deploys (tests, old hosts).
+   */
+  readonly repos?: RepoCatalog;
 }
 
 export type PlanOutcome =
@@ -126,10 +135,21 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     return { kind: 'skipped', event };
   };
 
+  // Trust first, before anything reaches Git: the repo must be configured and the branch one of
+  // its deploy branches. A push to another branch must not advance, or shadow, anything.
+  const repo: DeployRepo | undefined = deps.repos
+    ? deps.repos.find(push.repo)
+    : { name: push.repo, url: push.repoUrl, branches: [DEFAULT_DEPLOY_BRANCH] };
+  if (repo === undefined) return skip('repo-not-configured', repoNotConfigured(push.repo));
+  if (!repo.branches.includes(push.branch)) {
+    return skip('branch-not-configured', branchNotConfigured(repo, push.branch));
+  }
+  const repoUrl = repo.url;
+
   if (push.deleted) {
     return skip('branch-deleted', `branch ${push.branch} was deleted; targets keep their last release`);
   }
-  const head = await deps.git.head(push.repoUrl, push.branch);
+  const head = await deps.git.head(repoUrl, push.branch);
   if (head === undefined) {
     return skip('branch-deleted', `branch ${push.branch} no longer exists on ${push.repo}`);
   }
@@ -142,27 +162,35 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
   if (last === push.commit) {
     return skip('already-planned', `commit ${push.commit.slice(0, 7)} was already planned`);
   }
-  if (last && (await deps.git.isAncestor(push.repoUrl, push.branch, push.commit, last))) {
+  if (last && (await deps.git.isAncestor(repoUrl, push.branch, push.commit, last))) {
     return skip(
       'already-planned',
       `commit ${push.commit.slice(0, 7)} is older than ${last.slice(0, 7)}, already planned`,
     );
   }
 
-  const tree = await deps.git.checkout(push.repoUrl, push.branch, push.commit);
+  const tree = await deps.git.checkout(repoUrl, push.branch, push.commit);
   let config: FleetConfig;
   try {
     config = await readConfig(tree);
   } catch (error) {
-    if (isSluiceError(error) && error.code === 'CONFIG_INVALID') return skip('invalid-config', error.message);
+    // A checkout that refused sluice.yaml itself (or the whole commit) is a bad config too.
+    const refused = isSluiceError(error) && error.code === 'RENDER_FAILED' && error.data.refused === true;
+    if (isSluiceError(error) && (error.code === 'CONFIG_INVALID' || refused)) {
+      return skip('invalid-config', error.message);
+    }
     throw error;
   }
+  // sluice.yaml may narrow the deploy branches, never widen them (checked above).
+  if (config.branches !== undefined && !config.branches.includes(push.branch)) {
+    return skip('branch-not-configured', branchNotConfigured(repo, push.branch, config.branches));
+  }
 
-  const changed = await deps.git.changedPaths(push.repoUrl, push.branch, last, push.commit);
+  const changed = await deps.git.changedPaths(repoUrl, push.branch, last, push.commit);
   const previousConfig =
     last && changed?.includes(CONFIG_FILE)
       ? await deps.git
-          .checkout(push.repoUrl, push.branch, last)
+          .checkout(repoUrl, push.branch, last)
           .then(readConfig)
           .catch(() => undefined)
       : undefined;
@@ -182,8 +210,9 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     .filter((app) => affected.includes(app))
     .flatMap((app) => releasesFor(config, app));
 
-  const generation = (branchState?.generation ?? 0) + 1;
   const now = deps.clock.now().toISOString();
+  // Taken from the repo's counter, so releases of one repo are ordered across its deploy branches.
+  const generation = await reserveGeneration(deps.ledger, push.repo, branchState?.generation ?? 0, now);
   let outcome: PlanOutcome;
   if (releases.length === 0) {
     outcome = await skip(
@@ -196,7 +225,7 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     const event: ReleasePlanned = {
       ...common,
       occurredAt: now,
-      repoUrl: push.repoUrl,
+      repoUrl,
       generation,
       previousCommit: last,
       changedPaths: changed?.length ?? 0,

@@ -287,10 +287,15 @@ export interface Ledger {
   getBranch(repo: string, branch: string): Promise<BranchState | undefined>;
   /** Writes when the stored version equals `expectedVersion` (0 = absent); throws CONFLICT otherwise. */
   putBranch(state: Omit<BranchState, 'version'>, expectedVersion: number): Promise<BranchState>;
-  getDeployment(app: string, target: string): Promise<DeploymentRecord | undefined>;
   /**
-   * Records a state for (app, target). An update for an older generation than the record's is
-   * ignored (returns the record unchanged), so a late message can never move a target backwards.
+   * The record of `app` on `target` deployed from `repo`: one record per (repo, app, target), so
+   * two repos with an app of the same name never share one. Without `repo`, the most recently
+   * updated record of (app, target), whichever repo it came from.
+   */
+  getDeployment(app: string, target: string, repo?: string): Promise<DeploymentRecord | undefined>;
+  /**
+   * Records a state for (repo, app, target). An update for an older generation than the record's
+   * is ignored (returns the record unchanged), so a late message can never move a target backwards.
    */
   recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord>;
   listDeployments(): Promise<DeploymentRecord[]>;
@@ -303,6 +308,25 @@ export interface Ledger {
  */
 export interface PlanIntake {
   submit(pushes: readonly { detail: CommitPushed; deduplicationId: string }[]): Promise<void>;
+}
+
+/** A queue message as a consumer received it (an SQS record has this shape). */
+export interface ReceivedMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly receiptHandle: string;
+  /** The queue it came from (an ARN, or the local queue's name after the last `:`). */
+  readonly eventSourceARN: string;
+  /** FIFO queues: the message's group, which its dead-letter queue keeps. */
+  readonly attributes?: { readonly MessageGroupId?: string };
+}
+
+/**
+ * Where a message that can never succeed goes at once, with its reason: the dead-letter queue of
+ * the queue it came from. Every queue-fed host has one, so poison is parked the same way everywhere.
+ */
+export interface DeadLetters {
+  park(message: ReceivedMessage, reason: string): Promise<void>;
 }
 
 /** Sends work to the agent of a target's region. */

@@ -116,7 +116,17 @@ export const releasePlanned = z.object({
 
 export const releaseSkipped = z.object({
   ...base,
-  reason: z.enum(['superseded', 'already-planned', 'no-app-changed', 'branch-deleted', 'invalid-config']),
+  reason: z.enum([
+    'superseded',
+    'already-planned',
+    'no-app-changed',
+    'branch-deleted',
+    'invalid-config',
+    /** The branch is not a deploy branch of its repo (deployment config, narrowed by sluice.yaml). */
+    'branch-not-configured',
+    /** The repo is not in the deployment config: nothing is cloned. */
+    'repo-not-configured',
+  ]),
   supersededBy: sha.optional(),
   message: z.string(),
 });

@@ -1,11 +1,11 @@
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { AwsSettings } from '../../config/env.ts';
-import { applyUpdate } from '../../core/ledger.ts';
+import { applyUpdate, newestRecord } from '../../core/ledger.ts';
 import { BadInputError, ConflictError } from '../../errors.ts';
 import type { BranchState, DeploymentRecord, DeploymentUpdate, Ledger } from '../../ports/index.ts';
 import { s3ClientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
-import { readJson, writeJsonIf } from './s3-objects.ts';
+import { readJson, type Versioned, writeJsonIf } from './s3-objects.ts';
 
 export interface S3LedgerOptions {
   readonly bucket: string;
@@ -20,9 +20,13 @@ export interface S3LedgerOptions {
 const part = (value: string): string => encodeURIComponent(value);
 
 /**
- * The deployment ledger as one JSON object per branch and per (app, target) in S3, each write
- * conditional on the ETag read (If-Match) or on absence (If-None-Match: *). See
+ * The deployment ledger as one JSON object per branch and per (app, target, repo) in S3, each
+ * write conditional on the ETag read (If-Match) or on absence (If-None-Match: *). See
  * docs/aws-emulator.md for why S3 rather than DynamoDB.
+ *
+ * Keys: `deployments/<app>/<target>/<repo>.json` (each part URI-encoded, so `acme/fleet` is one
+ * segment). Records written before the key named the repo sit at `deployments/<app>/<target>.json`;
+ * they are read as their repo's record and moved to the new key on its first write.
  */
 export class S3Ledger implements Ledger {
   readonly #client: S3Client;
@@ -41,8 +45,28 @@ export class S3Ledger implements Ledger {
     return `${this.#prefix}branches/${part(repo)}/${part(branch)}.json`;
   }
 
-  #deploymentKey(app: string, target: string): string {
+  #deploymentKey(app: string, target: string, repo: string): string {
+    return `${this.#prefix}deployments/${part(app)}/${part(target)}/${part(repo)}.json`;
+  }
+
+  #legacyKey(app: string, target: string): string {
     return `${this.#prefix}deployments/${part(app)}/${part(target)}.json`;
+  }
+
+  /** The (repo, app, target) record with its ETag, else the legacy record when it is that repo's. */
+  async #current(
+    app: string,
+    target: string,
+    repo: string,
+  ): Promise<{ found?: Versioned<DeploymentRecord>; legacy: boolean }> {
+    const found = await readJson<DeploymentRecord>(
+      this.#client,
+      this.#bucket,
+      this.#deploymentKey(app, target, repo),
+    );
+    if (found) return { found, legacy: false };
+    const legacy = await readJson<DeploymentRecord>(this.#client, this.#bucket, this.#legacyKey(app, target));
+    return legacy?.value.repo === repo ? { found: legacy, legacy: true } : { legacy: false };
   }
 
   async getBranch(repo: string, branch: string): Promise<BranchState | undefined> {
@@ -74,35 +98,48 @@ export class S3Ledger implements Ledger {
     return next;
   }
 
-  async getDeployment(app: string, target: string): Promise<DeploymentRecord | undefined> {
-    return (await readJson<DeploymentRecord>(this.#client, this.#bucket, this.#deploymentKey(app, target)))
-      ?.value;
+  async getDeployment(app: string, target: string, repo?: string): Promise<DeploymentRecord | undefined> {
+    if (repo !== undefined) return (await this.#current(app, target, repo)).found?.value;
+    const keys = await this.#list(`${this.#prefix}deployments/${part(app)}/${part(target)}/`);
+    return newestRecord(await this.#read([...keys, this.#legacyKey(app, target)]));
   }
 
   async recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord> {
-    const key = this.#deploymentKey(update.app, update.target);
+    const key = this.#deploymentKey(update.app, update.target, update.repo);
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      const current = await readJson<DeploymentRecord>(this.#client, this.#bucket, key);
+      const { found: current, legacy } = await this.#current(update.app, update.target, update.repo);
       // The shared rule: an older generation, or a state going backwards, leaves the record as is.
       const next = applyUpdate(current?.value, update);
       if (current && next === current.value) return next;
-      if (await writeJsonIf(this.#client, this.#bucket, key, next, current?.etag)) return next;
+      // A legacy record is copied to the new key only while that key is still absent.
+      if (await writeJsonIf(this.#client, this.#bucket, key, next, legacy ? undefined : current?.etag)) {
+        if (legacy) await this.#deleteLegacy(update.app, update.target);
+        return next;
+      }
       await new Promise((done) => setTimeout(done, Math.random() * 20 * attempt));
     }
-    throw new ConflictError(`deployment ${update.app}@${update.target}`, { attempts: this.#maxAttempts });
+    throw new ConflictError(`deployment ${update.app}@${update.target} of ${update.repo}`, {
+      attempts: this.#maxAttempts,
+    });
   }
 
-  async listDeployments(): Promise<DeploymentRecord[]> {
+  async #deleteLegacy(app: string, target: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#legacyKey(app, target) }),
+      );
+    } catch (error) {
+      throw translateAwsError(error, `ledger in bucket ${this.#bucket}`);
+    }
+  }
+
+  async #list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
     do {
       try {
         const page = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.#bucket,
-            Prefix: `${this.#prefix}deployments/`,
-            ContinuationToken: token,
-          }),
+          new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token }),
         );
         for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -110,6 +147,10 @@ export class S3Ledger implements Ledger {
         throw translateAwsError(error, `ledger in bucket ${this.#bucket}`);
       }
     } while (token !== undefined);
+    return keys;
+  }
+
+  async #read(keys: readonly string[]): Promise<DeploymentRecord[]> {
     const records: DeploymentRecord[] = [];
     for (let start = 0; start < keys.length; start += 16) {
       const batch = await Promise.all(
@@ -120,5 +161,17 @@ export class S3Ledger implements Ledger {
       for (const item of batch) if (item) records.push(item.value);
     }
     return records;
+  }
+
+  async listDeployments(): Promise<DeploymentRecord[]> {
+    const records = await this.#read(await this.#list(`${this.#prefix}deployments/`));
+    // Between a legacy record's copy and its delete both exist: the new key's record wins.
+    const byKey = new Map<string, DeploymentRecord>();
+    for (const r of records) {
+      const key = `${r.app}\n${r.target}\n${r.repo}`;
+      const seen = byKey.get(key);
+      if (!seen || r.version > seen.version) byKey.set(key, r);
+    }
+    return [...byKey.values()];
   }
 }

@@ -1,4 +1,4 @@
-import { applyUpdate } from '../../core/ledger.ts';
+import { applyUpdate, newestRecord } from '../../core/ledger.ts';
 import { ConflictError } from '../../errors.ts';
 import type { BranchState, DeploymentRecord, DeploymentUpdate, Ledger } from '../../ports/index.ts';
 import { Mutex, readJson, writeFileAtomic } from './json-file.ts';
@@ -7,6 +7,22 @@ interface LedgerFile {
   branches: Record<string, BranchState>;
   deployments: Record<string, DeploymentRecord>;
 }
+
+/** One record per (repo, app, target): two repos with an app of the same name never share one. */
+const deploymentKey = (app: string, target: string, repo: string) => `${app}@${target}@${repo}`;
+/** Records written before the key named the repo (one per app and target). */
+const legacyKey = (app: string, target: string) => `${app}@${target}`;
+
+/** The record of (repo, app, target), or the legacy (app, target) record when it is that repo's. */
+const currentRecord = (
+  data: LedgerFile,
+  app: string,
+  target: string,
+  repo: string,
+): DeploymentRecord | undefined => {
+  const legacy = data.deployments[legacyKey(app, target)];
+  return data.deployments[deploymentKey(app, target, repo)] ?? (legacy?.repo === repo ? legacy : undefined);
+};
 
 /**
  * The deployment ledger as one JSON file (memory only when `file` is omitted). Writes go through
@@ -76,18 +92,27 @@ export class FileLedger implements Ledger {
     return next;
   }
 
-  async getDeployment(app: string, target: string): Promise<DeploymentRecord | undefined> {
-    return this.mutex.run(async () => (await this.load()).deployments[`${app}@${target}`]);
+  async getDeployment(app: string, target: string, repo?: string): Promise<DeploymentRecord | undefined> {
+    return this.mutex.run(async () => {
+      const data = await this.load();
+      if (repo !== undefined) return currentRecord(data, app, target, repo);
+      return newestRecord(
+        Object.values(data.deployments).filter((r) => r.app === app && r.target === target),
+      );
+    });
   }
 
   async recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord> {
     let changed = false;
     const next = await this.mutex.run(async () => {
       const data = await this.load();
-      const key = `${update.app}@${update.target}`;
-      const record = applyUpdate(data.deployments[key], update);
-      if (record !== data.deployments[key]) {
-        data.deployments[key] = record;
+      const current = currentRecord(data, update.app, update.target, update.repo);
+      const record = applyUpdate(current, update);
+      if (record !== current) {
+        data.deployments[deploymentKey(update.app, update.target, update.repo)] = record;
+        // A record under the old (app, target) key moves to its repo's key on its first write.
+        const legacy = legacyKey(update.app, update.target);
+        if (data.deployments[legacy]?.repo === update.repo) delete data.deployments[legacy];
         changed = true;
       }
       return record;
@@ -99,7 +124,8 @@ export class FileLedger implements Ledger {
   async listDeployments(): Promise<DeploymentRecord[]> {
     return this.mutex.run(async () =>
       Object.values((await this.load()).deployments).sort(
-        (a, b) => a.app.localeCompare(b.app) || a.target.localeCompare(b.target),
+        (a, b) =>
+          a.app.localeCompare(b.app) || a.target.localeCompare(b.target) || a.repo.localeCompare(b.repo),
       ),
     );
   }

@@ -4,24 +4,74 @@ import { readJson, writeFileAtomic } from './json-file.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
 
+export interface MemoryIdempotencyOptions {
+  readonly clock?: Clock;
+  /**
+   * Most keys remembered at once. Past it the oldest claim is forgotten first (a redelivery of it
+   * would be taken as new; every later step is idempotent, so that costs work, not correctness).
+   * Bounds the memory a flood of distinct, validly signed delivery ids can take. @default 50_000
+   */
+  readonly maxEntries?: number;
+  /** Longest a claim is remembered, whatever a caller asks for. @default 86_400 (a day) */
+  readonly maxTtlSeconds?: number;
+}
+
+export const DEFAULT_IDEMPOTENCY_MAX_ENTRIES = 50_000;
+export const DEFAULT_IDEMPOTENCY_MAX_TTL_SECONDS = 86_400;
+
+/**
+ * Delivery claims in memory (`sluice dev`, the local rollback claims), bounded in entries and in
+ * time: expired claims are dropped as new ones arrive, and the oldest go first past `maxEntries`.
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
+  /** key → expiry (ms); insertion order is claim order, so the first key is the oldest claim. */
   private readonly seen = new Map<string, number>();
   private readonly clock: Clock;
+  readonly maxEntries: number;
+  readonly maxTtlSeconds: number;
 
-  constructor(clock: Clock = systemClock) {
-    this.clock = clock;
+  constructor(options: Clock | MemoryIdempotencyOptions = {}) {
+    const o: MemoryIdempotencyOptions = 'now' in options ? { clock: options } : options;
+    this.clock = o.clock ?? systemClock;
+    this.maxEntries = o.maxEntries ?? DEFAULT_IDEMPOTENCY_MAX_ENTRIES;
+    this.maxTtlSeconds = o.maxTtlSeconds ?? DEFAULT_IDEMPOTENCY_MAX_TTL_SECONDS;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
+      throw new BadInputError(
+        'maxEntries',
+        `${this.maxEntries} is not a positive integer`,
+        'pass e.g. 50000',
+      );
+    }
+    if (!(this.maxTtlSeconds > 0)) {
+      throw new BadInputError('maxTtlSeconds', `${this.maxTtlSeconds} is not positive`, 'pass e.g. 86400');
+    }
+  }
+
+  /** How many claims are held now (expired ones included until the next claim sweeps them). */
+  get size(): number {
+    return this.seen.size;
   }
 
   async claim(key: string, ttlSeconds: number): Promise<boolean> {
     const now = this.clock.now().getTime();
     const until = this.seen.get(key);
     if (until !== undefined && until > now) return false;
-    this.seen.set(key, now + ttlSeconds * 1000);
+    this.seen.delete(key);
+    this.sweep(now);
+    this.seen.set(key, now + Math.min(ttlSeconds, this.maxTtlSeconds) * 1000);
     return true;
   }
 
   async release(key: string): Promise<void> {
     this.seen.delete(key);
+  }
+
+  /** Drops expired claims from the oldest end, then the oldest live ones while over the bound. */
+  private sweep(now: number): void {
+    for (const [key, until] of this.seen) {
+      if (this.seen.size < this.maxEntries && until > now) break;
+      this.seen.delete(key);
+    }
   }
 }
 

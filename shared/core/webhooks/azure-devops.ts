@@ -36,7 +36,7 @@ export const azurePushSchema = z.object({
       .array(z.object({ name: z.string().regex(/^refs\/\S+$/), oldObjectId: sha40, newObjectId: sha40 }))
       .min(1)
       .max(100),
-    repository: z.object({ name, remoteUrl, project: z.object({ name }) }),
+    repository: z.object({ name, remoteUrl: remoteUrl.optional(), project: z.object({ name }) }),
     pushedBy: z.object({ displayName: z.string().optional(), uniqueName: z.string().optional() }).optional(),
     commits: z
       .array(z.object({ commitId: z.string(), comment: z.string() }))

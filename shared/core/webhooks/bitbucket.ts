@@ -100,7 +100,11 @@ export const bitbucketServerPushSchema = z.object({
   repository: z.object({
     slug: z.string().regex(/^[\w.-]{1,128}$/, 'must be a repository slug'),
     project: z.object({ key: serverKey }),
-    links: z.object({ clone: z.array(z.object({ href: z.string(), name: z.string() })).max(10) }),
+    /**
+     * Optional: Data Center's documented minimal `repo:refs_changed` payload has no links, and the
+     * clone URL comes from the deployment config anyway (never from a payload, when configured).
+     */
+    links: z.object({ clone: z.array(z.object({ href: z.string(), name: z.string() })).max(10) }).optional(),
   }),
   changes: z
     .array(
@@ -121,12 +125,13 @@ const serverRepo = (push: { repository: { slug: string; project: { key: string }
 
 const serverSchemaWithUrl = bitbucketServerPushSchema.refine(
   (push) =>
+    push.repository.links === undefined ||
     push.repository.links.clone.some((link) => link.name === 'http' && cloneUrl.safeParse(link.href).success),
   { path: ['repository', 'links', 'clone'], message: 'has no http clone link without credentials' },
 );
 
 const serverUpdates = (push: BitbucketServerPush): RefUpdate[] => {
-  const repoUrl = push.repository.links.clone.find((link) => link.name === 'http')?.href ?? '';
+  const repoUrl = push.repository.links?.clone.find((link) => link.name === 'http')?.href;
   return push.changes.map((change) => ({
     repo: serverRepo(push),
     repoUrl,

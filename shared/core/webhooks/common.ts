@@ -6,6 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { type CommitPushed, SCHEMA_VERSION } from '../../schemas/events.ts';
+import { isCleanHttpUrl } from '../../schemas/repos.ts';
 
 /** The all-zero id a provider sends as `before` for a new ref and as `after` for a deleted one. */
 export const ZERO_SHA = '0'.repeat(40);
@@ -19,14 +20,7 @@ export type Headers = Readonly<Record<string, string | undefined>>;
 
 export const sha40 = z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-character lower-case hex commit id');
 
-/** Clone URLs end up in events and logs, so only plain http(s) URLs without credentials get through. */
-export const isCleanHttpUrl = (value: string): boolean => {
-  if (!URL.canParse(value)) return false;
-  const url = new URL(value);
-  return (
-    (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === ''
-  );
-};
+export { isCleanHttpUrl };
 export const cloneUrl = z
   .string()
   .refine(isCleanHttpUrl, { message: 'must be an http(s) clone URL without credentials' });
@@ -103,8 +97,11 @@ export const deliveryIdFrom = (value: string | undefined): string | undefined =>
 // ---------------------------------------------------------------------------------------------
 // Normalisation.
 
+/** A `Commit Pushed` detail before ingest sets its clone URL from the configuration. */
+export type NormalisedPush = Omit<CommitPushed, 'repoUrl'> & { repoUrl?: string };
+
 export type PushNormalisation =
-  | { readonly kind: 'commits'; readonly details: readonly CommitPushed[] }
+  | { readonly kind: 'commits'; readonly details: readonly NormalisedPush[] }
   | { readonly kind: 'ignored'; readonly reason: string };
 
 /** What the normaliser needs from the delivery around the payload. */
@@ -118,7 +115,11 @@ export interface DeliveryMeta {
 /** One ref update as every provider can describe it. */
 export interface RefUpdate {
   readonly repo: string;
-  readonly repoUrl: string;
+  /**
+   * The clone URL the payload carries, if any. Only a hint: ingest uses the deployment config's
+   * URL for a configured repo and refuses an unconfigured one, so a payload never picks a clone URL.
+   */
+  readonly repoUrl?: string | undefined;
   readonly ref: string;
   /** Old head; all zeros for a new ref. */
   readonly before: string;
@@ -158,7 +159,7 @@ export const truncateMessage = (message: string, max = MAX_MESSAGE_LENGTH): stri
  */
 export const normaliseRefUpdates = (updates: readonly RefUpdate[], meta: DeliveryMeta): PushNormalisation => {
   const at = meta.receivedAt.toISOString();
-  const details: CommitPushed[] = [];
+  const details: NormalisedPush[] = [];
   let reason: string | undefined;
   for (const update of updates) {
     const target = branchOfRef(update.ref);
@@ -183,7 +184,7 @@ export const normaliseRefUpdates = (updates: readonly RefUpdate[], meta: Deliver
       deleted,
       deliveryId: meta.deliveryId,
       provider: meta.provider,
-      repoUrl: update.repoUrl,
+      ...(update.repoUrl === undefined ? {} : { repoUrl: update.repoUrl }),
       ...(update.pusher ? { pusher: update.pusher.slice(0, 256) } : {}),
       ...(update.message === undefined ? {} : { message: truncateMessage(update.message) }),
       occurredAt: at,

@@ -22,7 +22,8 @@ export const GENERIC_SIGNATURE_HEADER = 'x-sluice-signature';
 
 export const genericPushSchema = z.object({
   repo: repoPath,
-  repoUrl: cloneUrl,
+  /** Optional: the configured clone URL is used whenever the repo is configured. */
+  repoUrl: cloneUrl.optional(),
   ref: fullRef,
   /** All zeros for a new ref. */
   before: sha40,

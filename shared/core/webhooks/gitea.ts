@@ -22,7 +22,7 @@ export const giteaPushSchema = z.object({
   ref: fullRef,
   before: sha40,
   after: sha40,
-  repository: z.object({ full_name: repoPath, clone_url: cloneUrl }),
+  repository: z.object({ full_name: repoPath, clone_url: cloneUrl.optional() }),
   pusher: z.object({ login: z.string().optional(), username: z.string().optional() }).optional(),
   commits: z
     .array(z.object({ id: z.string(), message: z.string() }))

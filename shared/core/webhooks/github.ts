@@ -38,7 +38,7 @@ export const githubPushSchema = z
     created: z.boolean(),
     deleted: z.boolean(),
     forced: z.boolean(),
-    repository: z.object({ full_name: repoPath, clone_url: cloneUrl }),
+    repository: z.object({ full_name: repoPath, clone_url: cloneUrl.optional() }),
     pusher: z.object({ name: z.string() }).optional(),
     head_commit: z.object({ id: sha40, message: z.string() }).nullable().optional(),
   })

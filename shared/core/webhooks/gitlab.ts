@@ -31,7 +31,7 @@ export const gitlabPushSchema = z.object({
   after: sha40,
   user_username: z.string().optional(),
   user_name: z.string().optional(),
-  project: z.object({ path_with_namespace: repoPath, git_http_url: cloneUrl }),
+  project: z.object({ path_with_namespace: repoPath, git_http_url: cloneUrl.optional() }),
   commits: z
     .array(z.object({ id: z.string(), message: z.string() }))
     .max(1000)
