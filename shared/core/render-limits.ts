@@ -31,10 +31,13 @@ export interface ToolLimits {
 
 export const DEFAULT_TOOL_LIMITS: ToolLimits = {
   timeoutMs: 60_000,
-  // Go binaries reserve address space at start: below ~512 MiB kubectl and helm do not start.
-  memoryBytes: 1024 * 1024 * 1024,
+  // Virtual memory: Go reserves ~750 MiB of address space at start, so 2 GiB leaves ~1.2 GiB of heap.
+  memoryBytes: 2048 * 1024 * 1024,
   maxOutputBytes: DEFAULT_RENDER_LIMITS.maxRenderedBytes,
 };
 
-/** Go binaries do not start with less virtual memory than this (measured with kubectl 1.34, helm 4.1). */
-export const MIN_TOOL_MEMORY_BYTES = 512 * 1024 * 1024;
+/**
+ * kubectl 1.34 and helm 4.1 do not start below ~800 MiB of virtual memory (measured with
+ * `ulimit -v`); 1 GiB leaves them ~200 MiB of heap.
+ */
+export const MIN_TOOL_MEMORY_BYTES = 1024 * 1024 * 1024;

@@ -27,7 +27,7 @@ export interface ToolRendererOptions {
   readonly binaries?: { kubectl: string; helm: string };
   /** Kill a tool run (its whole process group) that runs longer than this (default 60 s). */
   readonly timeoutMs?: number;
-  /** Virtual memory of one tool run, as `ulimit -v` sets it (default 1 GiB; Go needs ~0.5 GiB to start). */
+  /** Virtual memory of one tool run, as `ulimit -v` sets it (default 2 GiB; Go needs ~0.8 GiB to start). */
   readonly memoryBytes?: number;
   /** Stdout of one tool run; more is a render too large (default 32 MiB). */
   readonly maxOutputBytes?: number;
