@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits, renderApp } from '../../shared/core/render.ts';
 import { waitFor } from '../support/wait.ts';
-import { configMap, type Sandbox, sandbox, specOf } from './render-support.ts';
+import { aliasBomb, configMap, type Sandbox, sandbox, specOf } from './render-support.ts';
 
 const boxes: Sandbox[] = [];
 const box = (files: Record<string, string>) => {
@@ -32,18 +32,6 @@ const failure = async (run: () => Promise<unknown>): Promise<string> => {
 };
 
 const limits = (over: Partial<RenderLimits>): RenderLimits => ({ ...DEFAULT_RENDER_LIMITS, ...over });
-
-/** The classic "billion laughs": nine levels of nine aliases each. */
-const aliasBomb = () => {
-  const lines = ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: bomb', 'x:', '  a0: &a0 ["lol"]'];
-  for (let i = 1; i < 10; i++)
-    lines.push(
-      `  a${i}: &a${i} [${Array(9)
-        .fill(`*a${i - 1}`)
-        .join(', ')}]`,
-    );
-  return `${lines.join('\n')}\n`;
-};
 
 describe('bounds of what a push can make the render host do', () => {
   it('stops a YAML alias bomb with a RenderError naming the file', async () => {

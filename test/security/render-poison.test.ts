@@ -9,24 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_FLEET, startTestDev, type TestDev, waitFor } from '../support/dev-harness.ts';
-
-const aliasBomb = () => {
-  const lines = [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: guestbook-config',
-    'data:',
-    '  a0: &a0 ["lol"]',
-  ];
-  for (let i = 1; i < 10; i++)
-    lines.push(
-      `  a${i}: &a${i} [${Array(9)
-        .fill(`*a${i - 1}`)
-        .join(', ')}]`,
-    );
-  return `${lines.join('\n')}\n`;
-};
+import { aliasBomb } from './render-support.ts';
 
 const healthyAt = (record: { commit: string; state: string } | undefined, sha: string) =>
   record?.commit === sha && record.state === 'Healthy' ? true : undefined;
@@ -56,7 +39,7 @@ describe('a poisoned app in a commit (sluice dev)', () => {
     // WHEN it is pushed
     const sha = await t.push(
       {
-        'apps/guestbook/configmap.yaml': aliasBomb(),
+        'apps/guestbook/configmap.yaml': aliasBomb('guestbook-config'),
         'apps/metrics-agent/daemonset.yaml': daemonset,
         'apps/api/base/service.yaml': service,
       },

@@ -61,6 +61,25 @@ export const specOf = (app: string, appPath: string, extra: Partial<RenderSpec> 
 export const configMap = (name: string, extra = '') =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  a: "1"\n${extra}`;
 
+/** The classic "billion laughs": nine levels of nine aliases each, as one ConfigMap named `name`. */
+export const aliasBomb = (name = 'bomb') => {
+  const lines = [
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata:',
+    `  name: ${name}`,
+    'data:',
+    '  a0: &a0 ["lol"]',
+  ];
+  for (let i = 1; i < 10; i++)
+    lines.push(
+      `  a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
+  return `${lines.join('\n')}\n`;
+};
+
 /** A sluice.yaml with one target and the given apps (YAML list items, indented by two). */
 export const fleetYaml = (apps: string) => `apiVersion: sluice.dev/v1
 kind: Fleet
