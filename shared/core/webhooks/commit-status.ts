@@ -5,7 +5,7 @@
  * down never blocks or retries a deployment, so every call here swallows its error.
  */
 import type { CommitState, GitProvider } from '../../ports/index.ts';
-import type { PolicyRejected, ReleasePlanned, RenderFailed } from '../../schemas/events.ts';
+import type { CommitPushed, PolicyRejected, ReleasePlanned, RenderFailed } from '../../schemas/events.ts';
 
 /** GitHub caps a status description at 140 characters. */
 export const MAX_STATUS_DESCRIPTION = 140;
@@ -79,3 +79,26 @@ export const reportRejected = (
     description:
       'violations' in event ? summariseViolations(event.violations) : `Render failed: ${event.error.message}`,
   });
+
+/** The commit status context of the fleet configuration itself (sluice.yaml). */
+export const CONFIG_CONTEXT = 'sluice/config';
+
+/**
+ * A commit whose sluice.yaml does not parse plans nothing, so no (app, target) status would ever
+ * name it: one `failure` status on `sluice/config` carries the configuration error instead.
+ */
+export const reportInvalidConfig = async (
+  provider: GitProvider | undefined,
+  push: Pick<CommitPushed, 'repo' | 'commit'>,
+  message: string,
+): Promise<void> => {
+  await provider
+    ?.setStatus({
+      repo: push.repo,
+      commit: push.commit,
+      context: CONFIG_CONTEXT,
+      state: 'failure',
+      description: cut(`Invalid sluice.yaml: ${message}`),
+    })
+    .catch(() => undefined);
+};
