@@ -30,6 +30,11 @@ export interface TrackedBranch {
   /** Clone URL; never carries credentials. */
   readonly repoUrl: string;
   readonly branch: string;
+  /**
+   * A head planning already settled without advancing the ledger (its sluice.yaml is invalid): not
+   * published again, or every round would clone and refuse it anew. A new head is.
+   */
+  readonly settled?: string;
 }
 
 export interface ReconcileResult {
@@ -44,10 +49,10 @@ export const reconcileBranches = async (
 ): Promise<ReconcileResult> => {
   const published: CommitPushed[] = [];
   const failed: ReconcileResult['failed'] = [];
-  for (const { repo, repoUrl, branch } of tracked) {
+  for (const { repo, repoUrl, branch, settled } of tracked) {
     try {
       const head = await deps.git.head(repoUrl, branch);
-      if (head === undefined) continue;
+      if (head === undefined || head === settled) continue;
       const planned = await deps.ledger.getBranch(repo, branch);
       if (planned?.lastPlanned === head) continue;
       const at = deps.clock.now().toISOString();
@@ -89,7 +94,7 @@ export const reconcileBranches = async (
  * configuration (`urlOf`), never from an event. `repo`: only that repository (a throttled push).
  */
 export const trackedBranches = (
-  known: readonly { repo: string; branch: string; outcome?: string }[],
+  known: readonly { repo: string; branch: string; commit?: string; outcome?: string }[],
   configured: readonly string[],
   urlOf: (repo: string) => string,
   repo?: string,
@@ -98,7 +103,11 @@ export const trackedBranches = (
   // A throttled push of a repo never seen before: its main branch, at its configured URL.
   const repos = repo === undefined || configured.includes(repo) ? configured : [...configured, repo];
   const branches = [
-    ...seen.map((b) => ({ repo: b.repo, branch: b.branch })),
+    ...seen.map((b) => ({
+      repo: b.repo,
+      branch: b.branch,
+      ...(b.outcome === 'Invalid Config' && b.commit ? { settled: b.commit } : {}),
+    })),
     ...repos
       .filter((name) => !seen.some((b) => b.repo === name))
       .map((name) => ({ repo: name, branch: 'main' })),

@@ -184,4 +184,13 @@ describe('trackedBranches', () => {
     ]);
     expect(one.map((b) => b.repo)).toEqual(['acme/other']);
   });
+
+  it('does not publish again a head whose sluice.yaml planning already refused', () => {
+    // GIVEN main's newest commit C was refused for an invalid config
+    const known = [{ repo: 'acme/fleet', branch: 'main', commit: C, outcome: 'Invalid Config' }];
+    // WHEN the tracked branches are listed
+    const [main] = trackedBranches(known, [], (repo) => `https://git.example.com/${repo}.git`);
+    // THEN C is settled: reconcile skips it until a newer head appears
+    expect(main?.settled).toBe(C);
+  });
 });
