@@ -12,7 +12,7 @@ import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore } from '../../shared/adapters/local/memory.ts';
 import { encodeBundle } from '../../shared/core/bundle.ts';
 import type { RenderedObject } from '../../shared/core/render.ts';
-import type { AgentDispatcher, Clock, Ledger } from '../../shared/ports/index.ts';
+import type { AgentDispatcher, Clock, GitSource, Ledger, SourceTree } from '../../shared/ports/index.ts';
 import type {
   ApplyRequested,
   BundleRef,
@@ -61,6 +61,28 @@ export const recordingAgents = (ledger: Ledger) => {
   };
   return { agents, sent };
 };
+
+/**
+ * The config repo as commits of in-memory files. The real GitSource (isomorphic-git over HTTP) is
+ * tested against a real git server; the release and rollback rules need only checkout.
+ */
+export const memoryGit = (commits: Record<string, Record<string, string>>): GitSource => ({
+  head: async () => undefined,
+  changedPaths: async () => undefined,
+  isAncestor: async () => false,
+  checkout: async (_url, _branch, commit): Promise<SourceTree> => {
+    const files = commits[commit] ?? {};
+    return {
+      commit,
+      root: '/memory',
+      list: async (dir) =>
+        Object.keys(files)
+          .filter((f) => dir === '' || f.startsWith(`${dir}/`))
+          .sort(),
+      read: async (path) => files[path],
+    };
+  },
+});
 
 export const inProcess = async () => {
   const ledger = new FileLedger();

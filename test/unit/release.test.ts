@@ -5,36 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { RecordingGitProvider, type StatusEntry } from '../../shared/adapters/local/status-recorder.ts';
 import { decodeBundle } from '../../shared/core/bundle.ts';
 import { renderRelease } from '../../shared/core/release.ts';
-import type { GitSource, SourceTree } from '../../shared/ports/index.ts';
 import type {
   BundleVerified,
   OutboundEvent,
   ReleasePlanned,
   RenderSpec,
 } from '../../shared/schemas/events.ts';
-import { inProcess, sha, target } from './core-fixtures.ts';
-
-/**
- * The config repo as commits of in-memory files. The real GitSource (isomorphic-git over HTTP) has
- * its own contract test; the release rules need only checkout.
- */
-const memoryGit = (commits: Record<string, Record<string, string>>): GitSource => ({
-  head: async () => undefined,
-  changedPaths: async () => undefined,
-  isAncestor: async () => false,
-  checkout: async (_url, _branch, commit): Promise<SourceTree> => {
-    const files = commits[commit] ?? {};
-    return {
-      commit,
-      root: '/memory',
-      list: async (dir) =>
-        Object.keys(files)
-          .filter((f) => dir === '' || f.startsWith(`${dir}/`))
-          .sort(),
-      read: async (path) => files[path],
-    };
-  },
-});
+import { inProcess, memoryGit, sha, target } from './core-fixtures.ts';
 
 const configMap = (name: string, value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${name}\ndata:\n  title: "${value}"\n`;
