@@ -117,6 +117,23 @@ describe('helm reads only the chart', () => {
     expect(result.text).not.toContain(b.canaryText);
   });
 
+  it('keeps values that look like files or commands literal', async () => {
+    // GIVEN sluice.yaml values naming the canary as a file:// URL and a shell substitution
+    const b = box();
+    b.write({
+      'chart/Chart.yaml': 'apiVersion: v2\nname: chart\nversion: 0.1.0\n',
+      'chart/templates/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: vals\ndata:\n  url: {{ .Values.url | quote }}\n  cmd: {{ .Values.cmd | quote }}\n',
+    });
+    const values = { url: `file://${b.canary}`, cmd: `$(cat ${b.canary})` };
+    // WHEN rendered THEN both arrive as the literal strings, and the canary is not read
+    const result = await attempt(b, 'chart', { values });
+    expect(result.ok).toBe(true);
+    expect(result.text).toContain(JSON.stringify(values.url));
+    expect(result.text).toContain(JSON.stringify(values.cmd));
+    expect(result.text).not.toContain(b.canaryText);
+  });
+
   it('passes a hostile release name after "--", where helm takes it as a name and rejects it', async () => {
     // GIVEN the adapter called directly, as a caller bypassing the core's checks would
     const b = box();

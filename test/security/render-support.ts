@@ -92,12 +92,15 @@ targets:
 apps:
 ${apps}`;
 
-/** Runs the real CLI on the pinned Node, as a user would. */
-export const sluice = (...args: string[]) => {
+/** Runs the real CLI on the pinned Node, as a user would, with extra environment variables. */
+export const sluiceWith = (env: Record<string, string>, ...args: string[]) => {
   const run = spawnSync(process.execPath, [path.join(repoRoot, 'bin/sluice.mjs'), ...args], {
     cwd: repoRoot,
     encoding: 'utf8',
     timeout: 60_000,
+    env: { ...process.env, ...env },
   });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 };
+
+export const sluice = (...args: string[]) => sluiceWith({}, ...args);
