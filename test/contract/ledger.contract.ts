@@ -187,7 +187,26 @@ export const describeLedgerContract = (name: string, make: () => Promise<Ledger>
       expect(generations.at(-1)).toBe(5);
     });
 
-    it('lists every deployment, one record per (app, target)', async () => {
+    it('keeps one record per (repo, app, target): a same-named app of another repo never shadows it', async () => {
+      // GIVEN app web on target a from acme/fleet at generation 7
+      const ledger = await make();
+      await ledger.recordDeployment(update(7, 'Healthy', { target: 'a' }));
+
+      // WHEN web on a is recorded from another repo at generation 2, later
+      await ledger.recordDeployment(update(2, 'Pending', { target: 'a', repo: 'other/fleet', at: at(30) }));
+
+      // THEN each repo has its own record, the lower generation was not refused, and without a
+      // repo the most recently updated record is returned
+      expect((await ledger.getDeployment('web', 'a', 'acme/fleet'))?.generation).toBe(7);
+      expect((await ledger.getDeployment('web', 'a', 'other/fleet'))?.generation).toBe(2);
+      expect((await ledger.getDeployment('web', 'a'))?.repo).toBe('other/fleet');
+      expect((await ledger.listDeployments()).map((r) => r.repo).sort()).toEqual([
+        'acme/fleet',
+        'other/fleet',
+      ]);
+    });
+
+    it('lists every deployment, one record per (repo, app, target)', async () => {
       // GIVEN three targets of two apps, one written twice
       const ledger = await make();
       await ledger.recordDeployment(update(1, 'Pending', { app: 'web', target: 'a' }));
