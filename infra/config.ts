@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.ts';
+import { type DeployRepoInput, deployReposSchema } from '../shared/schemas/repos.ts';
 
 const ACCOUNT = 'must be a 12-digit AWS account id in quotes, e.g. "111111111111"';
 const account = z.string({ error: ACCOUNT }).regex(/^\d{12}$/, ACCOUNT);
@@ -62,6 +63,13 @@ const managementSchema = z.strictObject({
       z.url({ error: 'must be a clone URL such as https://git.example.com/acme/fleet.git' }),
     )
     .default({}),
+  /**
+   * The config repos that may deploy: `{ name, url, branches? }` each. A webhook naming any other
+   * repo is refused (403) and never cloned; clone URLs come from here, never from a payload; only
+   * the listed branches deploy (default `main`; sluice.yaml `branches:` may narrow them).
+   * `repoUrls` entries not listed here count too, deploying `main`.
+   */
+  repos: deployReposSchema.default([]),
   /** Alarm subscribers; alarms of every stack reach them through the management topic. */
   alerts: alertsSchema.prefault({}),
 });
@@ -222,6 +230,17 @@ export const validateDeployConfig = (
     );
   }
   const config = parsed.data;
+  config.management.repos.forEach((repo, i) => {
+    const first = config.management.repos.findIndex((r) => r.name === repo.name);
+    if (first !== i) {
+      throw new ConfigError(
+        where(['management', 'repos', i]),
+        keyPath(['management', 'repos', i, 'name']),
+        `repository "${repo.name}" is listed twice (also management.repos[${first}])`,
+        'list each repository once, with all its deploy branches',
+      );
+    }
+  });
   const seenStack = new Map<string, number>();
   const seenTarget = new Map<string, number>();
   config.regions.forEach((r, i) => {
@@ -276,6 +295,17 @@ export const validateDeployConfig = (
   });
   return config;
 };
+
+/**
+ * Every repo that may deploy (`management.repos`, plus `repoUrls` entries it does not name), as the
+ * ingest, plan, reconcile and rollback functions read it from SLUICE_REPOS.
+ */
+export const deployRepos = (management: ManagementConfig): DeployRepoInput[] => [
+  ...management.repos,
+  ...Object.entries(management.repoUrls)
+    .filter(([name]) => !management.repos.some((r) => r.name === name))
+    .map(([name, url]) => ({ name, url })),
+];
 
 /** A regional stack's name: one per account/region. */
 export const regionalStackName = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>

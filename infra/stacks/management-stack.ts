@@ -21,7 +21,7 @@ import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { agentQueueName, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
-import type { ManagementConfig, RegionalConfig } from '../config.ts';
+import { deployRepos, type ManagementConfig, type RegionalConfig } from '../config.ts';
 import { Alerts, pipelineMetric } from '../constructs/alerting.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
 import { type BucketAccess, REPO_ROOT, SluiceFunction } from '../constructs/sluice-function.ts';
@@ -218,6 +218,9 @@ export class ManagementStack extends Stack {
       .bindSecret('webhookSecret', webhookSecret)
       .bindRepoWebhookSecrets();
     functions.set('ingest', ingest);
+    // Which repos and branches may deploy, and their clone URLs (ingest, plan, reconcile, rollback).
+    const repos = JSON.stringify(deployRepos(config));
+    ingest.addEnvironment(SLUICE_ENV.repos, repos);
 
     const kubectl = new KubectlV34Layer(this, 'KubectlLayer');
     const agentQueues: AgentQueueUrls = {
@@ -268,6 +271,7 @@ export class ManagementStack extends Stack {
       if (route.fn !== 'report') fn.bindBus(this.bus);
       if (spec.git || spec.gitToken) fn.bindSecret('gitSecret', gitSecret);
       if (route.fn === 'render') fn.bindKubectl(kubectl);
+      if (route.fn === 'plan') fn.addEnvironment(SLUICE_ENV.repos, repos);
       if (route.fn === 'dispatch') {
         fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
         this.grantRegionalBundles(fn, regions);
@@ -344,6 +348,7 @@ export class ManagementStack extends Stack {
       this.grantRegionalBundles(fn, regions);
       // Where rollback clones each config repo (a setting only: Git access is the Git secret).
       fn.addEnvironment(SLUICE_ENV.repoUrls, JSON.stringify(config.repoUrls));
+      fn.addEnvironment(SLUICE_ENV.repos, repos);
       functions.set('rollback', fn);
     }
 
@@ -395,6 +400,7 @@ export class ManagementStack extends Stack {
       .bindQueue(reconcile.queue, { batchSize: 1 });
     // The repos it polls, and where it clones them from (a setting only: Git access is the Git secret).
     reconcileFn.addEnvironment(SLUICE_ENV.repoUrls, JSON.stringify(config.repoUrls));
+    reconcileFn.addEnvironment(SLUICE_ENV.repos, repos);
     functions.set('reconcile', reconcileFn);
     ingest.addEnvironment(SLUICE_ENV.reconcileQueueUrl, reconcile.queue.queueUrl);
     reconcile.queue.grantSendMessages(ingest);

@@ -3,8 +3,17 @@
  * so a missing or malformed variable fails at start-up with a message naming it and the fix.
  */
 import { z } from 'zod';
+import {
+  DEFAULT_RENDER_LIMITS,
+  DEFAULT_TOOL_LIMITS,
+  MIN_TOOL_MEMORY_BYTES,
+  type RenderLimits,
+  type ToolLimits,
+} from '../core/render-limits.ts';
+import { type RepoCatalog, repoCatalog } from '../core/repos.ts';
 import { ConfigError } from '../errors.ts';
 import type { SecretStore } from '../ports/index.ts';
+import { deployReposSchema } from '../schemas/repos.ts';
 
 export interface AwsSettings {
   readonly region: string;
@@ -84,6 +93,12 @@ export const SLUICE_ENV = {
   helm: 'SLUICE_HELM',
   /** JSON `{"owner/name": "https://…/name.git"}`: clone URLs of config repos not on github.com (rollback). */
   repoUrls: 'SLUICE_REPO_URLS',
+  /**
+   * JSON `[{"name": "owner/name", "url": "https://…/name.git", "branches": ["main"]}]`: the config
+   * repos that may deploy (sluice.deploy.yaml `management.repos`). Ingest refuses any other repo,
+   * plan clones only these URLs. Unset means none: every push is refused until repos are listed.
+   */
+  repos: 'SLUICE_REPOS',
   /** The reconcile queue: ingest schedules a branch check there when it throttles a push (429). */
   reconcileQueueUrl: 'SLUICE_RECONCILE_QUEUE_URL',
   /** The dead-letter queue of the queue feeding this function: poison is parked there at once. */
@@ -140,12 +155,32 @@ export const readRepoUrls = (env: Env = process.env): ((repo: string) => string)
 
 /** The configured config repos (`management.repoUrls`): the reconcile function polls each one. */
 export const readRepoUrlMap = (env: Env = process.env): Readonly<Record<string, string>> =>
+  Object.fromEntries(readDeployRepos(env).repos.map((r) => [r.name, r.url]));
+
+const legacyRepoUrls = (env: Env): Readonly<Record<string, string>> =>
   parseJsonSetting(
     SLUICE_ENV.repoUrls,
     env[SLUICE_ENV.repoUrls]?.trim() || '{}',
     repoUrlsSchema,
     'set it to {"<owner/name>":"<clone url>"} (management.repoUrls in sluice.deploy.yaml)',
   );
+
+/**
+ * The repos that may deploy, with their clone URLs and deploy branches: SLUICE_REPOS, plus every
+ * SLUICE_REPO_URLS entry it does not name (deploying `main`). A malformed value fails at start-up.
+ */
+export const readDeployRepos = (env: Env = process.env): RepoCatalog => {
+  const listed = parseJsonSetting(
+    SLUICE_ENV.repos,
+    env[SLUICE_ENV.repos]?.trim() || '[]',
+    deployReposSchema,
+    'set it to [{"name":"<owner/name>","url":"<clone url>","branches":["main"]}] (management.repos in sluice.deploy.yaml)',
+  );
+  const legacy = Object.entries(legacyRepoUrls(env))
+    .filter(([name]) => !listed.some((r) => r.name === name))
+    .map(([name, url]) => ({ name, url }));
+  return repoCatalog([...listed, ...legacy], SLUICE_ENV.repos);
+};
 
 const fixQueues = 'set it to {"targets":{"<target>":"<queue url>"},"regions":{"<region>":"<queue url>"}}';
 
@@ -247,4 +282,54 @@ export const readProviderApiSettings = (
   const token = requireEnv(names.token, env);
   const apiUrl = env[names.apiUrl]?.trim();
   return apiUrl ? { token, apiUrl } : { token };
+};
+
+/** The render bounds of this host (docs/security.md#limits); sluice.yaml cannot raise them. */
+export interface RenderHostLimits {
+  readonly render: RenderLimits;
+  readonly tools: ToolLimits;
+}
+
+export const RENDER_LIMIT_ENV = {
+  maxFileBytes: 'SLUICE_RENDER_MAX_FILE_BYTES',
+  maxObjects: 'SLUICE_RENDER_MAX_OBJECTS',
+  maxRenderedBytes: 'SLUICE_RENDER_MAX_RENDERED_BYTES',
+  maxAliasCount: 'SLUICE_RENDER_MAX_ALIASES',
+  timeoutSeconds: 'SLUICE_RENDER_TIMEOUT_SECONDS',
+  memoryMb: 'SLUICE_RENDER_MEMORY_MB',
+} as const;
+
+/** Reads the render bounds; each unset variable keeps its default, a malformed one fails loudly. */
+export const readRenderLimits = (env: Env = process.env): RenderHostLimits => {
+  const whole = (name: string, fallback: number, min = 1): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      throw new ConfigError(
+        'environment',
+        name,
+        `must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`,
+        `export ${name}=${fallback} (the default), or unset it`,
+      );
+    }
+    return value;
+  };
+  const d = DEFAULT_RENDER_LIMITS;
+  const t = DEFAULT_TOOL_LIMITS;
+  const maxRenderedBytes = whole(RENDER_LIMIT_ENV.maxRenderedBytes, d.maxRenderedBytes);
+  const mib = 1024 * 1024;
+  return {
+    render: {
+      maxFileBytes: whole(RENDER_LIMIT_ENV.maxFileBytes, d.maxFileBytes),
+      maxObjects: whole(RENDER_LIMIT_ENV.maxObjects, d.maxObjects),
+      maxRenderedBytes,
+      maxAliasCount: whole(RENDER_LIMIT_ENV.maxAliasCount, d.maxAliasCount, 0),
+    },
+    tools: {
+      timeoutMs: whole(RENDER_LIMIT_ENV.timeoutSeconds, t.timeoutMs / 1000) * 1000,
+      memoryBytes: whole(RENDER_LIMIT_ENV.memoryMb, t.memoryBytes / mib, MIN_TOOL_MEMORY_BYTES / mib) * mib,
+      maxOutputBytes: maxRenderedBytes,
+    },
+  };
 };
