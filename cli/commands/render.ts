@@ -4,15 +4,36 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDirectoryTree } from '../../shared/adapters/local/directory-tree.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
+import { readRenderLimits } from '../../shared/config/env.ts';
 import { parseFleetConfig, selectTargets } from '../../shared/core/config.ts';
-import { type RenderedObject, renderApp, renderSpecFor } from '../../shared/core/render.ts';
+import {
+  type RenderedObject,
+  type RenderLimits,
+  renderApp,
+  renderSpecFor,
+} from '../../shared/core/render.ts';
 import { BadInputError, isSluiceError } from '../../shared/errors.ts';
 import type { ManifestRenderer, SourceTree } from '../../shared/ports/index.ts';
 import { CONFIG_FILE, type FleetConfig } from '../../shared/schemas/config.ts';
 import type { RenderSpec } from '../../shared/schemas/events.ts';
 
-/** The CLI's tools: the layer's kubectl and helm, unpacked on first use. */
-export const cliRenderer: ManifestRenderer = createToolRenderer();
+let tools: { renderer: ManifestRenderer; limits: RenderLimits } | undefined;
+
+/**
+ * The CLI's tools and bounds: the layer's kubectl and helm (unpacked on first use) and the
+ * SLUICE_RENDER_* limits of this host (docs/security.md#limits), read when first needed.
+ */
+export const cliTools = (): { renderer: ManifestRenderer; limits: RenderLimits } => {
+  if (!tools) {
+    const limits = readRenderLimits();
+    tools = { renderer: createToolRenderer(limits.tools), limits: limits.render };
+  }
+  return tools;
+};
+
+/** renderApp with the CLI's tools and bounds. */
+export const renderWithCliTools = (tree: SourceTree, spec: RenderSpec): Promise<RenderedObject[]> =>
+  renderApp(tree, spec, cliTools().renderer, undefined, cliTools().limits);
 
 export interface ConfigRepo {
   dir: string;
@@ -145,7 +166,7 @@ const emit = async (out: string[], written: RenderedObject[], options: RenderOpt
 const render = async (dir: string, options: RenderOptions): Promise<void> => {
   if ((await stat(path.join(dir, CONFIG_FILE)).catch(() => undefined)) === undefined) {
     const bare = await openBarePath(dir, options.values);
-    const objects = await renderApp(bare.tree, bare.spec, cliRenderer);
+    const objects = await renderWithCliTools(bare.tree, bare.spec);
     await emit(
       objects.map((o) => `---\n# Source: ${o.file}\n${objectYaml(o)}`),
       objects,
@@ -185,7 +206,7 @@ const render = async (dir: string, options: RenderOptions): Promise<void> => {
       const key = JSON.stringify(spec);
       let objects = cache.get(key);
       if (!objects) {
-        objects = await renderApp(tree, spec, cliRenderer);
+        objects = await renderWithCliTools(tree, spec);
         cache.set(key, objects);
       }
       for (const rendered of objects) out.push(toYaml(rendered, app.name, target.name));

@@ -5,12 +5,12 @@ import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { checkLayers, loadPolicyLayers, versionsOf } from '../../shared/core/admission-layers.ts';
 import { environmentFor, selectTargets } from '../../shared/core/config.ts';
 import { BUILTIN_POLICIES, checkPolicies, compareViolations } from '../../shared/core/policy.ts';
-import { renderApp, renderSpecForEnvironment } from '../../shared/core/render.ts';
+import { renderSpecForEnvironment } from '../../shared/core/render.ts';
 import { BadInputError, isSluiceError } from '../../shared/errors.ts';
 import type { KubeSchemaSource } from '../../shared/ports/index.ts';
 import { CONFIG_FILE } from '../../shared/schemas/config.ts';
 import type { Violation } from '../../shared/schemas/events.ts';
-import { cliRenderer, loadConfigRepo, openBarePath, reportBadInput } from './render.ts';
+import { loadConfigRepo, openBarePath, renderWithCliTools, reportBadInput } from './render.ts';
 
 interface ValidateOptions {
   format: string;
@@ -33,7 +33,7 @@ export const validateRepo = async (
 ): Promise<ValidateResult> => {
   if ((await stat(path.join(dir, CONFIG_FILE)).catch(() => undefined)) === undefined) {
     const bare = await openBarePath(dir);
-    const rendered = await renderApp(bare.tree, bare.spec, cliRenderer);
+    const rendered = await renderWithCliTools(bare.tree, bare.spec);
     const layers = await loadPolicyLayers({ schemas }, bare.tree);
     const violations = [
       ...checkPolicies(rendered, []),
@@ -51,7 +51,7 @@ export const validateRepo = async (
     const environments = Object.keys(app.environments).sort();
     for (const environment of environments.length > 0 ? environments : [undefined]) {
       const spec = renderSpecForEnvironment(config, app, environment);
-      const rendered = await renderApp(tree, spec, cliRenderer);
+      const rendered = await renderWithCliTools(tree, spec);
       renders += 1;
       objects += rendered.length;
       const targets = selectTargets(app.targets, config.targets)
