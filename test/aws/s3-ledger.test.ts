@@ -1,4 +1,4 @@
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
@@ -109,6 +109,61 @@ describe('S3Ledger', () => {
     expect(records.map((record) => `${record.target}:${record.state}`).sort()).toEqual(
       targets.map((target) => `${target}:Healthy`),
     );
+  });
+
+  it('keeps one record per (repo, app, target): two repos with a same-named app never share one', async () => {
+    // GIVEN repo acme/fleet at generation 7 for web on prod-use1
+    const name = await bucket();
+    const ledger = new S3Ledger({ bucket: name, aws: aws() });
+    await ledger.recordDeployment(update(7, 'Healthy', '2026-01-01T00:00:01Z'));
+    // WHEN another repo's app of the same name reports its first generation on the same target
+    const other = await ledger.recordDeployment({
+      ...update(1, 'Healthy', '2026-01-01T00:00:02Z'),
+      repo: 'acme/other',
+    });
+    // THEN it is recorded, not refused as older than acme/fleet's generation 7
+    expect(other).toMatchObject({ repo: 'acme/other', generation: 1, version: 1 });
+    expect((await ledger.getDeployment('web', 'prod-use1', 'acme/fleet'))?.generation).toBe(7);
+    expect((await ledger.listDeployments()).map((r) => `${r.repo}:${r.generation}`).sort()).toEqual([
+      'acme/fleet:7',
+      'acme/other:1',
+    ]);
+    // AND a lookup that names no repo answers the most recently updated record
+    expect((await ledger.getDeployment('web', 'prod-use1'))?.repo).toBe('acme/other');
+    // AND each record has its own object, the repo URI-encoded as one key segment
+    const { Contents } = await clients().s3.send(
+      new ListObjectsV2Command({ Bucket: name, Prefix: 'ledger/deployments/' }),
+    );
+    expect(Contents?.map((o) => o.Key).sort()).toEqual([
+      'ledger/deployments/web/prod-use1/acme%2Ffleet.json',
+      'ledger/deployments/web/prod-use1/acme%2Fother.json',
+    ]);
+  });
+
+  it("reads a record under the old (app, target) key as its repo's and moves it on the next write", async () => {
+    // GIVEN a record written before the key named the repo
+    const name = await bucket();
+    const ledger = new S3Ledger({ bucket: name, aws: aws() });
+    const { at, ...fields } = update(4, 'Healthy', '2026-01-01T00:00:01Z');
+    const old = { ...fields, updatedAt: at, history: [], version: 2 };
+    await clients().s3.send(
+      new PutObjectCommand({
+        Bucket: name,
+        Key: 'ledger/deployments/web/prod-use1.json',
+        Body: JSON.stringify(old),
+      }),
+    );
+    // WHEN it is read for its repo and for another, and its repo then reports a newer generation
+    expect((await ledger.getDeployment('web', 'prod-use1', 'acme/fleet'))?.generation).toBe(4);
+    expect(await ledger.getDeployment('web', 'prod-use1', 'acme/other')).toBeUndefined();
+    const moved = await ledger.recordDeployment(update(5, 'Healthy', '2026-01-01T00:00:02Z'));
+    // THEN the record continues (version 3) under the new key and the old object is gone
+    expect(moved).toMatchObject({ generation: 5, version: 3 });
+    const { Contents } = await clients().s3.send(
+      new ListObjectsV2Command({ Bucket: name, Prefix: 'ledger/deployments/' }),
+    );
+    expect(Contents?.map((o) => o.Key)).toEqual(['ledger/deployments/web/prod-use1/acme%2Ffleet.json']);
+    expect(await ledger.listDeployments()).toEqual([moved]);
   });
 });
 
