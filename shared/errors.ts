@@ -98,10 +98,15 @@ export class SluiceError extends Error {
   }
 }
 
+/** True for a member of the closed set; an errno or SDK code (`ENOENT`, `NoSuchKey`) is not one. */
+export const isErrorCode = (code: unknown): code is ErrorCode =>
+  typeof code === 'string' && Object.hasOwn(ErrorCode, code);
+
+/** Also true for a SluiceError from another copy of this module, or one rebuilt from its JSON. */
 export const isSluiceError = (error: unknown): error is SluiceError =>
   typeof error === 'object' &&
   error !== null &&
-  typeof (error as { code?: unknown }).code === 'string' &&
+  isErrorCode((error as { code?: unknown }).code) &&
   typeof (error as { retryable?: unknown }).retryable === 'boolean';
 
 /** Bad configuration: names the file, the path inside it, and the fix. */
