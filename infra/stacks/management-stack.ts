@@ -405,9 +405,10 @@ export class ManagementStack extends Stack {
     ingest.addEnvironment(SLUICE_ENV.reconcileQueueUrl, reconcile.queue.queueUrl);
     reconcile.queue.grantSendMessages(ingest);
 
+    // No drift schedule on this bus: nothing here consumes it (each Lambda region's own schedule
+    // sends Drift Check Requested to its agent queue; `sluice agent` checks on --drift-interval).
     const schedules = [
       { id: 'ReconcileSchedule', detailType: 'Reconcile Requested', minutes: config.reconcileMinutes },
-      { id: 'DriftCheckSchedule', detailType: 'Drift Check Requested', minutes: config.driftCheckMinutes },
     ];
     for (const s of schedules) {
       new scheduler.Schedule(this, s.id, {
