@@ -62,7 +62,7 @@ export const describeBundleStoreContract = (name: string, make: () => Promise<Bu
       expect(outcome).toMatchObject({ code: 'NOT_FOUND', retryable: false });
     });
 
-    it('refuses bytes altered after they were written, with DIGEST_MISMATCH naming both digests', async () => {
+    it('refuses bytes altered after they were written, with DIGEST_MISMATCH naming both digests and the fix', async () => {
       // GIVEN a stored bundle whose object is then overwritten behind the store's back
       const { store, tamper } = await make();
       const ref = await store.put(bytesOf(unique()), { objects: 1 });
@@ -77,6 +77,7 @@ export const describeBundleStoreContract = (name: string, make: () => Promise<Bu
       expect(outcome).toMatchObject({ code: 'DIGEST_MISMATCH', retryable: false });
       expect(outcome !== 'resolved' && outcome.message).toContain(ref.digest);
       expect(outcome !== 'resolved' && outcome.message).toContain(actual);
+      expect(outcome !== 'resolved' && outcome.message).toContain('Fix:');
     });
 
     it('refuses a reference whose digest does not match the bytes at its key', async () => {

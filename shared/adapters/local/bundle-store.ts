@@ -51,7 +51,7 @@ export class FileBundleStore implements BundleStore {
     if (actual !== ref.digest) {
       throw new SluiceError(
         'DIGEST_MISMATCH',
-        `bundle ${ref.key} has digest ${actual}, expected ${ref.digest}`,
+        `bundle ${ref.key} has digest ${actual}, expected ${ref.digest}; it was altered after it was written. Fix: re-render the release so a fresh bundle is stored, and find out who can write to ${this.root}`,
         {
           data: { key: ref.key, expected: ref.digest, actual },
         },
