@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
-import { isRemoteRef, renderApp } from '../../shared/core/render.ts';
+import { isRemoteRef, renderApp, renderInputs } from '../../shared/core/render.ts';
 import { configMap, type Sandbox, sandbox, specOf } from './render-support.ts';
 
 const renderer = createToolRenderer();
@@ -190,6 +190,20 @@ describe('isRemoteRef over generated URL spellings', () => {
         expect(await isRemoteRef(undefined, 'app', ref)).toBe(true);
       }),
       { seed: 11, numRuns: 400 },
+    );
+    // AND each, written into a kustomization's resources, components or bases, is refused naming
+    // the file and the entry before any tool runs
+    const b = sandbox();
+    boxes.push(b);
+    const field = fc.constantFrom('resources', 'components', 'bases');
+    await fc.assert(
+      fc.asyncProperty(spelling, field, async (ref, key) => {
+        b.write({ 'app/kustomization.yaml': `${key}:\n  - ${JSON.stringify(ref)}\n` });
+        await expect(renderInputs(b.tree(), specOf('web', 'app'))).rejects.toThrow(
+          `app/kustomization.yaml: refers to the remote resource ${JSON.stringify(ref)}`,
+        );
+      }),
+      { seed: 11, numRuns: 150 },
     );
   });
 
