@@ -4,6 +4,8 @@
  * as EventBridge does: so an outcome "from the wrong account" here is one put with that account's
  * credentials, and the envelope account report checks is LocalStack's, not the sender's.
  */
+
+import { randomUUID } from 'node:crypto';
 import {
   CreateEventBusCommand,
   EventBridgeClient,
@@ -19,6 +21,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
   BundleCopyingDispatcher,
@@ -27,8 +30,10 @@ import {
 import { clientConfig, s3ClientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
+import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
 import { ownersFromAgentQueues, recordOutcome } from '../../shared/core/report.ts';
 import { type DeploymentSucceeded, envelopeSchema } from '../../shared/schemas/events.ts';
+import { buildTestApp } from '../infra/support.ts';
 import { aws, receive, uniqueName } from './support.ts';
 
 /** Credentials of one emulated account: LocalStack reads the account from a 12-digit key id. */
@@ -253,5 +258,81 @@ describe('BundleCopyingDispatcher: bundles served from the target region', () =>
     );
     // THEN it goes straight to the queue
     expect(sent).toEqual(['d1']);
+  });
+});
+
+/** The EventPattern of the one rule in `template` whose logical id starts with `id`. */
+const patternOf = (template: Template, id: string): string => {
+  const [rule] = Object.entries(template.findResources('AWS::Events::Rule')).filter(([logicalId]) =>
+    logicalId.startsWith(id),
+  );
+  if (rule === undefined) throw new Error(`no rule ${id}`);
+  return JSON.stringify(rule[1].Properties.EventPattern);
+};
+
+describe('alarms of another region reach the rollback queue', () => {
+  it("forwards an app's ALARM from a second region's default bus to the sluice bus and its rollback rule", async () => {
+    // GIVEN the synthesised rules: the eu-west-1 regional stack's forwarding rule on its default
+    // bus, and the management stack's rollback rule on the sluice bus, created on the emulator
+    const app = buildTestApp();
+    const forward = patternOf(Template.fromStack(app.regional[1]!), 'ForwardAlarms');
+    const rollback = patternOf(Template.fromStack(app.management), 'ForwardedAlarmRule');
+    const home = as(MANAGEMENT, 'us-east-1');
+    const busName = uniqueName('sluice');
+    const { EventBusArn } = await home.events.send(new CreateEventBusCommand({ Name: busName }));
+    const { QueueUrl } = await home.sqs.send(new CreateQueueCommand({ QueueName: uniqueName('rollback') }));
+    const { Attributes } = await home.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    await home.events.send(
+      new PutRuleCommand({ Name: 'rollback', EventBusName: busName, EventPattern: rollback }),
+    );
+    await home.events.send(
+      new PutTargetsCommand({
+        Rule: 'rollback',
+        EventBusName: busName,
+        Targets: [{ Id: 'q', Arn: Attributes!.QueueArn! }],
+      }),
+    );
+    const away = as(MANAGEMENT, 'eu-west-1');
+    const ruleName = uniqueName('forward-alarms');
+    await away.events.send(new PutRuleCommand({ Name: ruleName, EventPattern: forward }));
+    await away.events.send(
+      new PutTargetsCommand({
+        Rule: ruleName,
+        Targets: [{ Id: 'bus', Arn: EventBusArn!, RoleArn: `arn:aws:iam::${MANAGEMENT}:role/forward` }],
+      }),
+    );
+
+    // WHEN an app's alarm and a sluice-* alarm enter ALARM in eu-west-1
+    const name = uniqueName('hello-errors');
+    for (const alarmName of [name, `sluice-agent-${name}`]) {
+      const event = cloudWatchAlarmEvent({
+        id: randomUUID(),
+        name: alarmName,
+        at: new Date(),
+        region: 'eu-west-1',
+      });
+      const out = await away.events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              Source: event.source,
+              DetailType: event['detail-type'],
+              Detail: JSON.stringify(event.detail),
+              Resources: event.resources,
+            },
+          ],
+        }),
+      );
+      expect(out.FailedEntryCount ?? 0).toBe(0);
+    }
+
+    // THEN the app's alarm, and only it, reaches the rollback queue in the management region
+    const messages = await receive(home.sqs, QueueUrl!, { count: 2, timeoutMs: 10_000 });
+    const received = messages.map((m) => envelopeSchema.parse(JSON.parse(m.Body!)));
+    expect(received.map((e) => [(e.detail as { alarmName: string }).alarmName, e.region])).toEqual([
+      [name, 'eu-west-1'],
+    ]);
   });
 });
