@@ -132,6 +132,7 @@ export const openBarePath = async (dir: string, valueFiles: readonly string[] = 
       .basename(path.resolve(dir))
       .toLowerCase()
       .replace(/[^a-z0-9-]+/g, '-')
+      .slice(0, 63) // an app name is a DNS label
       .replace(/^-+|-+$/g, '') || 'app';
   return {
     tree: createDirectoryTree(root),
