@@ -13,7 +13,7 @@ import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
 import { reserveGeneration } from './ledger.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
-import { reportPlanned } from './webhooks/commit-status.ts';
+import { reportInvalidConfig, reportPlanned } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
   readonly git: GitSource;
@@ -177,6 +177,7 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     // A checkout that refused sluice.yaml itself (or the whole commit) is a bad config too.
     const refused = isSluiceError(error) && error.code === 'RENDER_FAILED' && error.data.refused === true;
     if (isSluiceError(error) && (error.code === 'CONFIG_INVALID' || refused)) {
+      await reportInvalidConfig(deps.provider, push, error.message);
       return skip('invalid-config', error.message);
     }
     throw error;
