@@ -8,21 +8,21 @@ import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import {
   readAwsSettings,
+  readDeployRepos,
   readGitSettings,
-  readRepoUrlMap,
-  readRepoUrls,
   requireEnv,
   SLUICE_ENV,
 } from '../../shared/config/env.ts';
 import { trackedBranches } from '../../shared/core/reconcile.ts';
+import { deployBranchList } from '../../shared/core/repos.ts';
 import { createReconcileHandler } from './handler.ts';
 
 const aws = readAwsSettings();
 const git = readGitSettings();
 const bucket = requireEnv(SLUICE_ENV.bucket);
 const history = new S3EventRecord({ bucket, aws });
-const configured = Object.keys(readRepoUrlMap());
-const urlOf = readRepoUrls();
+// The deployment config's repos and deploy branches: what is polled, and where it is cloned from.
+const deploy = deployBranchList(readDeployRepos());
 
 export const handler = createReconcileHandler({
   git: createGitSource({ cacheDir: git.cacheDir, auth: git.auth(new SecretsManagerStore({ aws })) }),
@@ -30,5 +30,5 @@ export const handler = createReconcileHandler({
   bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
   clock: systemClock,
   newTraceId: randomUUID,
-  tracked: async (repo) => trackedBranches((await history.newest()).branches, configured, urlOf, repo),
+  tracked: async (repo) => trackedBranches(deploy, (await history.newest()).branches, repo),
 });

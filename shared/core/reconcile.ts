@@ -89,33 +89,21 @@ export const reconcileBranches = async (
 };
 
 /**
- * The branches to poll: every branch the record has seen pushed (its newest commit was not a
- * deletion), and `main` of each configured repo it has not seen yet. Clone URLs come from the
- * configuration (`urlOf`), never from an event. `repo`: only that repository (a throttled push).
+ * The branches to poll: every deploy branch of every configured repo (`deployBranchList` of the
+ * deployment config's catalog: the clone URL is the configured one, never an event's), minus what
+ * the record says planning already settled. `repo`: only that repository (a throttled push).
  */
 export const trackedBranches = (
+  deploy: readonly { repo: string; repoUrl: string; branch: string }[],
   known: readonly { repo: string; branch: string; commit?: string; outcome?: string }[],
-  configured: readonly string[],
-  urlOf: (repo: string) => string,
   repo?: string,
-): TrackedBranch[] => {
-  const seen = known.filter((b) => b.outcome !== 'Branch Deleted');
-  // A throttled push of a repo never seen before: its main branch, at its configured URL.
-  const repos = repo === undefined || configured.includes(repo) ? configured : [...configured, repo];
-  const branches = [
-    ...seen.map((b) => ({
-      repo: b.repo,
-      branch: b.branch,
-      ...(b.outcome === 'Invalid Config' && b.commit ? { settled: b.commit } : {}),
-    })),
-    ...repos
-      .filter((name) => !seen.some((b) => b.repo === name))
-      .map((name) => ({ repo: name, branch: 'main' })),
-  ];
-  return branches
+): TrackedBranch[] =>
+  deploy
     .filter((b) => repo === undefined || b.repo === repo)
-    .map((b) => ({ ...b, repoUrl: urlOf(b.repo) }));
-};
+    .map((b) => {
+      const seen = known.find((k) => k.repo === b.repo && k.branch === b.branch);
+      return seen?.outcome === 'Invalid Config' && seen.commit ? { ...b, settled: seen.commit } : { ...b };
+    });
 
 export interface ReconcileRequestDeps extends ReconcileDeps {
   /** The branches to poll, all or one repository's (see `trackedBranches`). */

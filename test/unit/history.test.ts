@@ -167,21 +167,17 @@ describe('traceCommit', () => {
 });
 
 describe('trackedBranches', () => {
-  it('polls every branch seen and main of configured repos not seen, at the configured URL', () => {
-    // GIVEN acme/fleet seen on main and release (release deleted), acme/other configured only
-    const known = [
-      { repo: 'acme/fleet', branch: 'main', outcome: 'Planned' },
-      { repo: 'acme/fleet', branch: 'release', outcome: 'Branch Deleted' },
-    ];
-    const urlOf = (repo: string) => `https://git.example.com/${repo}.git`;
-    // WHEN the tracked branches are listed, for all and for one repo
-    const all = trackedBranches(known, ['acme/fleet', 'acme/other'], urlOf);
-    const one = trackedBranches(known, ['acme/fleet', 'acme/other'], urlOf, 'acme/other');
-    // THEN the deleted branch is left alone and URLs come from configuration
-    expect(all).toEqual([
-      { repo: 'acme/fleet', branch: 'main', repoUrl: 'https://git.example.com/acme/fleet.git' },
-      { repo: 'acme/other', branch: 'main', repoUrl: 'https://git.example.com/acme/other.git' },
-    ]);
+  const deploy = [
+    { repo: 'acme/fleet', repoUrl: 'https://git.example.com/acme/fleet.git', branch: 'main' },
+    { repo: 'acme/other', repoUrl: 'https://git.example.com/acme/other.git', branch: 'main' },
+  ];
+
+  it('polls every configured deploy branch, or one repo’s for a throttled push', () => {
+    // GIVEN two configured repos WHEN the tracked branches are listed, for all and for one repo
+    const all = trackedBranches(deploy, []);
+    const one = trackedBranches(deploy, [], 'acme/other');
+    // THEN URLs come from configuration, and the filter keeps one repo
+    expect(all).toEqual(deploy);
     expect(one.map((b) => b.repo)).toEqual(['acme/other']);
   });
 
@@ -189,7 +185,7 @@ describe('trackedBranches', () => {
     // GIVEN main's newest commit C was refused for an invalid config
     const known = [{ repo: 'acme/fleet', branch: 'main', commit: C, outcome: 'Invalid Config' }];
     // WHEN the tracked branches are listed
-    const [main] = trackedBranches(known, [], (repo) => `https://git.example.com/${repo}.git`);
+    const [main] = trackedBranches(deploy, known);
     // THEN C is settled: reconcile skips it until a newer head appears
     expect(main?.settled).toBe(C);
   });
