@@ -4,19 +4,12 @@
  * each Apply Requested to the cluster it runs against, keeps the message invisible while a long
  * apply or health wait runs, and stops taking work on SIGTERM, finishing what it holds.
  */
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { KubeHttp } from '../../shared/adapters/k8s/kube-http.ts';
 import { KubernetesCluster } from '../../shared/adapters/k8s/kubernetes-cluster.ts';
 import { localContext } from '../../shared/adapters/local/event-source.ts';
@@ -25,107 +18,7 @@ import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.t
 import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import { checkAllDrift, formatDrift } from '../../shared/core/drift.ts';
 import { BadInputError } from '../../shared/errors.ts';
-
-/** The part of the SQS client the loop uses. */
-export interface QueueClient {
-  send(
-    command: ReceiveMessageCommand | DeleteMessageCommand | ChangeMessageVisibilityCommand,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<{ Messages?: Message[] } | object>;
-}
-
-export interface QueueAgentOptions {
-  readonly queueUrl: string;
-  readonly sqs: QueueClient;
-  /** Runs one message; true when it is done (delete it), false to let the queue retry it. */
-  readonly handle: (record: SQSRecord) => Promise<boolean>;
-  readonly signal: AbortSignal;
-  /** Seconds a received message stays invisible; renewed at half-time while it is worked on. */
-  readonly visibilityTimeout?: number;
-  readonly log?: (line: string) => void;
-}
-
-const toRecord = (m: Message, queueUrl: string): SQSRecord => ({
-  messageId: m.MessageId ?? '',
-  receiptHandle: m.ReceiptHandle ?? '',
-  body: m.Body ?? '',
-  attributes: {
-    ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-    SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
-    SenderId: m.Attributes?.SenderId ?? '',
-    ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-  },
-  messageAttributes: {},
-  md5OfBody: m.MD5OfBody ?? '',
-  eventSource: 'aws:sqs',
-  eventSourceARN: queueUrl,
-  awsRegion: '',
-});
-
-/**
- * Long-polls until `signal` aborts. One message at a time: work for one cluster is applied in
- * order. A message whose work fails stays on the queue (it becomes visible again and the queue's
- * redrive policy parks it after its receive limit).
- */
-export const runQueueAgent = async (options: QueueAgentOptions): Promise<void> => {
-  const visibility = options.visibilityTimeout ?? 120;
-  const log = options.log ?? (() => {});
-  while (!options.signal.aborted) {
-    let messages: Message[] = [];
-    try {
-      const out = (await options.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: options.queueUrl,
-          MaxNumberOfMessages: 1,
-          WaitTimeSeconds: 20,
-          VisibilityTimeout: visibility,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-        }),
-        { abortSignal: options.signal },
-      )) as { Messages?: Message[] };
-      messages = out.Messages ?? [];
-    } catch (error) {
-      if (options.signal.aborted) break;
-      log(`receive failed, retrying in 5 s: ${error instanceof Error ? error.message : String(error)}`);
-      await new Promise((ok) => setTimeout(ok, 5000));
-      continue;
-    }
-    for (const message of messages) {
-      const receipt = message.ReceiptHandle ?? '';
-      // Keep the message ours while a long apply or health wait runs.
-      const heartbeat = setInterval(
-        () => {
-          options.sqs
-            .send(
-              new ChangeMessageVisibilityCommand({
-                QueueUrl: options.queueUrl,
-                ReceiptHandle: receipt,
-                VisibilityTimeout: visibility,
-              }),
-            )
-            .catch((error: unknown) =>
-              log(`could not extend visibility: ${error instanceof Error ? error.message : String(error)}`),
-            );
-        },
-        // A third of the timeout: two renewals may be late or lost before the message lapses.
-        (visibility * 1000) / 3,
-      );
-      try {
-        const done = await options.handle(toRecord(message, options.queueUrl));
-        if (done) {
-          await options.sqs.send(
-            new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: receipt }),
-          );
-        }
-      } catch (error) {
-        // The message stays on the queue: it comes back after its visibility timeout.
-        log(`message ${message.MessageId}: ${error instanceof Error ? error.message : String(error)}`);
-      } finally {
-        clearInterval(heartbeat);
-      }
-    }
-  }
-};
+import { createPipeline } from '../../shared/runtime/pipeline.ts';
 
 interface AgentFlags {
   queueUrl: string;
@@ -190,7 +83,24 @@ export const registerAgent = (program: Command): void => {
         clock: systemClock,
         healthDeadlineMs: positive('--health-deadline', flags.healthDeadline) * 1000,
       };
-      const handler = createAgentHandler(deps);
+      const handler = createPipeline(
+        {
+          ...deps,
+          // The agent queue's redrive policy parks poison after its receives: the process holds no
+          // dead-letter queue URL, so a poison message is left to the queue.
+          deadLetters: {
+            park: async (_message, reason) => {
+              throw new Error(reason);
+            },
+          },
+        },
+        {
+          // Bundles are signed only where the control plane holds a key (sluice dev): the Lambda
+          // agent and this one check nothing until the AWS signer exists (docs/architecture.md).
+          signing: 'off',
+          healthDeadlineMs: deps.healthDeadlineMs,
+        },
+      ).handler('agent');
       const stop = new AbortController();
       const log = (line: string) => console.error(`sluice agent: ${line}`);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -232,7 +142,7 @@ export const registerAgent = (program: Command): void => {
       const visibility = positive('--visibility-timeout', flags.visibilityTimeout);
       log(`polling ${flags.queueUrl}`);
       try {
-        await runQueueAgent({
+        await pollQueue({
           queueUrl: flags.queueUrl,
           sqs: new SQSClient(clientConfig(aws)),
           signal: stop.signal,

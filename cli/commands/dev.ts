@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
@@ -17,25 +15,26 @@ import {
 import { initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
 import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
-import { FileSecretStore, MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
-import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
+import { FileSecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
+import { pushNotifier } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
 import { readAwsSettings } from '../../shared/config/env.ts';
 import { type IngestRequest, type IngestResponse, ingestWebhook } from '../../shared/core/ingest.ts';
 import { reconcileBranches } from '../../shared/core/reconcile.ts';
-import { defaultWebhookSecretRef, webhookSecretsFor } from '../../shared/core/webhook-registration.ts';
+import { deployBranchList, lateRepoCatalog, type RepoCatalog } from '../../shared/core/repos.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import type { EventBus, GitSource, Ledger } from '../../shared/ports/index.ts';
+import type { EventBus, GitSource, Ledger, ReconcileTrigger } from '../../shared/ports/index.ts';
+import { printable } from '../../shared/printable.ts';
+import { DEFAULT_DEPLOY_BRANCH } from '../../shared/schemas/repos.ts';
 import { printEvent } from '../progress.ts';
+import { startAwsOperate, writeAwsOutputs } from '../runtime/aws-operate.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
-const run = promisify(execFile);
 const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/fleet', import.meta.url));
-const ZERO = '0'.repeat(40);
 const DEV_SECRETS = { 'aws-sm://api/database#url': 'postgres://api:local-dev-only@127.0.0.1:5432/api' };
 
 export interface DevOptions {
@@ -50,6 +49,8 @@ export interface DevOptions {
   readonly reconcileSeconds?: number;
   /** Run the pipeline on the AWS API at AWS_ENDPOINT_URL (the emulator) instead of in process. */
   readonly aws?: boolean;
+  /** The branches of the seeded repo that deploy; pushes to others are recorded as skipped. @default ['main'] */
+  readonly branch?: readonly string[];
 }
 
 export interface DevServer {
@@ -110,9 +111,6 @@ const webhookSecretFor = async (workdir: string, flag?: string): Promise<string>
   return secret;
 };
 
-const bareGit = async (gitDir: string, args: string[]): Promise<string> =>
-  (await run('git', ['--git-dir', gitDir, ...args])).stdout.trim();
-
 const listen = async <T>(what: string, flag: string, port: number, start: () => Promise<T>): Promise<T> => {
   try {
     return await start();
@@ -128,42 +126,6 @@ const listen = async <T>(what: string, flag: string, port: number, start: () => 
   }
 };
 
-/** Sends every push to the local git server to `webhookUrl` as GitHub would: a signed push event. */
-export const pushNotifier =
-  (options: {
-    reposDir: string;
-    /** `http://127.0.0.1:PORT` of the git server, known once it listens. */
-    gitBase: () => string;
-    webhookUrl: string;
-    secret: string;
-    print: (line: string) => void;
-  }) =>
-  async (repo: string, ref: string, before: string, after: string): Promise<void> => {
-    const { reposDir, webhookUrl, secret, print } = options;
-    const gitDir = path.join(reposDir, `${repo}.git`);
-    const [author = 'sluice-dev', message = ''] =
-      after === ZERO ? [] : (await bareGit(gitDir, ['log', '-1', '--format=%an%x00%s', after])).split('\0');
-    const forced =
-      before !== ZERO &&
-      after !== ZERO &&
-      !(await run('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', before, after]).then(
-        () => true,
-        () => false,
-      ));
-    const payload = githubPushPayload({
-      repo: `local/${repo}`,
-      cloneUrl: `${options.gitBase()}/${repo}.git`,
-      ref,
-      before,
-      after,
-      message,
-      pusher: author,
-      forced,
-    });
-    const answer = await sendWebhook({ url: webhookUrl, secret, event: 'push', payload });
-    if (answer.status >= 300) print(`webhook   ${ref} ${after.slice(0, 7)} answered ${answer.status}`);
-  };
-
 /**
  * The edge both modes share: the webhook endpoint, and the git server whose pushes are sent to it
  * as signed GitHub push webhooks.
@@ -171,7 +133,8 @@ export const pushNotifier =
 const startEdge = async (
   options: DevOptions,
   reposDir: string,
-  secret: string,
+  /** The secret the git server signs a repo's pushes with: what the ingest accepts for it. */
+  secretFor: (repo: string) => Promise<string>,
   print: (line: string) => void,
   ingest: (request: IngestRequest) => Promise<IngestResponse>,
 ) => {
@@ -180,7 +143,7 @@ const startEdge = async (
   );
   const webhookUrl = `${server.url}/webhooks/github`;
   let gitBase = '';
-  const notify = pushNotifier({ reposDir, gitBase: () => gitBase, webhookUrl, secret, print });
+  const notify = pushNotifier({ reposDir, gitBase: () => gitBase, webhookUrl, secretFor, print });
   const git = await listen('git', '--git-port', options.gitPort, () =>
     startGitServer({
       root: reposDir,
@@ -201,26 +164,27 @@ const startEdge = async (
   };
 };
 
+/** The one repo `sluice dev` deploys: its seeded `local/fleet`, served by its own git server. */
+const devRepo = (gitBase: string, options: DevOptions) => ({
+  name: 'local/fleet',
+  url: `${gitBase}/fleet.git`,
+  branches: [...(options.branch?.length ? options.branch : [DEFAULT_DEPLOY_BRANCH])],
+});
+
 /**
  * Missed webhooks (sent while `sluice dev` was stopped, or the seed commit on first start): each
  * repo's main head is compared with the last planned commit now and every --reconcile-seconds.
  */
 const startReconciler = async (
   options: DevOptions,
-  reposDir: string,
-  gitBase: string,
+  repos: RepoCatalog,
   git: GitSource,
   pipeline: { ledger: Ledger; bus: EventBus },
   print: (line: string) => void,
 ) => {
   const reconcile = async () => {
-    const tracked = (await readdir(reposDir))
-      .filter((entry) => entry.endsWith('.git'))
-      .map((entry) => ({
-        repo: `local/${entry.slice(0, -4)}`,
-        repoUrl: `${gitBase}/${entry}`,
-        branch: 'main',
-      }));
+    // Only the configured repo's deploy branches: the git server may hold others, they never deploy.
+    const tracked = deployBranchList(repos);
     const deps = {
       git,
       ledger: pipeline.ledger,
@@ -271,7 +235,10 @@ export const startDev = async (
   });
   const gitSource = createGitSource({ cacheDir: paths.gitCache });
   let gitUrl = '';
+  // Trust lives outside the repo: `sluice dev` deploys its own repo, on --branch (main), only.
+  const repos = lateRepoCatalog();
   const pipeline = startLocalPipeline({
+    repos: repos.catalog,
     workdir,
     git: gitSource,
     secrets,
@@ -287,31 +254,17 @@ export const startDev = async (
     }),
     repoUrl: (repo) => `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo.replace(/^local\//, '')}.git`,
     logger: new Logger({ serviceName: 'sluice-dev', logLevel: options.quiet ? 'SILENT' : 'ERROR' }),
+    sharedWebhookSecrets: async () => [secret],
+    rateLimiter: new TokenBucketLimiter({ clock: systemClock }),
   });
   const unsubscribe = options.quiet ? () => undefined : pipeline.bus.subscribe(printEvent(print));
 
-  const deliveries = new MemoryIdempotencyStore();
-  // Every provider's path takes the one secret (GitLab's token, Azure DevOps' basic-auth password).
-  const rateLimiter = new TokenBucketLimiter({ clock: systemClock });
-  const edge = await startEdge(options, paths.repos, secret, print, (request) =>
-    ingestWebhook(
-      {
-        bus: pipeline.bus,
-        deliveries,
-        clock: systemClock,
-        // The dev secret, plus what `sluice webhook register|rotate` stored for this repo in
-        // secrets.json (current, and previous during a rotation window).
-        webhookSecrets: async (provider, repo) => [
-          secret,
-          ...(repo
-            ? await webhookSecretsFor(secrets, systemClock, defaultWebhookSecretRef(provider, repo))
-            : []),
-        ],
-        newTraceId: randomUUID,
-        rateLimiter,
-      },
-      request,
-    ),
+  // The same ingest as the deployed one (shared/runtime): a repo's own secret when `sluice webhook
+  // register|rotate` stored one in secrets.json, else the dev secret on every provider's path.
+  const ingest = pipeline.pipeline.ingestDeps();
+  const secretFor = async (repo: string) => (await ingest.webhookSecrets('github', repo))[0] ?? secret;
+  const edge = await startEdge(options, paths.repos, secretFor, print, (request) =>
+    ingestWebhook(ingest, request),
   );
   const { git, webhookUrl } = edge;
   gitUrl = edge.gitUrl;
@@ -319,7 +272,8 @@ export const startDev = async (
   print(`webhook: ${webhookUrl}`);
   print(`webhooks: ${edge.ingestUrl}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
-  const reconciler = await startReconciler(options, paths.repos, git.url, gitSource, pipeline, print);
+  repos.set([devRepo(git.url, options)], '--branch');
+  const reconciler = await startReconciler(options, repos.catalog, gitSource, pipeline, print);
   const control = await startControlServer(pipeline.bus, { tokenFile: controlTokenFile(workdir) });
   await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
   print(`control: ${control.url}/local/events (bearer token in ${controlTokenFile(workdir)}, mode 600)`);
@@ -365,10 +319,14 @@ export const startAwsDev = async (
   const secret = await webhookSecretFor(workdir, options.webhookSecret);
   await initBareRepo(paths.repos, 'fleet', options.seed);
   const gitSource = createGitSource({ cacheDir: paths.gitCache });
+  const repos = lateRepoCatalog();
   const pipeline = await startAwsPipeline({
     aws,
     git: gitSource,
+    repos: repos.catalog,
     targetsDir: paths.targets,
+    // Kept in the workdir, so bundles dispatched before a restart still verify after it.
+    signing: await localSigningKey(path.join(workdir, 'state')),
     coalesceSeconds: Math.ceil(options.coalesceMs / 1000),
     log: (line) => print(`aws       ${line}`),
     ...(options.quiet
@@ -382,24 +340,49 @@ export const startAwsDev = async (
     const [name = '', key = ''] = ref.replace(/^aws-sm:\/\//, '').split('#');
     await pipeline.putSecret(name, { [key]: value });
   }
-  const webhookRef = `${pipeline.resources.busName}/webhook`;
-  await pipeline.putSecret(webhookRef, { github: secret });
-  const edge = await startEdge(options, paths.repos, secret, print, (request) =>
-    ingestWebhook(
-      {
-        bus: pipeline.bus,
-        deliveries: pipeline.deliveries,
-        planIntake: pipeline.planIntake,
-        clock: systemClock,
-        webhookSecrets: async () => [await pipeline.secrets.get(`aws-sm://${webhookRef}#github`)],
-        newTraceId: randomUUID,
-      },
-      request,
-    ),
+  // The shared webhook secret, as the stack keeps it (one field per provider), read back by the ingest.
+  await pipeline.putSecret(
+    `${pipeline.resources.busName}/webhook`,
+    Object.fromEntries(PROVIDER_NAMES.map((provider) => [provider, secret])),
+  );
+  // The stack's record and reconcile consumers, drained here too (docs/operate.md).
+  const operate = await startAwsOperate({
+    aws,
+    prefix: pipeline.resources.busName,
+    busName: pipeline.resources.busName,
+    bucket: pipeline.resources.bucket,
+    git: gitSource,
+    ledger: pipeline.ledger,
+    bus: pipeline.bus,
+    clock: systemClock,
+    deploy: () => deployBranchList(repos.catalog),
+    log: (line) => print(`aws       ${line}`),
+  });
+  // What `sluice status|trace|rollback|redrive --aws --outputs-file` reads, as `cdk deploy` writes it.
+  await writeAwsOutputs(
+    path.join(workdir, 'state', 'aws-outputs.json'),
+    pipeline.resources.busName,
+    pipeline.resources,
+    {
+      ...Object.fromEntries(
+        Object.entries(pipeline.resources.queues).map(([name, url]) => [
+          name,
+          { url, deadLetterUrl: pipeline.resources.deadLetterQueues[url] },
+        ]),
+      ),
+      ...operate.queues,
+    },
+  );
+  const ingest = { ...pipeline.pipeline.ingestDeps(), reconcile: operate.trigger };
+  const secretFor = async (repo: string) => (await ingest.webhookSecrets('github', repo))[0] ?? secret;
+  const edge = await startEdge(options, paths.repos, secretFor, print, (request) =>
+    ingestWebhook(ingest, request),
   );
   const { gitUrl, webhookUrl } = edge;
-  // The seed commit (and any push missed while stopped) is found by the reconciliation poll.
-  const reconciler = await startReconciler(options, paths.repos, edge.git.url, gitSource, pipeline, print);
+  // The seed commit (and any push missed while stopped) is found by the reconcile consumer, which
+  // the stack's schedule feeds: here, a Reconcile Requested now and every --reconcile-seconds.
+  repos.set([devRepo(edge.git.url, options)], '--branch');
+  const reconciler = scheduleReconcile(options, operate.trigger, print);
   print(`git: ${gitUrl}`);
   print(`webhook: ${webhookUrl}`);
   print(`aws: ${aws.endpoint} bus ${pipeline.resources.busName}, bucket ${pipeline.resources.bucket}`);
@@ -412,9 +395,22 @@ export const startAwsDev = async (
     async stop() {
       reconciler.stop();
       await edge.close();
+      await operate.stop();
       await pipeline.stop();
     },
   };
+};
+
+/** The management stack's reconcile schedule, played by `sluice dev --aws`. */
+const scheduleReconcile = (options: DevOptions, trigger: ReconcileTrigger, print: (line: string) => void) => {
+  const tick = () =>
+    void trigger
+      .request({ delaySeconds: 0, requestedBy: 'schedule' })
+      .catch((error: Error) => print(`reconcile request failed: ${error.message}`));
+  tick();
+  const timer = setInterval(tick, (options.reconcileSeconds ?? 300) * 1000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 };
 
 export const registerDev = (program: Command): void => {
@@ -438,9 +434,16 @@ export const registerDev = (program: Command): void => {
       parseSeconds,
       300,
     )
+    .option(
+      '--branch <name>',
+      'a branch of the seeded repo that deploys (repeatable; default main); pushes to others are recorded as skipped',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--aws', 'run the pipeline on the AWS emulator at AWS_ENDPOINT_URL (docs/aws-emulator.md)')
     .action(async (options: DevOptions) => {
-      const dev = options.aws ? await startAwsDev(options) : await startDev(options);
+      // Every line may carry a pushed branch, repo or path: escaped before it reaches the terminal.
+      const print = (line: string) => console.log(printable(line));
+      const dev = options.aws ? await startAwsDev(options, print) : await startDev(options, print);
       await new Promise<void>((resolve) => {
         const shutdown = () => {
           console.log('stopping');

@@ -1,61 +1,59 @@
 /**
- * The local pipeline against an AWS API (the emulator, `sluice dev --aws`): the same handlers as
- * `sluice dev` and the Lambdas, on the AWS adapters — EventBridge bus and rules, SQS queues with
- * dead-letter queues (the plan queue FIFO, grouped per repo+branch), the S3 bundle store, ledger and
- * delivery claims, Secrets Manager. LocalStack runs no Lambda code without Docker, so each queue is
- * drained in this process by the queue loop `sluice agent` uses, as an event-source mapping would.
+ * `sluice dev --aws`'s pipeline: the composition root on the AWS adapters — EventBridge bus and
+ * rules, SQS queues with dead-letter queues (the plan queue FIFO, grouped per repo+branch), the S3
+ * bundle store, ledger and delivery claims, Secrets Manager — against an AWS API (the emulator).
+ * LocalStack runs no Lambda code without Docker, so each queue is drained in this process by the
+ * SQS poller `sluice agent` uses, as an event-source mapping would. What it provisions comes from
+ * shared/adapters/aws/pipeline-resources.ts.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateEventBusCommand,
-  EventBridgeClient,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from '@aws-sdk/client-eventbridge';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateSecretCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
-import { createDispatchHandler } from '../../functions/dispatch/handler.ts';
-import { SqsPlanIntake } from '../../functions/ingest/sqs-plan-intake.ts';
-import { createPlanHandler } from '../../functions/plan/handler.ts';
-import { createRenderHandler } from '../../functions/render/handler.ts';
-import { createReportHandler } from '../../functions/report/handler.ts';
-import { createRollbackHandler } from '../../functions/rollback/handler.ts';
-import { clientConfig, s3ClientConfig } from '../../shared/adapters/aws/client-config.ts';
+import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
+import {
+  type AwsPipelineResources,
+  createQueueWithDlq,
+  provisionAwsPipeline,
+  putJsonSecret,
+} from '../../shared/adapters/aws/pipeline-resources.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
+import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
+import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
+import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
+import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { localContext, type SqsHandler } from '../../shared/adapters/local/event-source.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
-import type { AwsSettings } from '../../shared/config/env.ts';
-import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
+import { type AwsSettings, readRenderLimits } from '../../shared/config/env.ts';
+import type { RepoCatalog } from '../../shared/core/repos.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type {
   AgentDispatcher,
+  BundleSigner,
+  BundleVerifier,
   Clock,
   ClusterClient,
+  GitProvider,
   GitSource,
   GitWriter,
   ManifestRenderer,
   PullRequestOpener,
 } from '../../shared/ports/index.ts';
-import { agentQueueName, MAX_RECEIVE_COUNT, ROLLBACK_ROUTE, ROUTES } from '../../shared/routing.ts';
-import { type Envelope, EVENT_SOURCE } from '../../shared/schemas/events.ts';
-import { runQueueAgent } from '../commands/agent.ts';
+import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
+import type { Envelope } from '../../shared/schemas/events.ts';
+
+export type { AwsPipelineResources };
 
 export interface AwsPipelineOptions {
   /** The emulator (or account) to run on; `endpoint` is normally set. */
@@ -82,13 +80,17 @@ export interface AwsPipelineOptions {
   readonly writer?: GitWriter;
   /** Opens the pull request of a rollback in review mode. @default none (Revert Failed says so) */
   readonly pullRequests?: PullRequestOpener;
-}
-
-export interface AwsPipelineResources {
-  readonly busName: string;
-  readonly bucket: string;
-  /** Queue URLs by queue name (without the prefix): plan.fifo, render, …, events. */
-  readonly queues: Readonly<Record<string, string>>;
+  /** Signs what dispatch and rollback hand to agents; agents refuse anything else. @default a per-process key */
+  readonly signing?: { signer: BundleSigner; verifier: BundleVerifier };
+  /** Commit statuses back to the Git provider. @default none */
+  readonly provider?: GitProvider;
+  readonly logger?: Logger;
+  /** Where the handlers' EMF metrics go. @default nowhere */
+  readonly metricsSink?: (emf: Readonly<Record<string, unknown>>) => void;
+  /** Where rendered output is cached. @default a folder under the OS temp folder */
+  readonly renderCacheDir?: string;
+  /** The repos and branches that may deploy (plan and ingest refuse others). @default every repo's main */
+  readonly repos?: RepoCatalog;
 }
 
 export interface AwsPipeline {
@@ -97,6 +99,8 @@ export interface AwsPipeline {
   readonly ledger: S3Ledger;
   readonly deliveries: S3IdempotencyStore;
   readonly planIntake: SqsPlanIntake;
+  /** The composition root these handlers came from (ingest's deps too). */
+  readonly pipeline: Pipeline;
   readonly secrets: SecretsManagerStore;
   /** Creates or updates a JSON secret (`aws-sm://name#key` references read it). */
   putSecret(name: string, value: Record<string, string>): Promise<void>;
@@ -109,124 +113,6 @@ export interface AwsPipeline {
   stop(): Promise<void>;
 }
 
-const ignoreExisting = (names: readonly string[]) => (error: unknown) => {
-  if (!names.includes((error as { name?: string }).name ?? '')) throw error;
-};
-
-/**
- * Creates (or finds) what the management stack would hold for the pipeline: the bus, one rule and
- * queue + DLQ per route (the plan rule only for non-webhook producers: ingest sends to the plan
- * queue itself), a rule copying every event to an `events` queue, and the bucket.
- */
-export const provisionAwsPipeline = async (
-  aws: AwsSettings,
-  prefix = 'sluice-dev',
-  options: { coalesceSeconds?: number } = {},
-): Promise<AwsPipelineResources> => {
-  const events = new EventBridgeClient(clientConfig(aws));
-  const sqs = new SQSClient(clientConfig(aws));
-  const s3 = new S3Client(s3ClientConfig(aws));
-  const busName = prefix;
-  const bucket = `${prefix}-bundles`;
-  await events
-    .send(new CreateEventBusCommand({ Name: busName }))
-    .catch(ignoreExisting(['ResourceAlreadyExistsException']));
-  await s3
-    .send(new CreateBucketCommand({ Bucket: bucket }))
-    .catch(ignoreExisting(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']));
-
-  const queues: Record<string, string> = {};
-  const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
-    const fifo = name.endsWith('.fifo');
-    const dlq = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `${prefix}-${fifo ? name.replace(/\.fifo$/, '-dlq.fifo') : `${name}-dlq`}`,
-        Attributes: fifo ? { FifoQueue: 'true' } : {},
-      }),
-    );
-    const dlqArn = await queueArn(sqs, dlq.QueueUrl!);
-    const { QueueUrl } = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `${prefix}-${name}`,
-        Attributes: {
-          ...(fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'true' } : {}),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
-          ...attributes,
-        },
-      }),
-    );
-    queues[name] = QueueUrl!;
-    return { url: QueueUrl!, arn: await queueArn(sqs, QueueUrl!) };
-  };
-
-  const rule = async (
-    name: string,
-    pattern: Record<string, unknown>,
-    arn: string,
-    groupId?: string,
-    eventBusName = busName,
-  ) => {
-    await events.send(
-      new PutRuleCommand({
-        Name: `${prefix}-${name}`,
-        EventBusName: eventBusName,
-        EventPattern: JSON.stringify(pattern),
-      }),
-    );
-    await events.send(
-      new PutTargetsCommand({
-        Rule: `${prefix}-${name}`,
-        EventBusName: eventBusName,
-        Targets: [
-          { Id: 'queue', Arn: arn, ...(groupId ? { SqsParameters: { MessageGroupId: groupId } } : {}) },
-        ],
-      }),
-    );
-  };
-
-  for (const route of ROUTES) {
-    const queue = await createQueue(
-      route.queue.replace(/^sluice-/, ''),
-      route.fn === 'plan' ? { DelaySeconds: String(options.coalesceSeconds ?? 1) } : {},
-    );
-    await rule(
-      `to-${route.fn}`,
-      {
-        source: [EVENT_SOURCE],
-        'detail-type': [...route.detailTypes],
-        ...(route.fn === 'plan' ? { detail: { provider: [{ 'anything-but': [...PROVIDER_NAMES] }] } } : {}),
-      },
-      queue.arn,
-      route.fifo ? 'sluice-plan' : undefined,
-    );
-  }
-  // Rollback: Sluice's own triggers from the bus, CloudWatch alarms entering ALARM from the default bus.
-  const rollback = await createQueue(ROLLBACK_ROUTE.queue.replace(/^sluice-/, ''));
-  await rule(
-    'to-rollback',
-    { source: [EVENT_SOURCE], 'detail-type': [...ROLLBACK_ROUTE.detailTypes] },
-    rollback.arn,
-  );
-  for (const foreign of ROLLBACK_ROUTE.foreign) {
-    const pattern = {
-      source: [foreign.source],
-      'detail-type': [foreign.detailType],
-      detail: { state: { value: ['ALARM'] } },
-    };
-    await rule(`${foreign.source}-to-rollback`, pattern, rollback.arn, undefined, 'default');
-  }
-  const all = await createQueue('events');
-  await rule('to-events', { source: [EVENT_SOURCE] }, all.arn);
-  return { busName, bucket, queues };
-};
-
-const queueArn = async (sqs: SQSClient, url: string): Promise<string> => {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
-  );
-  return Attributes!.QueueArn!;
-};
-
 /** Starts the pipeline on provisioned resources; every queue is drained in this process. */
 export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<AwsPipeline> => {
   const { aws } = options;
@@ -237,19 +123,21 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     options.coalesceSeconds === undefined ? {} : { coalesceSeconds: options.coalesceSeconds };
   const resources = await provisionAwsPipeline(aws, prefix, provisionOptions);
   const sqs = new SQSClient(clientConfig(aws));
-  const secretsClient = new SecretsManagerClient(clientConfig(aws));
   const bus = new EventBridgeBus({ busName: resources.busName, aws });
   const ledger = new S3Ledger({ bucket: resources.bucket, aws });
   const bundles = new S3BundleStore({ bucket: resources.bucket, aws });
   const secrets = new SecretsManagerStore({ aws, ttlMs: 1_000 });
+  const deliveries = new S3IdempotencyStore({ bucket: resources.bucket, aws });
+  const planIntake = new SqsPlanIntake({ queueUrl: resources.queues['plan.fifo']!, aws });
   const stop = new AbortController();
   const loops: Promise<void>[] = [];
   const putSecrets = new Map<string, Record<string, string>>();
+  const deadLetterQueues = new Map(Object.entries(resources.deadLetterQueues));
 
   /** One event-source loop: receive, run the handler on a one-record batch, delete on success. */
   const drain = (queueUrl: string, name: string, handler: SqsHandler) => {
     loops.push(
-      runQueueAgent({
+      pollQueue({
         queueUrl,
         sqs,
         signal: stop.signal,
@@ -274,20 +162,20 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       }
       return client;
     });
-  const agentHandler = createAgentHandler({ bundles, cluster, secrets, bus, clock });
 
   // A region's agent queue is created, and drained here, the first time work is sent to it.
   const agentQueues = new Map<string, Promise<string>>();
-  const createAgentQueue = (region: string) =>
-    sqs.send(
-      new CreateQueueCommand({ QueueName: `${prefix}-${agentQueueName(region).replace(/^sluice-/, '')}` }),
-    );
+  const createAgentQueue = async (region: string) => {
+    const created = await createQueueWithDlq(sqs, prefix, agentQueueName(region).replace(/^sluice-/, ''));
+    deadLetterQueues.set(created.url, created.deadLetterUrl);
+    return created.url;
+  };
   const agentQueue = (region: string): Promise<string> => {
     let url = agentQueues.get(region);
     if (url === undefined) {
-      url = createAgentQueue(region).then(({ QueueUrl }) => {
-        drain(QueueUrl!, `agent-${region}`, agentHandler);
-        return QueueUrl!;
+      url = createAgentQueue(region).then((queueUrl) => {
+        drain(queueUrl, `agent-${region}`, pipeline.handler('agent'));
+        return queueUrl;
       });
       agentQueues.set(region, url);
     }
@@ -334,41 +222,51 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     return url;
   };
 
-  const handlers: Record<(typeof ROUTES)[number]['fn'], SqsHandler> = {
-    plan: createPlanHandler({ git: options.git, ledger, bus, clock }),
-    render: createRenderHandler({
-      git: options.git,
+  const signing = options.signing ?? ephemeralSigningKey();
+  const pipeline = createPipeline(
+    {
+      clock,
+      bus,
       ledger,
       bundles,
-      bus,
-      clock,
-      renderer: options.renderer ?? createToolRenderer(),
+      git: options.git,
+      // The host's render bounds (SLUICE_RENDER_*, docs/security.md#limits); sluice.yaml cannot raise them.
+      renderer: options.renderer ?? createToolRenderer(readRenderLimits().tools),
+      renderLimits: readRenderLimits().render,
+      renderCache: new FileRenderCache(options.renderCacheDir ?? join(tmpdir(), `${prefix}-render-cache`)),
       // Every policy layer, as in process: the vendored Kubernetes schemas too.
       schemas: fileK8sSchemas(),
-    }),
-    dispatch: createDispatchHandler({ ledger, agents, bus, clock }),
-    report: createReportHandler({ ledger, clock }),
-  };
-  for (const route of ROUTES) {
-    const name = route.queue.replace(/^sluice-/, '');
-    drain(resources.queues[name]!, route.fn, learnRepoUrls(handlers[route.fn]));
-  }
-  drain(
-    resources.queues.rollback!,
-    'rollback',
-    createRollbackHandler({
-      ledger,
-      git: options.git,
-      bundles,
       agents,
-      bus,
-      clock,
+      ...signing,
+      cluster,
+      secrets,
       claims: new S3IdempotencyStore({ bucket: resources.bucket, aws }),
       writer: options.writer ?? createGitWriter({ cacheDir: join(tmpdir(), `${prefix}-git-writer`) }),
-      ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
       repoUrl: options.repoUrl ?? learnedRepoUrl,
-    }),
+      deadLetters: new SqsDeadLetters({
+        queueUrlFor: (source) => deadLetterQueues.get(source) ?? `${source}-dlq`,
+        client: sqs,
+      }),
+      deliveries,
+      planIntake,
+      sharedWebhookSecrets: async (provider) => [
+        await secrets.get(`aws-sm://${resources.busName}/webhook#${provider}`).catch(() => ''),
+      ],
+      newTraceId: () => crypto.randomUUID(),
+      ...(options.provider ? { provider: options.provider } : {}),
+      ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
+      ...(options.repos ? { repos: options.repos } : {}),
+    },
+    {
+      ...(options.logger ? { logger: options.logger } : {}),
+      metricsSink: options.metricsSink ?? (() => undefined),
+    },
   );
+
+  for (const route of pipeline.routes) {
+    const name = route.queue.replace(/^sluice-/, '');
+    drain(resources.queues[name]!, route.fn, learnRepoUrls(pipeline.handler(route.fn)));
+  }
   if (options.onEvent) {
     const onEvent = options.onEvent;
     drain(resources.queues.events!, 'events', async (event) => {
@@ -379,22 +277,17 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
 
   const putSecret = async (name: string, value: Record<string, string>): Promise<void> => {
     putSecrets.set(name, value);
-    const SecretString = JSON.stringify(value);
-    await secretsClient
-      .send(new CreateSecretCommand({ Name: name, SecretString }))
-      .catch(async (error: unknown) => {
-        if ((error as { name?: string }).name !== 'ResourceExistsException') throw error;
-        await secretsClient.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
-      });
+    await putJsonSecret(aws, name, value);
   };
 
   return {
     resources,
     bus,
     ledger,
-    deliveries: new S3IdempotencyStore({ bucket: resources.bucket, aws }),
-    planIntake: new SqsPlanIntake({ queueUrl: resources.queues['plan.fifo']!, aws }),
+    deliveries,
+    planIntake,
     secrets,
+    pipeline,
     putSecret,
     async reprovision() {
       await provisionAwsPipeline(aws, prefix, provisionOptions);

@@ -1,25 +1,22 @@
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSRecord } from 'aws-lambda';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
-import type { HandlerExtras } from '../../functions/commons/sqs.ts';
-import { createDispatchHandler } from '../../functions/dispatch/handler.ts';
-import { createPlanHandler } from '../../functions/plan/handler.ts';
-import { createRenderHandler } from '../../functions/render/handler.ts';
-import { createReportHandler } from '../../functions/report/handler.ts';
-import { createRollbackHandler } from '../../functions/rollback/handler.ts';
 import { keyedLock } from '../../shared/adapters/keyed-lock.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
+import { localDeadLetters } from '../../shared/adapters/local/dead-letters.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
-import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
+import { type Consumer, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
+import { safeJoin } from '../../shared/adapters/safe-path.ts';
+import { readRenderLimits } from '../../shared/config/env.ts';
+import type { RepoCatalog } from '../../shared/core/repos.ts';
+import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type {
   AgentDispatcher,
@@ -35,13 +32,8 @@ import type {
   PullRequestOpener,
   SecretStore,
 } from '../../shared/ports/index.ts';
-import {
-  agentQueueName,
-  MAX_RECEIVE_COUNT,
-  planGroupId,
-  ROLLBACK_ROUTE,
-  ROUTES,
-} from '../../shared/routing.ts';
+import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
+import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 
 export interface LocalPipelineOptions {
@@ -70,9 +62,22 @@ export interface LocalPipelineOptions {
   readonly pullRequests?: PullRequestOpener;
   /** The clone URL of a repository named in events (`local/fleet`); rollback reads sluice.yaml there. */
   readonly repoUrl?: (repo: string) => string;
+  /** The repos and branches that deploy (`sluice dev`: its own repo, on --branch). @default only main of each pushed repo */
+  readonly repos?: RepoCatalog;
+  /** Where the handlers' EMF metrics go. @default nowhere */
+  readonly metricsSink?: (emf: Readonly<Record<string, unknown>>) => void;
+  /**
+   * The webhook secrets of a repo with none of its own in `secrets` (`sluice dev`'s secret). A
+   * repo's own (`sluice webhook register`) is looked up in `secrets` as by the deployed ingest.
+   * @default none: only repos with their own secret are accepted
+   */
+  readonly sharedWebhookSecrets?: (provider: string) => Promise<string[]>;
+  readonly rateLimiter?: RateLimiter;
 }
 
 export interface LocalPipeline {
+  /** The composition root the handlers came from (ingest's deps too). */
+  readonly pipeline: Pipeline;
   readonly bus: LocalEventBus;
   readonly ledger: FileLedger;
   readonly bundles: BundleStore;
@@ -104,7 +109,8 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
   const bus = new LocalEventBus({ logFile: paths.events });
   const ledger = new FileLedger(paths.ledger);
   const bundles = options.bundles ?? new FileBundleStore(paths.bundles);
-  const targetDir = (target: string) => join(paths.targets, target);
+  // A target name comes from sluice.yaml: safeJoin refuses one that would leave targets/.
+  const targetDir = (target: string) => safeJoin(paths.targets, target);
   const clusters = new Map<string, ClusterClient>();
   const cluster =
     options.cluster ??
@@ -134,14 +140,6 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     return queue;
   };
 
-  const extras: HandlerExtras = {
-    ...(options.logger ? { logger: options.logger } : {}),
-    onPoison: async (record: SQSRecord, error: Error) => {
-      const name = record.eventSourceARN.split(':').at(-1) ?? '';
-      queues.get(name)?.deadLetter(record.receiptHandle, error.message);
-    },
-  };
-
   const agents: AgentDispatcher = {
     send: async (target, message) => {
       const name = agentQueueName(target.region);
@@ -150,85 +148,28 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     },
   };
 
-  const provider = options.provider ? { provider: options.provider } : {};
-  const handlers: Record<(typeof ROUTES)[number]['fn'], SqsHandler> = {
-    plan: createPlanHandler({ git: options.git, ledger, bus, clock, ...provider }, extras),
-    render: createRenderHandler(
-      {
-        git: options.git,
-        ledger,
-        bundles,
-        bus,
-        clock,
-        renderer: options.renderer ?? createToolRenderer(),
-        renderCache: new FileRenderCache(paths.bundles),
-        schemas: fileK8sSchemas(),
-        ...provider,
-      },
-      extras,
-    ),
-    dispatch: createDispatchHandler({ ledger, agents, bus, clock, signer: signing.signer }, extras),
-    report: createReportHandler({ ledger, clock, ...provider }, extras),
-  };
-  const agentHandler = createAgentHandler(
+  const pipeline: Pipeline = createPipeline(
     {
+      clock,
+      bus,
+      ledger,
       bundles,
+      git: options.git,
+      // The host's render bounds (SLUICE_RENDER_*, docs/security.md#limits); sluice.yaml cannot raise them.
+      renderer: options.renderer ?? createToolRenderer(readRenderLimits().tools),
+      renderLimits: readRenderLimits().render,
+      renderCache: new FileRenderCache(paths.bundles),
+      schemas: fileK8sSchemas(),
+      agents,
+      ...signing,
       cluster,
       secrets: options.secrets,
-      bus,
-      clock,
-      exclusive: keyedLock(),
-      verifier: signing.verifier,
-    },
-    extras,
-  );
-
-  const consumers: Consumer[] = [];
-  const consumerOptions = { retryDelayMs: options.retryDelayMs ?? 500, pollMs: 200 };
-  for (const route of ROUTES) {
-    const queue = makeQueue(route.queue, route.fifo, route.fn === 'plan' ? (options.coalesceMs ?? 1500) : 0);
-    bus.addRule({
-      name: `to-${route.fn}`,
-      detailTypes: route.detailTypes,
-      deliver: (envelope) =>
-        queue.send([
-          {
-            body: JSON.stringify(envelope),
-            ...(route.fifo
-              ? { groupId: planGroupId(envelope.detail as { repo: string; branch: string }) }
-              : {}),
-          },
-        ]),
-    });
-    consumers.push(
-      startConsumer(queue, handlers[route.fn], {
-        ...consumerOptions,
-        // FIFO: a batch may hold many groups; each group's order is kept by the processor.
-        batchSize: route.fifo ? 10 : 5,
-      }),
-    );
-  }
-  const rollbackQueue = makeQueue(ROLLBACK_ROUTE.queue, false);
-  const toRollback = (envelope: Envelope) => rollbackQueue.send([{ body: JSON.stringify(envelope) }]);
-  bus.addRule({ name: 'to-rollback', detailTypes: ROLLBACK_ROUTE.detailTypes, deliver: toRollback });
-  for (const foreign of ROLLBACK_ROUTE.foreign) {
-    bus.addRule({
-      name: `${foreign.source}-to-rollback`,
-      source: foreign.source,
-      detailTypes: [foreign.detailType],
-      deliver: toRollback,
-    });
-  }
-  const rollbackHandler = createRollbackHandler(
-    {
-      ledger,
-      git: options.git,
-      bundles,
-      agents,
-      bus,
-      clock,
       claims: new MemoryIdempotencyStore(clock),
-      signer: signing.signer,
+      deadLetters: localDeadLetters(queues),
+      deliveries: new MemoryIdempotencyStore(clock),
+      sharedWebhookSecrets: options.sharedWebhookSecrets ?? (async () => []),
+      newTraceId: () => crypto.randomUUID(),
+      ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
       repoUrl:
         options.repoUrl ??
         ((repo) => {
@@ -238,16 +179,56 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
             'pass repoUrl to the local pipeline',
           );
         }),
+      ...(options.provider ? { provider: options.provider } : {}),
+      ...(options.repos ? { repos: options.repos } : {}),
       ...(options.writer ? { writer: options.writer } : {}),
       ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
     },
-    extras,
+    {
+      ...(options.logger ? { logger: options.logger } : {}),
+      // Metrics are counted as in Lambda; in process nobody reads EMF, so they go nowhere.
+      metricsSink: options.metricsSink ?? (() => undefined),
+      // Many agent handlers run at once on one in-process queue: one apply per target+app at a time.
+      exclusive: keyedLock(),
+      // secrets.json is read on every delivery: what `sluice webhook register` stores counts at once.
+      webhookSecretTtlMs: 0,
+    },
   );
-  consumers.push(startConsumer(rollbackQueue, rollbackHandler, { ...consumerOptions, batchSize: 5 }));
+
+  const consumers: Consumer[] = [];
+  const consumerOptions = { retryDelayMs: options.retryDelayMs ?? 500, pollMs: 200 };
+  for (const route of pipeline.routes) {
+    const queue = makeQueue(route.queue, route.fifo, route.fn === 'plan' ? (options.coalesceMs ?? 1500) : 0);
+    const deliver = (envelope: Envelope) =>
+      queue.send([
+        {
+          body: JSON.stringify(envelope),
+          ...(route.groupId
+            ? { groupId: route.groupId(envelope.detail as { repo: string; branch: string }) }
+            : {}),
+        },
+      ]);
+    bus.addRule({ name: `to-${route.fn}`, detailTypes: route.detailTypes, deliver });
+    for (const foreign of route.foreign) {
+      bus.addRule({
+        name: `${foreign.source}-to-${route.fn}`,
+        source: foreign.source,
+        detailTypes: [foreign.detailType],
+        deliver,
+      });
+    }
+    consumers.push(
+      startConsumer(queue, pipeline.handler(route.fn), {
+        ...consumerOptions,
+        // FIFO: a batch may hold many groups; each group's order is kept by the processor.
+        batchSize: route.fifo ? 10 : 5,
+      }),
+    );
+  }
 
   const startAgent = (name: string) => {
     const queue = makeQueue(name, false);
-    consumers.push(startConsumer(queue, agentHandler, { ...consumerOptions, batchSize: 5 }));
+    consumers.push(startConsumer(queue, pipeline.handler('agent'), { ...consumerOptions, batchSize: 5 }));
     return queue;
   };
 
@@ -255,6 +236,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     [...queues.values()].every((q) => q.depth === 0) && consumers.every((c) => c.busy === 0);
 
   return {
+    pipeline,
     bus,
     ledger,
     bundles,

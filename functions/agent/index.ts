@@ -1,24 +1,18 @@
-/** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
-import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
-import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+/** Lambda entry point: a region's agent on AWS adapters, built once per cold start. */
 import { eksKubeHttp } from '../../shared/adapters/k8s/eks.ts';
 import {
   clusterSecretRef,
   RefreshingCluster,
   SecretKubeconfigCluster,
 } from '../../shared/adapters/k8s/secret-kubeconfig.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.ts';
-import { readAwsSettings, readEksClusters, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { readEksClusters } from '../../shared/config/env.ts';
 import type { ClusterClient } from '../../shared/ports/index.ts';
-import { createAgentHandler } from './handler.ts';
+import { createPipeline } from '../../shared/runtime/pipeline.ts';
+import { aws, bundles, bus, clock, deadLetters, signing } from '../commons/aws.ts';
 
-const aws = readAwsSettings();
 // aws-sm:// references (and the kubeconfigs) in Secrets Manager; vault:// when VAULT_ADDR is set.
 const secrets = runtimeSecretStore();
-// Bundles live in the management region, which may not be this one.
-const bucketAws = { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) };
-
 const eksClusters = readEksClusters();
 const eks = eksKubeHttp({ aws });
 
@@ -40,12 +34,19 @@ const cluster = (target: string): ClusterClient => {
   return client;
 };
 
-export const handler = createAgentHandler({
-  bundles: new S3BundleStore({ bucket: requireEnv(SLUICE_ENV.bucket), aws: bucketAws }),
-  cluster,
-  secrets,
-  bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
-  clock: systemClock,
-  // Below the function's 5-minute timeout, so a stuck rollout is reported Failed, not retried to the DLQ.
-  healthDeadlineMs: 4 * 60_000,
-});
+export const handler = createPipeline(
+  {
+    clock,
+    bus: bus(),
+    bundles: bundles(),
+    cluster,
+    secrets,
+    deadLetters: deadLetters(),
+    ...signing.verifier(),
+  },
+  {
+    ...signing.options,
+    // Below the function's 5-minute timeout, so a stuck rollout is reported Failed, not retried to the DLQ.
+    healthDeadlineMs: 4 * 60_000,
+  },
+).handler('agent');

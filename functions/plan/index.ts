@@ -1,18 +1,15 @@
-/** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
-import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
-import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
-import { createGitSource } from '../../shared/adapters/git/git-source.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
-import { readAwsSettings, readGitSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
-import { createPlanHandler } from './handler.ts';
+/** Lambda entry point: the plan stage on AWS adapters, built once per cold start. */
+import { readDeployRepos } from '../../shared/config/env.ts';
+import { createPipeline } from '../../shared/runtime/pipeline.ts';
+import { bus, clock, deadLetters, git, ledger, statusProvider } from '../commons/aws.ts';
 
-const aws = readAwsSettings();
-const git = readGitSettings();
-
-export const handler = createPlanHandler({
-  git: createGitSource({ cacheDir: git.cacheDir, auth: git.auth(new SecretsManagerStore({ aws })) }),
-  ledger: new S3Ledger({ bucket: requireEnv(SLUICE_ENV.bucket), aws }),
-  bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
-  clock: systemClock,
-});
+export const handler = createPipeline({
+  clock,
+  bus: bus(),
+  ledger: ledger(),
+  git: git(),
+  // The deploy branches and clone URLs of the configured repos (SLUICE_REPOS).
+  repos: readDeployRepos(),
+  deadLetters: deadLetters(),
+  ...(await statusProvider()),
+}).handler('plan');

@@ -1,31 +1,34 @@
-/** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
+/** Lambda entry point: the render stage on AWS adapters, built once per cold start. */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
-import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
-import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
-import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
-import { readAwsSettings, readGitSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
-import { createRenderHandler } from './handler.ts';
+import { readGitSettings, readRenderLimits, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { createPipeline } from '../../shared/runtime/pipeline.ts';
+import { bundles, bus, clock, deadLetters, git, ledger, statusProvider } from '../commons/aws.ts';
 
-const aws = readAwsSettings();
-const git = readGitSettings();
-const bucket = requireEnv(SLUICE_ENV.bucket);
+const scratch = readGitSettings().cacheDir;
+// SLUICE_RENDER_* bounds of this function (docs/security.md#limits); sluice.yaml cannot raise them.
+const limits = readRenderLimits();
 
-export const handler = createRenderHandler({
-  git: createGitSource({ cacheDir: git.cacheDir, auth: git.auth(new SecretsManagerStore({ aws })) }),
-  ledger: new S3Ledger({ bucket, aws }),
-  bundles: new S3BundleStore({ bucket, aws }),
-  bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
-  clock: systemClock,
+export const handler = createPipeline({
+  clock,
+  bus: bus(),
+  ledger: ledger(),
+  bundles: bundles(),
+  git: git(),
+  deadLetters: deadLetters(),
   // kubectl (kustomize built in) and helm from the KubectlV34 layer; helm's homes under /tmp.
   renderer: createToolRenderer({
-    cacheDir: `${git.cacheDir}/tools`,
+    cacheDir: join(scratch, 'tools'),
     binaries: { kubectl: requireEnv(SLUICE_ENV.kubectl), helm: requireEnv(SLUICE_ENV.helm) },
+    ...limits.tools,
   }),
+  renderLimits: limits.render,
+  // Render outputs by content key under /tmp: a warm function renders an unchanged app once.
+  renderCache: new FileRenderCache(join(scratch, 'render')),
   // The vendored Kubernetes OpenAPI schemas, copied next to the bundle by the stack.
   schemas: fileK8sSchemas(fileURLToPath(new URL('./k8s-schemas', import.meta.url))),
-});
+  ...(await statusProvider()),
+}).handler('render');

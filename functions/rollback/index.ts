@@ -1,31 +1,26 @@
-/** Lambda entry point: deps are built once per cold start from the environment the stack sets. */
-import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
-import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+/** Lambda entry point: the rollback stage on AWS adapters, built once per cold start. */
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
-import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
-import { agentQueueUrlFor, SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
-import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { createGithubPullRequests } from '../../shared/adapters/github/pull-request.ts';
-import { systemClock } from '../../shared/adapters/local/memory.ts';
-import {
-  readAgentQueueUrls,
-  readAwsSettings,
-  readGitSettings,
-  readRepoUrls,
-  requireEnv,
-  SLUICE_ENV,
-} from '../../shared/config/env.ts';
+import { readGitSettings, readRepoUrls, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import type { PullRequestOpener } from '../../shared/ports/index.ts';
-import { createRollbackHandler } from './handler.ts';
+import { createPipeline } from '../../shared/runtime/pipeline.ts';
+import {
+  agents,
+  aws,
+  bundles,
+  bus,
+  clock,
+  deadLetters,
+  git,
+  gitAuth,
+  ledger,
+  secrets,
+  signing,
+} from '../commons/aws.ts';
 
-const aws = readAwsSettings();
-const git = readGitSettings();
-const bucket = requireEnv(SLUICE_ENV.bucket);
-const secrets = new SecretsManagerStore({ aws });
-const auth = git.auth(secrets);
+const auth = gitAuth();
 
 /**
  * Review mode (`rollback.review`) opens the pull request on GitHub with the Git secret's token; a
@@ -42,26 +37,28 @@ const pullRequests: PullRequestOpener = {
       );
     }
     const github = createGithubPullRequests({
-      secrets,
+      secrets: secrets(),
       tokenRef: `aws-sm://${requireEnv(SLUICE_ENV.gitSecret)}#password`,
     });
     return github.openPullRequest(input);
   },
 };
 
-export const handler = createRollbackHandler({
-  ledger: new S3Ledger({ bucket, aws }),
-  git: createGitSource({ cacheDir: git.cacheDir, auth }),
-  bundles: new S3BundleStore({ bucket, aws }),
-  agents: new SqsAgentDispatcher({
-    queueUrlFor: agentQueueUrlFor(readAgentQueueUrls()),
-    ...(aws.endpoint ? { aws: { endpoint: aws.endpoint } } : {}),
-  }),
-  bus: new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws }),
-  clock: systemClock,
-  claims: new S3IdempotencyStore({ bucket, aws }),
-  // The revert is pushed with the same credentials plan and render clone with (the Git secret).
-  writer: createGitWriter({ cacheDir: git.cacheDir, auth: () => auth() }),
-  pullRequests,
-  repoUrl: readRepoUrls(),
-});
+export const handler = createPipeline(
+  {
+    clock,
+    bus: bus(),
+    ledger: ledger(),
+    git: git(),
+    bundles: bundles(),
+    agents: agents(),
+    deadLetters: deadLetters(),
+    claims: new S3IdempotencyStore({ bucket: requireEnv(SLUICE_ENV.bucket), aws }),
+    // The revert is pushed with the same credentials plan and render clone with (the Git secret).
+    writer: createGitWriter({ cacheDir: readGitSettings().cacheDir, auth: () => auth() }),
+    pullRequests,
+    repoUrl: readRepoUrls(),
+    ...signing.signer(),
+  },
+  signing.options,
+).handler('rollback');

@@ -210,8 +210,20 @@ export class SluiceFunction extends NodejsFunction {
     return this;
   }
 
-  /** Consumes `queue` with partial batch responses: only the failed messages are retried. */
+  /**
+   * Consumes `queue` with partial batch responses: only the failed messages are retried. A
+   * message that can never succeed is sent to the queue's dead-letter queue at once
+   * (SLUICE_DEAD_LETTER_QUEUE_URL, with the send grant), the same rule as in every other host.
+   */
   bindQueue(queue: sqs.IQueue, options: { batchSize?: number; maxBatchingWindow?: Duration } = {}): this {
+    const deadLetter = (queue as Partial<sqs.Queue>).deadLetterQueue?.queue;
+    if (deadLetter === undefined) {
+      throw new Error(
+        `bindQueue: queue ${queue.node.path} has no dead-letter queue; give it one (ConsumerQueue does), so poison can be parked`,
+      );
+    }
+    this.addEnvironment(SLUICE_ENV.deadLetterQueueUrl, deadLetter.queueUrl);
+    deadLetter.grantSendMessages(this);
     this.addEventSource(
       new SqsEventSource(queue, {
         reportBatchItemFailures: true,

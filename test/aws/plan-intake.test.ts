@@ -1,8 +1,8 @@
 import { CreateQueueCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { busEvent } from '../../functions/commons/sqs.ts';
-import { SqsPlanIntake } from '../../functions/ingest/sqs-plan-intake.ts';
+import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
 import { planGroupId } from '../../shared/routing.ts';
+import { busEvent } from '../../shared/runtime/sqs-handler.ts';
 import type { CommitPushed } from '../../shared/schemas/events.ts';
 import { aws, clients, receive, sha, toRecord, uniqueName } from './support.ts';
 

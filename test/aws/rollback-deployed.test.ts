@@ -24,9 +24,9 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runQueueAgent } from '../../cli/commands/agent.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
+import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import {
   type GitServer,
   initBareRepo,
@@ -199,7 +199,7 @@ regions:
       }),
     );
     loops.push(
-      runQueueAgent({
+      pollQueue({
         queueUrl: watch.QueueUrl!,
         sqs,
         signal: stop.signal,

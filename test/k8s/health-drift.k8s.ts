@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
 import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { checkDrift, formatDrift } from '../../shared/core/drift.ts';
+import { createAgentHandler } from '../support/agent-handler.ts';
 import {
   admin,
   completeRollout,

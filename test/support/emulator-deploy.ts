@@ -11,17 +11,17 @@ import { promisify } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
-import { runQueueAgent } from '../../cli/commands/agent.ts';
-import { createAgentHandler } from '../../functions/agent/handler.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
+import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
 import type { ApplyRequested } from '../../shared/schemas/events.ts';
+import { createAgentHandler } from './agent-handler.ts';
 import { REPO_ROOT } from './emulator.ts';
 import { ensureMinistack, MINISTACK_VERSION, startMinistack } from './emulator-ministack.ts';
 
@@ -156,7 +156,7 @@ export const runDirectoryAgent = (options: {
     bus: new EventBridgeBus({ busName: 'sluice', aws }),
     clock: systemClock,
   });
-  return runQueueAgent({
+  return pollQueue({
     queueUrl: options.queueUrl,
     sqs: new SQSClient(clientConfig(aws)),
     signal: options.signal,

@@ -1,7 +1,6 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { createIngestHandler } from '../../functions/ingest/handler.ts';
 import { githubPushPayload } from '../../shared/adapters/local/push-webhook.ts';
 import {
   edgeErrorResponse,
@@ -13,6 +12,7 @@ import { ZERO_SHA } from '../../shared/core/webhooks/github.ts';
 import { signGithub } from '../../shared/core/webhooks/signature.ts';
 import { UnavailableError } from '../../shared/errors.ts';
 import type { EventBus, IdempotencyStore } from '../../shared/ports/index.ts';
+import { createIngestHandler } from '../../shared/runtime/ingest-handler.ts';
 import { eventSchemas, type OutboundEvent } from '../../shared/schemas/events.ts';
 
 const SECRET = 'current-secret';

@@ -2,8 +2,11 @@
  * The sending side of a GitHub webhook, for `sluice dev`: when its local git server sees a push it
  * builds the same body GitHub would and delivers it signed, so ingest runs exactly as in production.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { ZERO_SHA } from '../../core/webhooks/github.ts';
 import { GITHUB_SIGNATURE_HEADER, signGithub } from '../../core/webhooks/signature.ts';
 import { BadInputError, UnavailableError } from '../../errors.ts';
@@ -135,3 +138,47 @@ const parseBody = (text: string): unknown => {
     return text;
   }
 };
+
+const run = promisify(execFile);
+
+/** Sends every push to the local git server to `webhookUrl` as GitHub would: a signed push event. */
+export const pushNotifier =
+  (options: {
+    reposDir: string;
+    /** `http://127.0.0.1:PORT` of the git server, known once it listens. */
+    gitBase: () => string;
+    webhookUrl: string;
+    /** The secret a repo's deliveries are signed with (`local/<repo>`), as its provider holds it. */
+    secretFor: (repo: string) => Promise<string>;
+    print: (line: string) => void;
+  }) =>
+  async (repo: string, ref: string, before: string, after: string): Promise<void> => {
+    const { reposDir, webhookUrl, print } = options;
+    const gitDir = path.join(reposDir, `${repo}.git`);
+    const [author = 'sluice-dev', message = ''] =
+      after === ZERO_SHA
+        ? []
+        : (await run('git', ['--git-dir', gitDir, 'log', '-1', '--format=%an%x00%s', after])).stdout
+            .trim()
+            .split('\0');
+    const forced =
+      before !== ZERO_SHA &&
+      after !== ZERO_SHA &&
+      !(await run('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', before, after]).then(
+        () => true,
+        () => false,
+      ));
+    const payload = githubPushPayload({
+      repo: `local/${repo}`,
+      cloneUrl: `${options.gitBase()}/${repo}.git`,
+      ref,
+      before,
+      after,
+      message,
+      pusher: author,
+      forced,
+    });
+    const secret = await options.secretFor(`local/${repo}`);
+    const answer = await sendWebhook({ url: webhookUrl, secret, event: 'push', payload });
+    if (answer.status >= 300) print(`webhook   ${ref} ${after.slice(0, 7)} answered ${answer.status}`);
+  };

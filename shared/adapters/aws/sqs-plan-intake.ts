@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
-import { translateAwsError } from '../../shared/adapters/aws/errors.ts';
-import type { AwsSettings } from '../../shared/config/env.ts';
-import { UnavailableError } from '../../shared/errors.ts';
-import type { PlanIntake } from '../../shared/ports/index.ts';
-import { planGroupId } from '../../shared/routing.ts';
-import { type CommitPushed, type Envelope, EVENT_SOURCE } from '../../shared/schemas/events.ts';
+import type { AwsSettings } from '../../config/env.ts';
+import { UnavailableError } from '../../errors.ts';
+import type { PlanIntake } from '../../ports/index.ts';
+import { planGroupId } from '../../routing.ts';
+import { type CommitPushed, type Envelope, EVENT_SOURCE } from '../../schemas/events.ts';
+import { clientConfig } from './client-config.ts';
+import { translateAwsError } from './errors.ts';
 
 export interface SqsPlanIntakeOptions {
   /** The plan FIFO queue (`sluice-plan.fifo`). */

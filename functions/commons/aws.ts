@@ -1,0 +1,77 @@
+/**
+ * The AWS adapters the Lambda entry points pick from, each built from the settings the stack sets
+ * (infra/constructs/sluice-function.ts: every bindX sets a setting and its grant together). Each
+ * entry point builds only what its own function uses, so a bundle carries only its clients.
+ */
+import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
+import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
+import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
+import { agentQueueUrlFor, SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
+import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
+import { createGitSource } from '../../shared/adapters/git/git-source.ts';
+import { GithubStatusProvider } from '../../shared/adapters/github/status.ts';
+import { systemClock } from '../../shared/adapters/local/memory.ts';
+import {
+  readAgentQueueUrls,
+  readAwsSettings,
+  readGitSettings,
+  requireEnv,
+  SLUICE_ENV,
+} from '../../shared/config/env.ts';
+import type { GitProvider } from '../../shared/ports/index.ts';
+
+export const aws = readAwsSettings();
+export const clock = systemClock;
+
+export const bus = () => new EventBridgeBus({ busName: requireEnv(SLUICE_ENV.busName), aws });
+export const ledger = () => new S3Ledger({ bucket: requireEnv(SLUICE_ENV.bucket), aws });
+/** Bundles live in the management region, which may not be this function's (a regional agent). */
+export const bundles = () =>
+  new S3BundleStore({
+    bucket: requireEnv(SLUICE_ENV.bucket),
+    aws: { ...aws, region: requireEnv(SLUICE_ENV.bucketRegion) },
+  });
+
+let secretsManager: SecretsManagerStore | undefined;
+export const secrets = () => {
+  secretsManager ??= new SecretsManagerStore({ aws });
+  return secretsManager;
+};
+
+/** The config repos through isomorphic-git, with the Git secret's credentials (anonymous when it has none). */
+export const gitAuth = () => readGitSettings().auth(secrets());
+export const git = () => createGitSource({ cacheDir: readGitSettings().cacheDir, auth: gitAuth() });
+
+/** Apply Requested to each target's agent queue (SLUICE_AGENT_QUEUES). */
+export const agents = () =>
+  new SqsAgentDispatcher({
+    queueUrlFor: agentQueueUrlFor(readAgentQueueUrls()),
+    ...(aws.endpoint ? { aws: { endpoint: aws.endpoint } } : {}),
+  });
+
+/** This function's queue has one dead-letter queue (SLUICE_DEAD_LETTER_QUEUE_URL): poison goes there at once. */
+export const deadLetters = () => {
+  const url = requireEnv(SLUICE_ENV.deadLetterQueueUrl);
+  return new SqsDeadLetters({ queueUrlFor: () => url, aws });
+};
+
+/**
+ * Commit statuses on GitHub when the Git secret holds a token (read once per cold start); an
+ * anonymous secret (`{}`) leaves them off. The same provider in plan, render and report.
+ */
+export const statusProvider = async (): Promise<{ provider?: GitProvider }> => {
+  const credentials = await gitAuth()();
+  return credentials ? { provider: new GithubStatusProvider({ token: credentials.password }) } : {};
+};
+
+/**
+ * Bundle signing on AWS. Until the KMS signing key is wired, the deployed dispatch and rollback
+ * sign nothing and the Lambda agent checks nothing — said here, in one place, as the explicit
+ * `signing: 'off'` option of the composition root.
+ */
+export const signing = {
+  signer: () => ({}),
+  verifier: () => ({}),
+  options: { signing: 'off' as const },
+};
