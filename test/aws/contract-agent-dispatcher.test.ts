@@ -21,7 +21,7 @@ describeAgentDispatcherContract('SqsAgentDispatcher (LocalStack SQS FIFO)', asyn
   const region = aws().region;
   const east = { name: 'prod-east', cloud: 'aws', region, agent: 'lambda' } as const;
   const west = { name: 'prod-west', cloud: 'aws', region, agent: 'lambda' } as const;
-  const urls = { [east.name]: await queue('east'), [west.name]: await queue('west') };
+  const urls: Record<string, string> = { [east.name]: await queue('east'), [west.name]: await queue('west') };
   return {
     dispatcher: new SqsAgentDispatcher({
       queueUrlFor: agentQueueUrlFor({ targets: urls, regions: {} }),
