@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isSluiceError } from '../shared/errors.ts';
+import { printableLines } from '../shared/printable.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerAlarm } from './commands/alarm.ts';
 import { registerDev } from './commands/dev.ts';
@@ -33,10 +34,12 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else if (isSluiceError(error)) {
-    console.error(`sluice: ${error.message}`);
+    console.error(`sluice: ${printableLines(error.message)}`);
     process.exitCode = 2;
   } else {
-    console.error(`sluice: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `sluice: unexpected error: ${printableLines(error instanceof Error ? error.message : String(error))}`,
+    );
     process.exitCode = 2;
   }
 }

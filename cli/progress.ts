@@ -1,3 +1,4 @@
+import { printable } from '../shared/printable.ts';
 import type { Envelope, EventDetail } from '../shared/schemas/events.ts';
 
 const short = (sha: string | undefined) => (sha ? sha.slice(0, 7) : '-------');
@@ -5,9 +6,13 @@ const pad = (word: string) => word.padEnd(10);
 
 /**
  * One line a person can follow for each event on the bus; `sluice dev` prints them as they
- * happen and `sluice trace` prints a push's whole story with them.
+ * happen and `sluice trace` prints a push's whole story with them. Branch, repo, path, app and
+ * message text come from pushes: every line goes through printable(), so a control character or
+ * an ANSI escape in them is shown escaped, never sent to the terminal.
  */
-export const describeEvent = (envelope: Envelope): string[] => {
+export const describeEvent = (envelope: Envelope): string[] => describeRaw(envelope).map(printable);
+
+const describeRaw = (envelope: Envelope): string[] => {
   const type = envelope['detail-type'];
   const d = envelope.detail as Record<string, unknown>;
   switch (type) {

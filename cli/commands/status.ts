@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type StatusRow, statusRows } from '../../shared/core/history.ts';
 import type { BranchOutcome } from '../../shared/ports/index.ts';
+import { printable } from '../../shared/printable.ts';
 import { DEFAULT_WORKDIR, openReader, type TargetFlags, targetOptions } from '../operate.ts';
 
 export { DEFAULT_WORKDIR };
@@ -35,7 +36,9 @@ const rowJson = (r: StatusRow) => ({
     : {}),
 });
 
-const table = (header: string[], rows: string[][], print: (line: string) => void) => {
+const table = (header: string[], raw: string[][], print: (line: string) => void) => {
+  // App, target, repo, branch and reason come from pushes: escaped, so they cannot drive the terminal.
+  const rows = raw.map((row) => row.map((cell) => printable(cell)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   for (const row of [header, ...rows]) {
     print(

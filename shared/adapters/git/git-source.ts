@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import git, { TREE, type WalkerEntry } from 'isomorphic-git';
+import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { BadInputError, NotFoundError, SluiceError, UnavailableError } from '../../errors.ts';
 import type { GitSource, SourceTree } from '../../ports/index.ts';
@@ -439,40 +439,75 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
     }
   };
 
-  const allFiles = async (gitdir: string, commit: string): Promise<string[]> => {
-    const files: string[] = [];
-    await git.walk({
+  /**
+   * The raw entries of a tree object, grouped by name (a hostile tree may repeat one). Read raw,
+   * not through isomorphic-git's walker, which throws on the `.git` entries and odd names an
+   * attacker can push; planning must still see such a commit, so the render can refuse it.
+   */
+  const rawEntries = async (
+    gitdir: string,
+    oid: string | undefined,
+  ): Promise<Map<string, RawTreeEntry[]>> => {
+    const byName = new Map<string, RawTreeEntry[]>();
+    if (oid === undefined) return byName;
+    const { type, object } = await git.readObject({
       fs,
       gitdir,
+      oid,
+      format: 'content',
       cache: cacheFor(gitdir),
-      trees: [TREE({ ref: commit })],
-      map: async (filepath, [entry]) => {
-        if (filepath !== '.' && (await entry?.type()) === 'blob') files.push(filepath);
-        return true;
-      },
     });
+    let entries: RawTreeEntry[] = [];
+    try {
+      entries = type === 'tree' ? parseTree(object as Uint8Array) : [];
+    } catch {
+      // A malformed tree lists nothing here; the checkout refuses it by path.
+    }
+    for (const entry of entries) byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
+    return byName;
+  };
+
+  const subtreeOf = (entries: readonly RawTreeEntry[] | undefined): string | undefined =>
+    entries?.length === 1 && kindOfMode(entries[0]!.mode) === 'dir' ? entries[0]!.oid : undefined;
+
+  /** Every non-directory path of the commit (bounded by maxEntries and maxDepth). */
+  const allFiles = async (gitdir: string, commit: string): Promise<string[]> => {
+    const files: string[] = [];
+    const visit = async (oid: string, prefix: string, depth: number): Promise<void> => {
+      for (const [name, entries] of await rawEntries(gitdir, oid)) {
+        if (files.length >= limits.maxEntries) return;
+        const subtree = subtreeOf(entries);
+        if (subtree !== undefined && depth < limits.maxDepth)
+          await visit(subtree, `${prefix}${name}/`, depth + 1);
+        else files.push(`${prefix}${name}`);
+      }
+    };
+    await visit(await treeOf(gitdir, commit), '', 0);
     return files.sort();
   };
 
+  /** Paths that differ between two commits: unchanged subtrees are skipped without reading. */
   const diffTrees = async (gitdir: string, from: string, to: string): Promise<string[]> => {
     const changed: string[] = [];
-    const describe = async (entry: WalkerEntry | null | undefined) =>
-      entry ? { type: await entry.type(), oid: await entry.oid(), mode: await entry.mode() } : undefined;
-    await git.walk({
-      fs,
-      gitdir,
-      cache: cacheFor(gitdir),
-      trees: [TREE({ ref: from }), TREE({ ref: to })],
-      map: async (filepath, [a, b]) => {
-        const [before, after] = await Promise.all([describe(a), describe(b)]);
-        if (filepath === '.') return before?.oid === after?.oid ? null : true;
-        // Identical subtrees and files cannot hold a change: skip them without reading.
-        if (before?.oid === after?.oid && before?.mode === after?.mode) return null;
-        if ((before && before.type !== 'tree') || (after && after.type !== 'tree')) changed.push(filepath);
-        return true;
-      },
-    });
-    return changed.sort();
+    const visit = async (a: string | undefined, b: string | undefined, prefix: string, depth: number) => {
+      if (a === b) return;
+      const [before, after] = await Promise.all([rawEntries(gitdir, a), rawEntries(gitdir, b)]);
+      for (const name of new Set([...before.keys(), ...after.keys()])) {
+        if (changed.length >= limits.maxEntries) return;
+        const x = before.get(name);
+        const y = after.get(name);
+        const same =
+          x?.length === 1 && y?.length === 1 && x[0]!.oid === y[0]!.oid && x[0]!.mode === y[0]!.mode;
+        if (same) continue;
+        const path = `${prefix}${name}`;
+        const [subA, subB] = [subtreeOf(x), subtreeOf(y)];
+        if ((x && subA === undefined) || (y && subB === undefined) || depth >= limits.maxDepth)
+          changed.push(path);
+        if ((subA || subB) && depth < limits.maxDepth) await visit(subA, subB, `${path}/`, depth + 1);
+      }
+    };
+    await visit(await treeOf(gitdir, from), await treeOf(gitdir, to), '', 0);
+    return [...new Set(changed)].sort();
   };
 
   return {

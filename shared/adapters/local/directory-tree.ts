@@ -61,10 +61,14 @@ export const createDirectoryTree = (
 ): SourceTree => {
   const absoluteRoot = path.resolve(root);
   const refusals = options.refusals ?? [];
-  /** Throws the refusal covering `relative` (or, for a listing, lying under it). */
+  /**
+   * Throws the refusal covering `relative`, or for a listing one lying under it. A listing of the
+   * repository root (whole-repo scans such as CRD discovery) leaves refused entries out instead,
+   * so one app's bad entry fails that app, not every app of the commit.
+   */
   const checkRefused = (relative: string, listing: boolean): void => {
     const hit = refusals.find(
-      (r) => isUnder(relative, r.path) || (listing && (relative === '' || r.path.startsWith(`${relative}/`))),
+      (r) => isUnder(relative, r.path) || (listing && relative !== '' && r.path.startsWith(`${relative}/`)),
     );
     if (hit) throw refusedError(hit, commit);
   };
