@@ -586,12 +586,13 @@ export const detectKind = async (tree: SourceTree, spec: RenderSpec): Promise<Ap
  * Spellings kustomize (and go-getter, which it borrowed from) reads as a remote source: any
  * scheme in any case (`https:`, `HTTPS://`, `file:`, `git::`, `ssh:`, `gh:`), a network path
  * (`//host/x`), scp-like `user@host:path`, a query (`?ref=`, `?version=`), `_git/`, and a
- * well-known host without a scheme. Kustomize tries the remote reading of a directory before
- * the local one, so these are refused even when a local directory of that name exists.
+ * well-known host without a scheme. For those kustomize tries the remote reading before the
+ * local one (measured with kustomize 5.7), so they are refused even when a local directory of
+ * that name exists; any other host-like name is remote unless the commit holds it.
  */
 const ALWAYS_REMOTE =
   /^[a-z][a-z0-9+.-]*:|^[\\/]{2}|^[^/]*@[^/]*:|[?#]|(^|\/)_git(\/|$)|^(www\.)?(github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com|ssh\.dev\.azure\.com)(\/|:|$)/i;
-/** A first segment that reads as a host name (`example.com/org/repo`): remote unless it is a file here. */
+/** A first segment that reads as a host name (`example.com/org/repo`): remote unless it is in the commit. */
 const HOST_LIKE = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?\/./i;
 
 /** True when kustomize or helm would fetch `ref` over the network instead of reading the commit. */
@@ -604,8 +605,9 @@ export const isRemoteRef = async (
   if (ALWAYS_REMOTE.test(text)) return true;
   if (!HOST_LIKE.test(text)) return false;
   if (!tree) return true;
-  const local = posix.normalize(`${dir === '.' ? '' : `${dir}/`}${text}`);
-  return (await tree.read(local)) === undefined;
+  const local = posix.normalize(`${dir === '.' ? '' : `${dir}/`}${text}`).replace(/\/$/, '');
+  if ((await tree.read(local)) !== undefined) return false;
+  return (await tree.list(local).catch(() => [] as string[])).length === 0;
 };
 
 const strings = (value: unknown): string[] =>

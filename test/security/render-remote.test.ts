@@ -88,15 +88,18 @@ describe('kustomize remote sources', () => {
     );
   });
 
-  it('renders a local directory whose name merely has a dot', async () => {
-    // GIVEN a local base named like a host but present in the commit as a file
+  it('renders a local file or directory whose name merely looks like a host', async () => {
+    // GIVEN a local file and a local base named like hosts, both in the commit
     const message = await failureOf(
       {
         'app/web.v1/cm.yaml': configMap('dotted'),
-        'app/kustomization.yaml': 'resources: [web.v1/cm.yaml]\n',
+        'app/example.com/base/cm.yaml': configMap('hosty'),
+        'app/example.com/base/kustomization.yaml': 'resources: [cm.yaml]\n',
+        'app/kustomization.yaml': 'resources: [web.v1/cm.yaml, example.com/base]\n',
       },
       'app',
     );
+    // WHEN rendered THEN kustomize builds both from the commit
     expect(message).toBe('rendered');
   });
 });
