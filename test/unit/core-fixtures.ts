@@ -136,9 +136,9 @@ export const bundleVerified = (
   ...overrides,
 });
 
-/** The agent's answer to an Apply Requested. */
-export const succeeded = (request: ApplyRequested, at: string): DeploymentSucceeded => ({
-  schemaVersion: 1,
+/** What every agent answer to `request` carries. */
+const outcomeOf = (request: ApplyRequested, at: string) => ({
+  schemaVersion: 1 as const,
   traceId: request.traceId,
   repo: request.repo,
   branch: request.branch,
@@ -148,30 +148,26 @@ export const succeeded = (request: ApplyRequested, at: string): DeploymentSuccee
   app: request.app,
   target: request.target.name,
   digest: request.bundle.digest,
+  ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}),
+});
+
+/** The agent's answer to an Apply Requested that applied and became healthy. */
+export const succeeded = (request: ApplyRequested, at: string): DeploymentSucceeded => ({
+  ...outcomeOf(request, at),
   applied: 1,
   unchanged: 0,
   pruned: 0,
   durationMs: 5,
-  ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}),
 });
 
+/** The agent's answer to an Apply Requested that did not become healthy. */
 export const failed = (
   request: ApplyRequested,
   at: string,
   reason = 'HEALTH_DEADLINE',
 ): DeploymentFailed => ({
-  schemaVersion: 1,
-  traceId: request.traceId,
-  repo: request.repo,
-  branch: request.branch,
-  commit: request.commit,
-  occurredAt: at,
-  generation: request.generation,
-  app: request.app,
-  target: request.target.name,
-  digest: request.bundle.digest,
+  ...outcomeOf(request, at),
   reason,
   message: 'web did not become ready in 300 s',
   objects: [],
-  ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}),
 });
