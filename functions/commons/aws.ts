@@ -3,6 +3,8 @@
  * (infra/constructs/sluice-function.ts: every bindX sets a setting and its grant together). Each
  * entry point builds only what its own function uses, so a bundle carries only its clients.
  */
+
+import { BundleCopyingDispatcher } from '../../shared/adapters/aws/bundle-copying-dispatcher.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
@@ -19,6 +21,7 @@ import {
   requireEnv,
   SLUICE_ENV,
 } from '../../shared/config/env.ts';
+import { ownersFromAgentQueues } from '../../shared/core/report.ts';
 import type { GitProvider } from '../../shared/ports/index.ts';
 
 export const aws = readAwsSettings();
@@ -43,12 +46,25 @@ export const secrets = () => {
 export const gitAuth = () => readGitSettings().auth(secrets());
 export const git = () => createGitSource({ cacheDir: readGitSettings().cacheDir, auth: gitAuth() });
 
-/** Apply Requested to each target's agent queue (SLUICE_AGENT_QUEUES). */
-export const agents = () =>
-  new SqsAgentDispatcher({
-    queueUrlFor: agentQueueUrlFor(readAgentQueueUrls()),
-    ...(aws.endpoint ? { aws: { endpoint: aws.endpoint } } : {}),
+/**
+ * Apply Requested to each target's agent queue (SLUICE_AGENT_QUEUES), after copying its bundle into
+ * the bucket of the agent's own account/region, from which the agent reads it.
+ */
+export const agents = () => {
+  const queueUrlFor = agentQueueUrlFor(readAgentQueueUrls());
+  return new BundleCopyingDispatcher({
+    inner: new SqsAgentDispatcher({
+      queueUrlFor,
+      ...(aws.endpoint ? { aws: { endpoint: aws.endpoint } } : {}),
+    }),
+    queueUrlFor,
+    sourceBucket: requireEnv(SLUICE_ENV.bucket),
+    aws,
   });
+};
+
+/** Report: the account owning each target, from the agent queue map the stack gives it. */
+export const owners = () => ownersFromAgentQueues(readAgentQueueUrls());
 
 /** This function's queue has one dead-letter queue (SLUICE_DEAD_LETTER_QUEUE_URL): poison goes there at once. */
 export const deadLetters = () => {

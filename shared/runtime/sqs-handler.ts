@@ -127,7 +127,9 @@ export const sqsHandler = <T>(stage: SqsStage<T>, runtime: SqsRuntime): SqsHandl
 /** Parses a record whose body is an EventBridge envelope (an EventBridge → SQS target). */
 export const busEvent =
   <T extends DetailType>(...detailTypes: T[]) =>
-  (record: SQSRecord): { detailType: T; detail: EventDetail<T> } => {
+  (
+    record: SQSRecord,
+  ): { detailType: T; detail: EventDetail<T>; origin: { account?: string; region?: string } } => {
     let json: unknown;
     try {
       json = JSON.parse(record.body);
@@ -154,9 +156,12 @@ export const busEvent =
         'check the EventBridge rule that feeds this queue',
       );
     }
+    const { account, region } = envelope.data;
     return {
       detailType,
       detail: parseDetail(eventSchemas[detailType], envelope.data.detail, record.messageId) as EventDetail<T>,
+      // Stamped by EventBridge from the caller of PutEvents, not by the sender: report checks it.
+      origin: { ...(account ? { account } : {}), ...(region ? { region } : {}) },
     };
   };
 

@@ -127,6 +127,7 @@ export const reportStage = (
       event.detailType === 'Deployment Succeeded'
         ? { kind: 'succeeded', detail: event.detail as DeploymentSucceeded }
         : { kind: 'failed', detail: event.detail as DeploymentFailed },
+      event.origin,
     );
   },
 });

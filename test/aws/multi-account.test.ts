@@ -29,12 +29,14 @@ import {
 } from '../../shared/adapters/aws/bundle-copying-dispatcher.ts';
 import { clientConfig, s3ClientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
+import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
-import { ownersFromAgentQueues, recordOutcome } from '../../shared/core/report.ts';
+import { ownersFromAgentQueues } from '../../shared/core/report.ts';
+import { createPipeline } from '../../shared/runtime/pipeline.ts';
 import { type DeploymentSucceeded, envelopeSchema } from '../../shared/schemas/events.ts';
 import { buildTestApp } from '../infra/support.ts';
-import { aws, receive, uniqueName } from './support.ts';
+import { aws, receive, toRecord, uniqueName } from './support.ts';
 
 /** Credentials of one emulated account: LocalStack reads the account from a 12-digit key id. */
 const as = (account: string, region = aws().region) => {
@@ -151,25 +153,25 @@ describe('report on the emulator: outcomes only from the account that owns the t
     expect([intruderPut.FailedEntryCount, ownerPut.FailedEntryCount]).toEqual([0, 0]);
     const messages = await receive(as(MANAGEMENT).sqs, queueUrl, { count: 2, timeoutMs: 15_000 });
 
-    // THEN report, given each delivered envelope, refuses the intruder's and records the owner's
-    const results = await Promise.allSettled(
-      messages.map((message) => {
-        const envelope = envelopeSchema.parse(JSON.parse(message.Body!));
-        return recordOutcome(
-          { ledger, clock: { now: () => new Date() }, owners },
-          { kind: 'succeeded', detail: envelope.detail as DeploymentSucceeded },
-          { ...(envelope.account ? { account: envelope.account } : {}) },
-        );
-      }),
-    );
-    const refused = results.filter((r) => r.status === 'rejected');
-    expect(refused).toHaveLength(1);
-    expect(refused[0]).toMatchObject({
-      reason: {
-        code: 'REJECTED',
-        message: expect.stringContaining(`from account ${INTRUDER} refused: only account ${OWNER}`),
+    // THEN the report function (the one composition root, as the Lambda builds it) refuses the
+    // intruder's outcome — parked with its reason — and records the owner's
+    const parked: string[] = [];
+    const report = createPipeline(
+      {
+        clock: { now: () => new Date() },
+        ledger,
+        owners,
+        deadLetters: { park: async (_message, reason) => void parked.push(reason) },
       },
-    });
+      { metricsSink: () => undefined },
+    ).handler('report');
+    await report(
+      { Records: messages.map((m) => toRecord(m, 'arn:aws:sqs:us-east-1:111111111111:report')) },
+      localContext('report'),
+    );
+    expect(parked).toEqual([
+      expect.stringContaining(`from account ${INTRUDER} in us-east-1 refused: only account ${OWNER}`),
+    ]);
     // AND the ledger shows the owner's generation 1, not the intruder's generation 2
     expect(await ledger.getDeployment('web', 'prod-euw1')).toMatchObject({ generation: 1, state: 'Healthy' });
   });
