@@ -198,6 +198,8 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
 
   const affected = config.apps.filter((app) => {
     if (changed === undefined || last === null) return true;
+    // Its last render failed: the change it carried was never released, so release it again.
+    if (branchState?.failedApps?.includes(app.name)) return true;
     if (changed.some((p) => appTouchedBy(app, p))) return true;
     if (!changed.includes(CONFIG_FILE)) return false;
     const before = previousConfig?.apps.find((a) => a.name === app.name);

@@ -41,6 +41,29 @@ const appFailure = (error: unknown, what: string): SluiceError | undefined => {
 };
 
 /**
+ * Notes on the branch which apps failed, so the next plan releases them again even when its
+ * push touches nothing they read (the change they carried was never released). Written even
+ * when a newer plan has moved the branch on: that plan may have left the app out. The next plan
+ * clears the list and re-renders them; a conflicting write is read again, a few times.
+ */
+const recordFailedApps = async (deps: RenderDeps, plan: ReleasePlanned, apps: readonly string[]) => {
+  if (apps.length === 0) return;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const branch = await deps.ledger.getBranch(plan.repo, plan.branch);
+    if (!branch) return;
+    const failedApps = [...new Set([...(branch.failedApps ?? []), ...apps])].sort();
+    if (failedApps.length === branch.failedApps?.length) return;
+    const { version, ...state } = branch;
+    try {
+      await deps.ledger.putBranch({ ...state, failedApps }, version);
+      return;
+    } catch (error) {
+      if (!isSluiceError(error) || error.code !== 'CONFLICT') throw error;
+    }
+  }
+};
+
+/**
  * Renders every release of a plan once, checks policy, and stores each passing bundle by its
  * digest. A plan already overtaken by a newer one for its branch is dropped before any work.
  */
@@ -153,10 +176,13 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
     });
   }
   await deps.bus.publish(events);
+  const failed: string[] = [];
   for (const event of events) {
     if (event.detailType === 'Policy Rejected' || event.detailType === 'Render Failed') {
+      failed.push(event.detail.app);
       await reportRejected(deps.provider, event.detail);
     }
   }
+  await recordFailedApps(deps, plan, failed);
   return events;
 };

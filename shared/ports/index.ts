@@ -232,6 +232,12 @@ export interface BranchState {
   lastPlanned: string;
   generation: number;
   plannedAt: string;
+  /**
+   * Apps whose render or policy check failed in a release of this branch since the last plan
+   * (written by the render stage, cleared by the next plan): that plan releases them again even
+   * when its push does not touch them, so a failed app's change is never skipped.
+   */
+  failedApps?: readonly string[];
   /** Optimistic-concurrency token. */
   version: number;
 }

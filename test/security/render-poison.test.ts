@@ -1,9 +1,10 @@
 /**
  * Issue 11, item 7: one app's poisoned content fails that app alone. A commit carrying an alias
  * bomb in one app and changes to two others: the two reach Healthy, the poisoned app gets
- * Render Failed naming its file, no dead-letter queue holds anything, and the next push that
- * fixes the app deploys it. Through `sluice dev` in process: real git over HTTP, signed
- * webhooks, the real render tools, directory targets.
+ * Render Failed naming its file, no dead-letter queue holds anything, the next push renders it
+ * again even though it touches only another app, and the push that fixes it deploys it.
+ * Through `sluice dev` in process: real git over HTTP, signed webhooks, the real render tools,
+ * directory targets.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -62,6 +63,20 @@ describe('a poisoned app in a commit (sluice dev)', () => {
     // AND its targets keep their last release, and no dead-letter queue holds anything
     expect((await ledger.getDeployment('guestbook', 'staging-use1'))?.commit).not.toBe(sha);
     for (const [name, queue] of t.dev.pipeline.deadLetters) expect([name, queue.peek()]).toEqual([name, []]);
+
+    // WHEN the next push touches only another app
+    const unrelated = await t.push(
+      { 'apps/metrics-agent/daemonset.yaml': daemonset.replace('poison-test: "1"', 'poison-test: "2"') },
+      'touch only metrics-agent',
+    );
+    // THEN guestbook's never-released change is not skipped: it is rendered again (and fails again)
+    const again = await waitFor('guestbook rendered again', () =>
+      t.events('Render Failed').find((e) => (e.detail as { commit: string }).commit === unrelated),
+    );
+    expect((again.detail as { app: string }).app).toBe('guestbook');
+    await waitFor('metrics-agent healthy', async () =>
+      healthyAt(await ledger.getDeployment('metrics-agent', 'onprem-fra1'), unrelated),
+    );
 
     // WHEN the app is fixed in the next push THEN it deploys
     const original = await readFile(path.join(EXAMPLE_FLEET, 'apps/guestbook/configmap.yaml'), 'utf8');

@@ -26,6 +26,8 @@ const allocateGeneration = async (deps: RollbackDeps, repo: string, branch: stri
           lastPlanned: state?.lastPlanned ?? '',
           plannedAt: state?.plannedAt ?? deps.clock.now().toISOString(),
           generation,
+          // Apps the next plan must release again (their render failed) stay noted.
+          ...(state?.failedApps ? { failedApps: state.failedApps } : {}),
         },
         state?.version ?? 0,
       );
