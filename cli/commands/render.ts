@@ -1,9 +1,10 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createDirectoryTree } from '../../shared/adapters/local/directory-tree.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
+import { safeJoin, writeFileInside } from '../../shared/adapters/safe-path.ts';
 import { readRenderLimits } from '../../shared/config/env.ts';
 import { parseFleetConfig, selectTargets } from '../../shared/core/config.ts';
 import {
@@ -157,9 +158,10 @@ const emit = async (out: string[], written: RenderedObject[], options: RenderOpt
     process.stdout.write(out.join(''));
     return;
   }
-  await mkdir(options.out, { recursive: true });
+  // Every name is checked before the first write: an object named `../x` fails the whole --out.
+  for (const rendered of written) safeJoin(options.out, fileNameOf(rendered));
   for (const rendered of written) {
-    await writeFile(path.join(options.out, fileNameOf(rendered)), objectYaml(rendered));
+    await writeFileInside(options.out, [fileNameOf(rendered)], objectYaml(rendered));
   }
   console.error(`sluice: wrote ${written.length} object(s) to ${options.out}`);
 };
