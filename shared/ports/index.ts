@@ -94,7 +94,8 @@ export interface WritableSecretStore extends SecretStore {
 /** A detached signature over a bundle's digest, made where the bundle was rendered. */
 export interface BundleSignature {
   keyId: string;
-  algorithm: 'ed25519';
+  /** `ed25519`: the local key of `sluice dev`; `ecdsa-p256-sha256`: the KMS key of the deployed control plane (DER). */
+  algorithm: 'ed25519' | 'ecdsa-p256-sha256';
   /** base64 */
   value: string;
 }

@@ -32,9 +32,13 @@ export const bundleRef = z.object({
   digest,
   size: z.number().int().nonnegative(),
   objects: z.number().int().nonnegative(),
-  /** Ed25519 over `sluice-bundle:v1:<digest>`, by the render step's key; checked by the agent. */
+  /** Over `sluice-bundle:v1:<digest>`, by the control plane's key (Ed25519 locally, KMS ECDSA P-256 in AWS); checked by the agent. */
   signature: z
-    .object({ keyId: z.string().min(1), algorithm: z.literal('ed25519'), value: z.string().min(1) })
+    .object({
+      keyId: z.string().min(1),
+      algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']),
+      value: z.string().min(1),
+    })
     .optional(),
 });
 

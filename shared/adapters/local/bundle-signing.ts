@@ -1,25 +1,11 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BundleSignature, BundleSigner, BundleVerifier } from '../../ports/index.ts';
+import type { BundleSignature, BundleSigner } from '../../ports/index.ts';
+import { bundleMessage, keyIdOf, PublicKeyVerifier } from '../bundle-signature.ts';
 import { writeFileAtomic } from './json-file.ts';
 
-/** Domain separation: a bundle signature can never be mistaken for a signature over anything else. */
-const message = (digest: string) => Buffer.from(`sluice-bundle:v1:${digest}`);
-
-export const keyIdOf = (publicKey: KeyObject): string =>
-  createHash('sha256')
-    .update(publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('hex')
-    .slice(0, 16);
+export { keyIdOf };
 
 export class Ed25519Signer implements BundleSigner {
   private readonly privateKey: KeyObject;
@@ -34,29 +20,13 @@ export class Ed25519Signer implements BundleSigner {
     return {
       keyId: this.keyId,
       algorithm: 'ed25519',
-      value: sign(null, message(digest), this.privateKey).toString('base64'),
+      value: sign(null, bundleMessage(digest), this.privateKey).toString('base64'),
     };
   }
 }
 
-/** Trusts the given public keys; a signature by any other key does not verify. */
-export class Ed25519Verifier implements BundleVerifier {
-  private readonly keys: Map<string, KeyObject>;
-
-  constructor(publicKeys: readonly KeyObject[]) {
-    this.keys = new Map(publicKeys.map((k) => [keyIdOf(k), k]));
-  }
-
-  async verify(digest: string, signature: BundleSignature): Promise<boolean> {
-    const key = this.keys.get(signature.keyId);
-    if (!key || signature.algorithm !== 'ed25519') return false;
-    try {
-      return verify(null, message(digest), key, Buffer.from(signature.value, 'base64'));
-    } catch {
-      return false;
-    }
-  }
-}
+/** Trusts the given public keys (Ed25519 or KMS's ECDSA P-256); a signature by any other key does not verify. */
+export class Ed25519Verifier extends PublicKeyVerifier {}
 
 /**
  * The local signing key of `sluice dev`: created once in `<dir>/bundle-signing.key` (0600), its

@@ -1,0 +1,34 @@
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { describe, expect, it } from 'vitest';
+import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
+import { KmsBundleSigner, KmsBundleVerifier } from '../../shared/adapters/aws/kms-bundle-signing.ts';
+import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
+import { aws } from './support.ts';
+
+const digest = (c: string) => `sha256:${c.repeat(64)}`;
+
+describe('KmsBundleSigner and KmsBundleVerifier (LocalStack KMS)', () => {
+  it('signs a bundle digest in KMS that an agent verifies with the public key alone', async () => {
+    // GIVEN an ECC_NIST_P256 signing key in KMS, as the management stack creates it
+    const kms = new KMSClient(clientConfig(aws()));
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'sluice test' }),
+    );
+    const keyId = KeyMetadata!.Arn!;
+    const signer = new KmsBundleSigner({ keyId, aws: aws() });
+    const verifier = new KmsBundleVerifier({ keyId, aws: aws() });
+
+    // WHEN dispatch signs a digest
+    const signature = await signer.sign(digest('a'));
+
+    // THEN the agent accepts it for that digest, and for no other
+    expect(signature.algorithm).toBe('ecdsa-p256-sha256');
+    expect(await verifier.verify(digest('a'), signature)).toBe(true);
+    expect(await verifier.verify(digest('b'), signature)).toBe(false);
+    // AND refuses a signature by a key it does not trust (sluice dev's local key)
+    const local = await ephemeralSigningKey().signer.sign(digest('a'));
+    expect(await verifier.verify(digest('a'), local)).toBe(false);
+    // AND a signature claiming the KMS key's id in another algorithm
+    expect(await verifier.verify(digest('a'), { ...signature, algorithm: 'ed25519' })).toBe(false);
+  }, 60_000);
+});
