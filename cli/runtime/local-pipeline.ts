@@ -15,7 +15,7 @@ import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { safeJoin } from '../../shared/adapters/safe-path.ts';
 import { readRenderLimits } from '../../shared/config/env.ts';
-import type { RepoCatalog } from '../../shared/core/repos.ts';
+import { cloneUrlOf, type RepoCatalog } from '../../shared/core/repos.ts';
 import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type {
@@ -172,6 +172,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
       repoUrl:
         options.repoUrl ??
+        (options.repos ? cloneUrlOf(options.repos) : undefined) ??
         ((repo) => {
           throw new BadInputError(
             `repository ${repo}`,

@@ -4,7 +4,7 @@
  * URL is always the configured one, and a push to a branch the list does not name is recorded as
  * skipped. sluice.yaml `branches:` narrows a repo's branches; it can never add one.
  */
-import { ConfigError } from '../errors.ts';
+import { BadInputError, ConfigError } from '../errors.ts';
 import { DEFAULT_DEPLOY_BRANCH, type DeployRepoInput, deployReposSchema } from '../schemas/repos.ts';
 
 export interface DeployRepo {
@@ -104,3 +104,12 @@ export const deployBranchList = (
   catalog: RepoCatalog,
 ): { readonly repo: string; readonly repoUrl: string; readonly branch: string }[] =>
   catalog.repos.flatMap((r) => r.branches.map((branch) => ({ repo: r.name, repoUrl: r.url, branch })));
+
+/** The configured clone URL of `repo` (rollback reads sluice.yaml and pushes reverts there); throws for another repo. */
+export const cloneUrlOf =
+  (catalog: RepoCatalog) =>
+  (repo: string): string => {
+    const found = catalog.find(repo);
+    if (found === undefined) throw new BadInputError(`repository ${repo}`, 'is not configured', REPOS_FIX);
+    return found.url;
+  };

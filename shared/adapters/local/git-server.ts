@@ -34,6 +34,8 @@ export interface GitServerOptions {
   readonly port?: number;
   /** Called once per changed ref, in ref order, after the push's HTTP response has finished. */
   readonly onPush?: (update: PushUpdate) => void | Promise<void>;
+  /** Sees every request as it arrives (tests assert what was, or was never, fetched). */
+  readonly onRequest?: (request: { readonly method: string; readonly url: string }) => void;
 }
 
 export interface GitServer {
@@ -340,6 +342,7 @@ export const startGitServer = async (opts: GitServerOptions): Promise<GitServer>
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    opts.onRequest?.({ method: req.method ?? '', url: req.url ?? '' });
     // Loopback is reachable from a web page by DNS rebinding: only loopback Host names are served.
     if (!isLoopbackHost(req.headers.host, (server.address() as AddressInfo).port)) {
       res.writeHead(421, { 'content-type': 'text/plain' });
