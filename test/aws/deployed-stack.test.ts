@@ -36,11 +36,16 @@ const run = promisify(execFile);
 const ACCOUNT = '000000000000';
 const TARGET = SEED_TARGET;
 
-/** One regional stack in the management region: an in-cluster agent, so this test is the agent. */
-const DEPLOY_CONFIG = `management:
+/**
+ * One regional stack in the management region: an in-cluster agent, so this test is the agent.
+ * The config repo is listed (management.repos): the stack deploys no other repo.
+ */
+const deployConfig = (repoUrl: string) => `management:
   account: "${ACCOUNT}"
   region: us-east-1
   coalesceSeconds: 1
+  repos:
+    - { name: local/fleet, url: "${repoUrl}", branches: [main] }
 regions:
   - account: "${ACCOUNT}"
     region: us-east-1
@@ -62,14 +67,19 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
     stopEmulator = emulator.stop;
     aws = emulator.aws;
     const { endpoint, region } = emulator.aws;
-    deployed = await deployToEmulator({ endpoint, region, account: ACCOUNT, deployConfig: DEPLOY_CONFIG });
-    console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint, ...deployed.ms }));
-
+    // The git server first: the stack is told the repo's clone URL (management.repos).
     work = await mkdtemp(join(tmpdir(), 'sluice-deployed-'));
     const seed = join(work, 'seed');
     await writeSeedFleet(seed, ACCOUNT);
     await initBareRepo(join(work, 'git'), 'fleet', seed);
     git = await startGitServer({ root: join(work, 'git') });
+    deployed = await deployToEmulator({
+      endpoint,
+      region,
+      account: ACCOUNT,
+      deployConfig: deployConfig(`${git.url}/fleet.git`),
+    });
+    console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint, ...deployed.ms }));
 
     // The agent: the project's own queue loop on the deployed agent queue, a directory cluster.
     agentLoop = runDirectoryAgent({
