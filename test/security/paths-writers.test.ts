@@ -12,8 +12,11 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
+import { createDirectoryTree } from '../../shared/adapters/local/directory-tree.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
+import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { safeJoin, writeFileInside } from '../../shared/adapters/safe-path.ts';
+import { renderApp } from '../../shared/core/render.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
 
 const run = promisify(execFile);
@@ -214,6 +217,35 @@ describe('stores keyed by messages', () => {
       code: 'BAD_INPUT',
     });
     await expect(cache.get('../../outside/canary')).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expectOutsideUntouched();
+  });
+});
+
+describe('render tools on a plain directory', () => {
+  it('finish on directory links that loop, and render what is inside the root', async () => {
+    // GIVEN a kustomization whose directory holds links to its parent and to each other
+    const app = path.join(root, 'app');
+    await mkdir(path.join(app, 'a'), { recursive: true });
+    await mkdir(path.join(app, 'b'));
+    await symlink('..', path.join(app, 'a', 'up'));
+    await symlink('../b', path.join(app, 'a', 'to-b'));
+    await symlink('../a', path.join(app, 'b', 'to-a'));
+    await writeFile(path.join(app, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n');
+    await writeFile(path.join(app, 'kustomization.yaml'), 'resources: [cm.yaml]\n');
+    // WHEN it is rendered with the real kubectl kustomize THEN the link walk ends and the object renders
+    const objects = await renderApp(
+      createDirectoryTree(root),
+      {
+        app: 'web',
+        path: 'app',
+        values: {},
+        disabledPolicies: [],
+        sync: { prune: true, selfHeal: false },
+        kind: 'kustomize',
+      },
+      createToolRenderer(),
+    );
+    expect(objects.map((o) => o.object.metadata.name)).toEqual(['web']);
     await expectOutsideUntouched();
   });
 });

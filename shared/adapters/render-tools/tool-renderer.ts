@@ -53,8 +53,19 @@ const MAX_STDERR = 64 * 1024;
 const isInside = (root: string, candidate: string): boolean =>
   candidate === root || candidate.startsWith(`${root}${path.sep}`);
 
-/** The first symlink under `dir` whose target leaves `root`, as a repo-relative path. */
-const escapingLink = async (root: string, dir: string): Promise<string | undefined> => {
+/**
+ * The first symlink under `dir` whose target leaves `root`, as a repo-relative path. Each real
+ * directory is walked once, so directory links that loop (possible in a plain directory given to
+ * `sluice render`; git checkouts refuse them) end the walk instead of recursing forever.
+ */
+const escapingLink = async (
+  root: string,
+  dir: string,
+  seen: Set<string> = new Set(),
+): Promise<string | undefined> => {
+  const realDir = await realpath(dir).catch(() => dir);
+  if (seen.has(realDir)) return undefined;
+  seen.add(realDir);
   let entries: import('node:fs').Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -67,11 +78,11 @@ const escapingLink = async (root: string, dir: string): Promise<string | undefin
       const real = await realpath(full).catch(() => undefined);
       if (real === undefined || !isInside(root, real)) return path.relative(root, full);
       if ((await lstat(real)).isDirectory()) {
-        const found = await escapingLink(root, real);
+        const found = await escapingLink(root, real, seen);
         if (found) return found;
       }
     } else if (entry.isDirectory() && entry.name !== '.git') {
-      const found = await escapingLink(root, full);
+      const found = await escapingLink(root, full, seen);
       if (found) return found;
     }
   }
