@@ -203,7 +203,7 @@ describe('ManagementStack', () => {
     });
   });
 
-  it('lets only ingest read the webhook secret and only plan/render/report/rollback read the Git credentials', () => {
+  it('lets only ingest read the webhook secret and only plan/render/report/rollback/reconcile read the Git credentials', () => {
     // GIVEN each function's policy
     const policies = template.findResources('AWS::IAM::Policy');
     const readers = (secretPrefix: string) =>
@@ -213,7 +213,8 @@ describe('ManagementStack', () => {
         .sort();
     // THEN the grants are as narrow as the use
     expect(readers('WebhookSecret')).toEqual(['Ingest']);
-    expect(readers('GitCredentials')).toEqual(['Plan', 'Render', 'Report', 'Rollback']);
+    // (reconcile lists the configured repos' branch heads)
+    expect(readers('GitCredentials')).toEqual(['Plan', 'Reconcile', 'Render', 'Report', 'Rollback']);
   });
 
   it('gives the render function kubectl and helm from the KubectlV34 layer', () => {
