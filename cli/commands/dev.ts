@@ -18,7 +18,7 @@ import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file
 import { FileSecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { pushNotifier } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
-import { readAwsSettings } from '../../shared/config/env.ts';
+import { readAwsSettings, readCheckoutLimits } from '../../shared/config/env.ts';
 import { type IngestRequest, type IngestResponse, ingestWebhook } from '../../shared/core/ingest.ts';
 import { reconcileBranches } from '../../shared/core/reconcile.ts';
 import { deployBranchList, lateRepoCatalog, type RepoCatalog } from '../../shared/core/repos.ts';
@@ -233,7 +233,7 @@ export const startDev = async (
         print(`status    ${s.commit.slice(0, 7)} ${s.context} ${s.state}: ${s.description}`);
     },
   });
-  const gitSource = createGitSource({ cacheDir: paths.gitCache });
+  const gitSource = createGitSource({ cacheDir: paths.gitCache, limits: readCheckoutLimits() });
   let gitUrl = '';
   // Trust lives outside the repo: `sluice dev` deploys its own repo, on --branch (main), only.
   const repos = lateRepoCatalog();
@@ -318,7 +318,7 @@ export const startAwsDev = async (
   await mkdir(paths.repos, { recursive: true });
   const secret = await webhookSecretFor(workdir, options.webhookSecret);
   await initBareRepo(paths.repos, 'fleet', options.seed);
-  const gitSource = createGitSource({ cacheDir: paths.gitCache });
+  const gitSource = createGitSource({ cacheDir: paths.gitCache, limits: readCheckoutLimits() });
   const repos = lateRepoCatalog();
   const pipeline = await startAwsPipeline({
     aws,
@@ -350,12 +350,10 @@ export const startAwsDev = async (
     aws,
     prefix: pipeline.resources.busName,
     busName: pipeline.resources.busName,
-    bucket: pipeline.resources.bucket,
-    git: gitSource,
-    ledger: pipeline.ledger,
-    bus: pipeline.bus,
-    clock: systemClock,
-    deploy: () => deployBranchList(repos.catalog),
+    handlers: {
+      record: pipeline.pipeline.handler('record'),
+      reconcile: pipeline.pipeline.handler('reconcile'),
+    },
     log: (line) => print(`aws       ${line}`),
   });
   // What `sluice status|trace|rollback|redrive --aws --outputs-file` reads, as `cdk deploy` writes it.

@@ -2,23 +2,17 @@
  * The operating side of the management stack on the emulator, for `sluice dev --aws`: the record
  * queue (every `sluice` event but the schedules' requests) and the reconcile queue (Reconcile
  * Requested), each with its DLQ and bus rule as in infra/stacks/management-stack.ts, drained in this
- * process by the same handlers as the record and reconcile Lambdas (functions/record, reconcile).
+ * process by the composition root's record and reconcile handlers, as the Lambdas run them.
  */
-import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createReconcileHandler } from '../../functions/reconcile/handler.ts';
-import { createRecordHandler } from '../../functions/record/handler.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { createQueueWithDlq } from '../../shared/adapters/aws/pipeline-resources.ts';
-import { S3EventRecord } from '../../shared/adapters/aws/s3-event-record.ts';
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { localContext, type SqsHandler } from '../../shared/adapters/local/event-source.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
-import { trackedBranches } from '../../shared/core/reconcile.ts';
-import type { Clock, EventBus, GitSource, Ledger } from '../../shared/ports/index.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 
 /** Scheduled requests carry no trace: nothing to keep, so the record rule leaves them out. */
@@ -28,13 +22,8 @@ export interface AwsOperateOptions {
   readonly aws: AwsSettings;
   readonly prefix: string;
   readonly busName: string;
-  readonly bucket: string;
-  readonly git: GitSource;
-  readonly ledger: Ledger;
-  readonly bus: EventBus;
-  readonly clock: Clock;
-  /** The deploy branches to poll, with their configured clone URLs (`deployBranchList`). */
-  readonly deploy: () => readonly { repo: string; repoUrl: string; branch: string }[];
+  /** `pipeline.handler('record')` and `pipeline.handler('reconcile')` of the host's pipeline. */
+  readonly handlers: Readonly<Record<'record' | 'reconcile', SqsHandler>>;
   readonly log?: (line: string) => void;
 }
 
@@ -43,7 +32,6 @@ export interface AwsOperate {
   readonly queues: Readonly<Record<'record' | 'reconcile', { url: string; deadLetterUrl: string }>>;
   /** Sends Reconcile Requested to the reconcile queue (the schedule's and ingest's path). */
   readonly trigger: SqsReconcileTrigger;
-  readonly history: S3EventRecord;
   stop(): Promise<void>;
 }
 
@@ -80,7 +68,6 @@ export const startAwsOperate = async (options: AwsOperateOptions): Promise<AwsOp
     reconcile.arn,
   );
 
-  const history = new S3EventRecord({ bucket: options.bucket, aws });
   const stop = new AbortController();
   const loops: Promise<void>[] = [];
   const drain = (queueUrl: string, name: string, handler: SqsHandler) => {
@@ -98,26 +85,14 @@ export const startAwsOperate = async (options: AwsOperateOptions): Promise<AwsOp
       }),
     );
   };
-  drain(record.url, 'record', createRecordHandler({ recorder: history }));
-  drain(
-    reconcile.url,
-    'reconcile',
-    createReconcileHandler({
-      git: options.git,
-      ledger: options.ledger,
-      bus: options.bus,
-      clock: options.clock,
-      newTraceId: randomUUID,
-      tracked: async (repo) => trackedBranches(options.deploy(), (await history.newest()).branches, repo),
-    }),
-  );
+  drain(record.url, 'record', options.handlers.record);
+  drain(reconcile.url, 'reconcile', options.handlers.reconcile);
   return {
     queues: {
       record: { url: record.url, deadLetterUrl: record.deadLetterUrl },
       reconcile: { url: reconcile.url, deadLetterUrl: reconcile.deadLetterUrl },
     },
     trigger: new SqsReconcileTrigger({ queueUrl: reconcile.url, client: sqs }),
-    history,
     async stop() {
       stop.abort();
       await Promise.allSettled(loops);

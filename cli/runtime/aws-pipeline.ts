@@ -20,6 +20,7 @@ import {
   putJsonSecret,
 } from '../../shared/adapters/aws/pipeline-resources.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
+import { S3EventRecord } from '../../shared/adapters/aws/s3-event-record.ts';
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
@@ -256,6 +257,9 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       ...(options.provider ? { provider: options.provider } : {}),
       ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
       ...(options.repos ? { repos: options.repos } : {}),
+      // The record of every event, in the bucket (the record and reconcile stages; docs/operate.md).
+      recorder: new S3EventRecord({ bucket: resources.bucket, aws }),
+      history: new S3EventRecord({ bucket: resources.bucket, aws }),
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),

@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
 import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
+import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { readDeployRepos, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { isSluiceError } from '../../shared/errors.ts';
 import { PLAN_QUEUE_URL_ENV } from '../../shared/routing.ts';
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
@@ -34,4 +36,8 @@ export const handler = createPipeline({
   repos: readDeployRepos(),
   // Straight to the plan queue, grouped per repo+branch (EventBridge could give it one group only).
   planIntake: new SqsPlanIntake({ queueUrl: requireEnv(PLAN_QUEUE_URL_ENV), aws }),
+  // Per repo and instance, a bound on what one sender can make the pipeline do; a throttled push
+  // (429) asks the reconcile function to check its repo once the limit lets up (docs/operate.md).
+  rateLimiter: new TokenBucketLimiter({ clock }),
+  reconcile: new SqsReconcileTrigger({ queueUrl: requireEnv(SLUICE_ENV.reconcileQueueUrl), aws }),
 }).ingestHandler();

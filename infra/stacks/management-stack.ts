@@ -371,6 +371,8 @@ export class ManagementStack extends Stack {
     functions.set(
       'record',
       new SluiceFunction(this, 'Record', { name: 'record', timeout: Duration.seconds(30) })
+        // The composition root takes a bus for every stage; record publishes nothing.
+        .bindBus(this.bus)
         .bindBundles(this.bucket, { history: 'write' })
         .bindQueue(record.queue, { batchSize: 10 }),
     );

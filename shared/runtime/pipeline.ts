@@ -12,9 +12,10 @@ import type { SqsHandler } from '../adapters/local/event-source.ts';
 import { TtlCache } from '../adapters/ttl-cache.ts';
 import type { AgentDeps } from '../core/agent.ts';
 import type { IngestDeps } from '../core/ingest.ts';
+import { trackedBranches } from '../core/reconcile.ts';
 import type { RenderLimits } from '../core/render-limits.ts';
 import type { TargetOwners } from '../core/report.ts';
-import type { RepoCatalog } from '../core/repos.ts';
+import { deployBranchList, type RepoCatalog } from '../core/repos.ts';
 import { repoWebhookSecrets } from '../core/webhook-registration.ts';
 import type { RateLimiter } from '../core/webhooks/rate-limit.ts';
 import { ConfigError } from '../errors.ts';
@@ -27,15 +28,18 @@ import type {
   ClusterClient,
   DeadLetters,
   EventBus,
+  EventRecorder,
   GitProvider,
   GitSource,
   GitWriter,
+  History,
   IdempotencyStore,
   KubeSchemaSource,
   Ledger,
   ManifestRenderer,
   PlanIntake,
   PullRequestOpener,
+  ReconcileTrigger,
   RenderCache,
   SecretStore,
 } from '../ports/index.ts';
@@ -43,11 +47,20 @@ import { agentQueueName, planGroupId, ROLLBACK_ROUTE, ROUTES } from '../routing.
 import type { DetailType } from '../schemas/events.ts';
 import { createIngestHandler } from './ingest-handler.ts';
 import { pipelineMetrics } from './metrics.ts';
+import { reconcileStage, recordStage } from './operate-stages.ts';
 import { type SqsRuntime, type SqsStage, sqsHandler } from './sqs-handler.ts';
 import { agentStage, dispatchStage, planStage, renderStage, reportStage, rollbackStage } from './stages.ts';
 
 /** The queue-fed stages. */
-export type StageName = 'plan' | 'render' | 'dispatch' | 'report' | 'rollback' | 'agent';
+export type StageName =
+  | 'plan'
+  | 'render'
+  | 'dispatch'
+  | 'report'
+  | 'rollback'
+  | 'agent'
+  | 'record'
+  | 'reconcile';
 
 /**
  * The ports a pipeline is built from. A host passes the ones its stages use (a Lambda entry point
@@ -105,6 +118,12 @@ export interface PipelineAdapters {
    * its own repo). Ingest refuses other repos (403) and every clone URL is the configured one.
    */
   readonly repos?: RepoCatalog;
+  /** Record: keeps every event (docs/operate.md). */
+  readonly recorder?: EventRecorder;
+  /** Reconcile: what the record says of each branch (a head planning already settled is skipped). */
+  readonly history?: History;
+  /** Ingest: asked for a delayed branch check when a push is throttled (429). */
+  readonly reconcile?: ReconcileTrigger;
 }
 
 export interface PipelineOptions {
@@ -251,6 +270,21 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
           },
           rt,
         ) as SqsStage<unknown>;
+      case 'record':
+        return recordStage(need('record', 'recorder'), rt) as SqsStage<unknown>;
+      case 'reconcile': {
+        const { repos, history } = need('reconcile', 'repos', 'history');
+        return reconcileStage(
+          {
+            ...need('reconcile', 'git', 'ledger', 'bus', 'newTraceId'),
+            clock,
+            // The configured deploy branches (clone URLs from configuration), minus settled heads.
+            tracked: async (repo) =>
+              trackedBranches(deployBranchList(repos), (await history.newest()).branches, repo),
+          },
+          rt,
+        ) as SqsStage<unknown>;
+      }
       case 'agent':
         return agentStage(
           {
@@ -295,7 +329,7 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
       newTraceId,
       webhookSecrets: (provider, repo) =>
         answers.get(`${provider}\n${repo ?? ''}`, () => perRepo(provider, repo)),
-      ...optional('planIntake', 'rateLimiter', 'repos'),
+      ...optional('planIntake', 'rateLimiter', 'repos', 'reconcile'),
     };
     return ingest;
   };

@@ -207,7 +207,7 @@ describe('operating a stack: sluice status/trace/redrive --aws (sluice dev --aws
     const out = await sluice('redrive', '--queue', 'reconcile');
     // THEN it is moved back, and the DLQ is empty
     expect(out).toMatch(/reconcile: 1 message\(s\) moved back/);
-    console.log(JSON.stringify({ metric: 'redrive-method', value: /\((.+)\)/.exec(out)?.[1] }));
+    console.log(JSON.stringify({ metric: 'redrive-method', value: /\(([a-z-]+)\)\s*$/.exec(out.trim())?.[1] }));
     expect(await sluice('redrive', '--list', '--queue', 'reconcile')).toMatch(/reconcile: 0 dead-lettered/);
   }, 120_000);
 

@@ -5,14 +5,13 @@
  */
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { reconcileRequest } from '../../functions/reconcile/handler.ts';
-import { recordedEnvelope } from '../../functions/record/handler.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { MemoryIdempotencyStore } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload } from '../../shared/adapters/local/push-webhook.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { signGithub } from '../../shared/core/webhooks/signature.ts';
+import { reconcileRequest, recordedEnvelope } from '../../shared/runtime/operate-stages.ts';
 import { aws, clients, receive, uniqueName } from './support.ts';
 
 const SECRET = 'throttle-secret';
