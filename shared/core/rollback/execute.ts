@@ -9,15 +9,24 @@ import type {
 } from '../../schemas/events.ts';
 import { decodeBundle } from '../bundle.ts';
 import { requestApply } from '../dispatch.ts';
+import { reserveGeneration } from '../ledger.ts';
 import { claim, loadFleet, type RollbackDeps, short, skipped } from './deps.ts';
 import { type HistoryEntry, knownGoodFor } from './known-good.ts';
 import { writeRevert } from './revert.ts';
 
-/** A new generation for the re-dispatch, taken from the branch so the next plan comes after it. */
+/**
+ * A new generation for the re-dispatch, taken from the repo's counter (so generations stay ordered
+ * per repo, across its deploy branches) and noted on the branch so the next plan comes after it.
+ */
 const allocateGeneration = async (deps: RollbackDeps, repo: string, branch: string, floor: number) => {
   for (let attempt = 0; ; attempt += 1) {
     const state = await deps.ledger.getBranch(repo, branch);
-    const generation = Math.max(state?.generation ?? 0, floor) + 1;
+    const generation = await reserveGeneration(
+      deps.ledger,
+      repo,
+      Math.max(state?.generation ?? 0, floor),
+      deps.clock.now().toISOString(),
+    );
     try {
       await deps.ledger.putBranch(
         {
