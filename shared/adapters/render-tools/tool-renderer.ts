@@ -312,7 +312,8 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
         // Sluice's values go through a generated file, not --set, so commas and dots in values
         // stay literal; it is layered last, as helm layers -f files in order.
         const valuesFile = path.join(scratch, 'sluice-values.json');
-        await writeFile(valuesFile, JSON.stringify(request.values));
+        // `wx`: a fresh file in the fresh scratch directory, never through a name already there.
+        await writeFile(valuesFile, JSON.stringify(request.values), { flag: 'wx', mode: 0o600 });
         const flags: string[] = [];
         if (request.repo && !request.repo.url.startsWith('oci://')) flags.push('--repo', request.repo.url);
         if (request.repo) flags.push('--version', request.repo.version);
