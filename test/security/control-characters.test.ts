@@ -3,6 +3,7 @@
  * message) are shown escaped in every printout: the progress lines of `sluice dev` and
  * `sluice trace`, the `sluice status` table and error messages. One helper, shared/printable.ts.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { printStatus } from '../../cli/commands/status.ts';
 import { printEvent } from '../../cli/progress.ts';
@@ -63,6 +64,15 @@ describe('printable', () => {
     ['plain café 名前 — ok', 'plain café 名前 — ok'],
   ])('shows %j as %j', (input, expected) => {
     expect(printable(input)).toBe(expected);
+  });
+
+  it('never lets a raw control character through, whatever the name (fast-check, seed 1212)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (name) => {
+        expect(hasRawControl(printable(name))).toBe(false);
+      }),
+      { seed: 1_212, numRuns: 2_000 },
+    );
   });
 
   it('keeps line breaks of multi-line text but escapes what is inside the lines', () => {
