@@ -155,4 +155,62 @@ describe('sluice dev and a pushed hostile tree', () => {
     const deployed = files.find((f) => f.endsWith('configmap.guestbook-config.yaml'));
     expect(deployed && (await readFile(deployed, 'utf8'))).toContain('Safe again');
   }, 180_000);
+
+  it('skips a commit whose sluice.yaml is refused, naming it, and deploys the next good push', async () => {
+    // GIVEN a commit holding sluice.yaml twice (a second, different blob of the same name)
+    const gitDir = path.join(t.clone, '.git');
+    const head = await git(t.clone, 'ls-remote', 'origin', 'refs/heads/main').then(
+      (line) => line.split(/\s/)[0] ?? '',
+    );
+    await git(t.clone, 'fetch', '--quiet', 'origin');
+    const base = await git(t.clone, 'rev-parse', `${head}^{tree}`);
+    const twice = await graftTree(gitDir, base, '', [
+      ['sluice.yaml', { file: 'apiVersion: sluice.dev/v1\nkind: Fleet\ntargets: []\napps: []\n' }],
+    ]);
+    const hostile = await commitOf(gitDir, twice, head, 'two sluice.yaml');
+    // WHEN it is pushed
+    await git(t.clone, 'push', '--quiet', 'origin', `${hostile}:main`);
+    // THEN the push is skipped as invalid config, naming sluice.yaml, and nothing is dispatched
+    const skipped = await waitFor(
+      'Release Skipped',
+      () =>
+        t
+          .events('Release Skipped')
+          .find((e) => (e.detail as EventDetail<'Release Skipped'>).commit === hostile),
+      60_000,
+    );
+    const detail = skipped.detail as EventDetail<'Release Skipped'>;
+    expect(detail.reason).toBe('invalid-config');
+    expect(detail.message).toMatch(/^sluice\.yaml: appears more than once/);
+    expect(t.events('Apply Requested').some((e) => (e.detail as { commit: string }).commit === hostile)).toBe(
+      false,
+    );
+
+    // WHEN the next commit has one sluice.yaml again, and retitles guestbook
+    const configmap = path.join(t.clone, 'apps/guestbook/configmap.yaml');
+    await writeFile(
+      configmap,
+      (await readFile(configmap, 'utf8')).replace(/GUESTBOOK_TITLE: .*/, 'GUESTBOOK_TITLE: After the skip'),
+    );
+    await git(t.clone, 'commit', '--quiet', '-am', 'guestbook: retitle again');
+    const good = await commitOf(
+      gitDir,
+      await git(t.clone, 'rev-parse', 'HEAD^{tree}'),
+      hostile,
+      'one sluice.yaml',
+    );
+    await git(t.clone, 'push', '--quiet', 'origin', `${good}:main`);
+    // THEN guestbook deploys it
+    await waitFor(
+      'guestbook healthy after the skip',
+      async () => {
+        const records = await t.dev.pipeline.ledger.listDeployments();
+        const mine = records.filter((r) => r.app === 'guestbook');
+        return mine.length > 0 && mine.every((r) => r.commit === good && r.state === 'Healthy')
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+  }, 180_000);
 });
