@@ -64,6 +64,8 @@ export interface LocalPipelineOptions {
   readonly repoUrl?: (repo: string) => string;
   /** The repos and branches that deploy (`sluice dev`: its own repo, on --branch). @default only main of each pushed repo */
   readonly repos?: RepoCatalog;
+  /** Bounds of the in-memory webhook dedupe (SLUICE_DEDUPE_*). @default 50,000 claims, one day each */
+  readonly dedupe?: { readonly maxEntries?: number; readonly maxTtlSeconds?: number };
   /** Where the handlers' EMF metrics go. @default nowhere */
   readonly metricsSink?: (emf: Readonly<Record<string, unknown>>) => void;
   /**
@@ -166,7 +168,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       secrets: options.secrets,
       claims: new MemoryIdempotencyStore(clock),
       deadLetters: localDeadLetters(queues),
-      deliveries: new MemoryIdempotencyStore(clock),
+      deliveries: new MemoryIdempotencyStore({ clock, ...options.dedupe }),
       sharedWebhookSecrets: options.sharedWebhookSecrets ?? (async () => []),
       newTraceId: () => crypto.randomUUID(),
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),

@@ -103,6 +103,11 @@ export const SLUICE_ENV = {
   reconcileQueueUrl: 'SLUICE_RECONCILE_QUEUE_URL',
   /** The dead-letter queue of the queue feeding this function: poison is parked there at once. */
   deadLetterQueueUrl: 'SLUICE_DEAD_LETTER_QUEUE_URL',
+  /**
+   * The KMS key that signs bundles (ARN, or alias ARN across accounts): dispatch and rollback sign
+   * with it, agents verify against its public key.
+   */
+  signingKey: 'SLUICE_SIGNING_KEY',
 } as const;
 
 const agentQueuesSchema = z.object({
@@ -332,4 +337,66 @@ export const readRenderLimits = (env: Env = process.env): RenderHostLimits => {
       maxOutputBytes: maxRenderedBytes,
     },
   };
+};
+
+/** Host settings for the git checkout bounds (shared/adapters/git/tree-guard.ts, docs/security.md#limits). */
+export const CHECKOUT_LIMIT_ENV = {
+  maxFileBytes: 'SLUICE_CHECKOUT_MAX_FILE_BYTES',
+  maxTotalBytes: 'SLUICE_CHECKOUT_MAX_TOTAL_BYTES',
+  maxEntries: 'SLUICE_CHECKOUT_MAX_ENTRIES',
+  maxDepth: 'SLUICE_CHECKOUT_MAX_DEPTH',
+} as const;
+
+/**
+ * The checkout bounds this host sets: only the variables that are set (the git source keeps its
+ * default for the others); a malformed one fails loudly, naming the variable.
+ */
+export const readCheckoutLimits = (
+  env: Env = process.env,
+): Partial<Record<keyof typeof CHECKOUT_LIMIT_ENV, number>> => {
+  const out: Partial<Record<keyof typeof CHECKOUT_LIMIT_ENV, number>> = {};
+  for (const [key, name] of Object.entries(CHECKOUT_LIMIT_ENV) as [
+    keyof typeof CHECKOUT_LIMIT_ENV,
+    string,
+  ][]) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1) {
+      throw new ConfigError(
+        'environment',
+        name,
+        `must be a whole number of at least 1 (got ${JSON.stringify(raw)})`,
+        `unset ${name} for the default, or export a positive whole number`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+};
+
+/** Host settings for `sluice dev`'s in-memory webhook dedupe (docs/security.md#limits). */
+export const DEDUPE_LIMIT_ENV = {
+  maxEntries: 'SLUICE_DEDUPE_MAX_ENTRIES',
+  maxTtlSeconds: 'SLUICE_DEDUPE_MAX_TTL_SECONDS',
+} as const;
+
+/** The dedupe bounds this host sets (only those set; the store keeps its default for the others). */
+export const readDedupeLimits = (env: Env = process.env): { maxEntries?: number; maxTtlSeconds?: number } => {
+  const out: { maxEntries?: number; maxTtlSeconds?: number } = {};
+  for (const [key, name] of Object.entries(DEDUPE_LIMIT_ENV) as [keyof typeof DEDUPE_LIMIT_ENV, string][]) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1) {
+      throw new ConfigError(
+        'environment',
+        name,
+        `must be a whole number of at least 1 (got ${JSON.stringify(raw)})`,
+        `export ${name}=<n>, or unset it for the default`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
 };

@@ -6,7 +6,7 @@ import { createDirectoryTree } from '../../shared/adapters/local/directory-tree.
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore } from '../../shared/adapters/local/memory.ts';
-import { readDeployRepos, readRepoUrlMap } from '../../shared/config/env.ts';
+import { readDedupeLimits, readDeployRepos, readRepoUrlMap } from '../../shared/config/env.ts';
 import { REPO_GENERATION_BRANCH } from '../../shared/core/ledger.ts';
 import { planCommit } from '../../shared/core/plan.ts';
 import { deployBranches, repoCatalog } from '../../shared/core/repos.ts';
@@ -245,6 +245,19 @@ describe('MemoryIdempotencyStore bounds', () => {
 
   it('refuses a bound that is not a positive number', () => {
     expect(() => new MemoryIdempotencyStore({ maxEntries: 0 })).toThrow(/maxEntries/);
+  });
+
+  it('takes its bounds from SLUICE_DEDUPE_MAX_ENTRIES and SLUICE_DEDUPE_MAX_TTL_SECONDS', () => {
+    expect(readDedupeLimits({})).toEqual({});
+    expect(
+      readDedupeLimits({ SLUICE_DEDUPE_MAX_ENTRIES: '1000', SLUICE_DEDUPE_MAX_TTL_SECONDS: '3600' }),
+    ).toEqual({
+      maxEntries: 1000,
+      maxTtlSeconds: 3600,
+    });
+    expect(() => readDedupeLimits({ SLUICE_DEDUPE_MAX_ENTRIES: 'lots' })).toThrow(
+      /SLUICE_DEDUPE_MAX_ENTRIES: must be a whole number of at least 1 \(got "lots"\)/,
+    );
   });
 });
 
