@@ -14,14 +14,16 @@ export const ALERTS_TOPIC = 'sluice-alerts';
 
 /**
  * Pipeline metrics the functions emit as EMF (Powertools Metrics, namespace `Sluice`, dimension
- * `service` = `sluice-<stage>`), by what the dashboard and the alarms read.
+ * `service` = `sluice-<stage>`; shared/runtime/stages.ts), by what the dashboard and alarms read.
  */
 export const PIPELINE_METRICS = {
   releasesPlanned: { metricName: 'ReleasesPlanned', service: 'sluice-plan' },
-  rendersFailed: { metricName: 'RendersFailed', service: 'sluice-render' },
+  rendersFailed: { metricName: 'RenderFailures', service: 'sluice-render' },
+  policyRejections: { metricName: 'PolicyRejections', service: 'sluice-render' },
+  renderDuration: { metricName: 'RenderDuration', service: 'sluice-render' },
+  // Counted by report, where every region's outcome arrives (the agents count theirs at home).
   deploymentsSucceeded: { metricName: 'DeploymentsSucceeded', service: 'sluice-report' },
   deploymentsFailed: { metricName: 'DeploymentsFailed', service: 'sluice-report' },
-  applyDurationMs: { metricName: 'ApplyDurationMs', service: 'sluice-report' },
 } as const;
 export const METRICS_NAMESPACE = 'Sluice';
 

@@ -589,8 +589,9 @@ export class ManagementStack extends Stack {
           pipelineMetric('deploymentsSucceeded', { label: 'succeeded' }),
           pipelineMetric('deploymentsFailed', { label: 'failed' }),
           pipelineMetric('rendersFailed', { label: 'renders failed' }),
+          pipelineMetric('policyRejections', { label: 'policy rejections' }),
         ],
-        right: [pipelineMetric('applyDurationMs', { statistic: 'p90', label: 'apply p90 (ms)' })],
+        right: [pipelineMetric('renderDuration', { statistic: 'p90', label: 'render p90 (ms)' })],
         width: 12,
       }),
       new cloudwatch.GraphWidget({

@@ -117,7 +117,7 @@ const dispatchParse = busEvent('Bundle Verified');
 /** Report, from the report queue: agent outcomes → ledger (last known good) and commit status. */
 export const reportStage = (
   deps: ReportDeps,
-  _runtime: SqsRuntime,
+  runtime: SqsRuntime,
 ): SqsStage<ReturnType<typeof reportParse>> => ({
   name: 'report',
   parse: reportParse,
@@ -128,6 +128,11 @@ export const reportStage = (
         ? { kind: 'succeeded', detail: event.detail as DeploymentSucceeded }
         : { kind: 'failed', detail: event.detail as DeploymentFailed },
       event.origin,
+    );
+    // Every region's accepted outcome, counted in the management account (the agents' own metrics
+    // stay in theirs): the deployments-failed alarm and the dashboard read these.
+    counter(runtime)(
+      event.detailType === 'Deployment Succeeded' ? 'DeploymentsSucceeded' : 'DeploymentsFailed',
     );
   },
 });

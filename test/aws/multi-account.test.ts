@@ -156,6 +156,7 @@ describe('report on the emulator: outcomes only from the account that owns the t
     // THEN the report function (the one composition root, as the Lambda builds it) refuses the
     // intruder's outcome — parked with its reason — and records the owner's
     const parked: string[] = [];
+    const metrics: Record<string, unknown>[] = [];
     const report = createPipeline(
       {
         clock: { now: () => new Date() },
@@ -163,7 +164,7 @@ describe('report on the emulator: outcomes only from the account that owns the t
         owners,
         deadLetters: { park: async (_message, reason) => void parked.push(reason) },
       },
-      { metricsSink: () => undefined },
+      { metricsSink: (emf) => void metrics.push(emf) },
     ).handler('report');
     await report(
       { Records: messages.map((m) => toRecord(m, 'arn:aws:sqs:us-east-1:111111111111:report')) },
@@ -172,6 +173,8 @@ describe('report on the emulator: outcomes only from the account that owns the t
     expect(parked).toEqual([
       expect.stringContaining(`from account ${INTRUDER} in us-east-1 refused: only account ${OWNER}`),
     ]);
+    // AND only the accepted outcome is counted (the deployments dashboard and alarm read it)
+    expect(metrics.map((m) => m.DeploymentsSucceeded).filter((v) => v !== undefined)).toEqual([1]);
     // AND the ledger shows the owner's generation 1, not the intruder's generation 2
     expect(await ledger.getDeployment('web', 'prod-euw1')).toMatchObject({ generation: 1, state: 'Healthy' });
   });
