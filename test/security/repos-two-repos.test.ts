@@ -119,9 +119,10 @@ describe('two repos with a same-named app on one target', () => {
 
   it('keeps separate ledger records, and neither repo shadows the other', async () => {
     // GIVEN repo a deployed three times: its generation is 3
-    let a = '';
-    for (const n of [1, 2, 3]) a = await push('a', `team-a-${n}`);
-    const aRecord: DeploymentRecord = await settled('a', a);
+    // (each waited for, so none is coalesced into the next)
+    let aRecord: DeploymentRecord | undefined;
+    for (const n of [1, 2, 3]) aRecord = await settled('a', await push('a', `team-a-${n}`));
+    const a = aRecord?.commit ?? '';
     expect(aRecord).toMatchObject({ state: 'Healthy', generation: 3 });
 
     // WHEN repo b releases its own `web` (its first generation) to the same target
