@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
+import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import type { SourceTree } from '../../shared/ports/index.ts';
 import { commitTree, type HostileEntries } from './git-hostile-trees.ts';
@@ -351,6 +352,35 @@ describe('git checkout of a hostile tree', () => {
     expect(whole).toMatchObject({ code: 'RENDER_FAILED', file: '.' });
     expect(whole.message).toMatch(/has more than 20 files, directories and links/);
     expect(await readdir(many.tree.root)).toEqual([]);
+  });
+
+  it('a rollback revert of a hostile commit fails clearly, without retrying', async () => {
+    // GIVEN a good commit, then one that adds apps/web/.git
+    const { url, gitDir, commit: good } = await serve([['deploy.yaml', { file: 'kind: ConfigMap\n' }]]);
+    const bad = await commitTree(
+      gitDir,
+      [
+        ['apps', { dir: [['web', { dir: [['.git', { dir: [['config', { file: '[core]\n' }]] }]] }]] }],
+        ['sluice.yaml', { file: 'kind: Fleet\n' }],
+      ],
+      'hostile',
+    );
+    const writer = createGitWriter({ cacheDir: await mkdtemp(path.join(base, 'writer-')) });
+    // WHEN the bad commit is reverted THEN a non-retryable GIT_FAILED names the entry
+    await expect(
+      writer.revertPaths({
+        repoUrl: url,
+        branch: 'main',
+        revertOf: bad,
+        restoreTo: good,
+        paths: ['apps/web'],
+        message: 'revert',
+      }),
+    ).rejects.toMatchObject({
+      code: 'GIT_FAILED',
+      retryable: false,
+      message: expect.stringContaining('".git"'),
+    });
   });
 
   it('checks out the next good commit normally, and a cached hostile checkout stays refused', async () => {

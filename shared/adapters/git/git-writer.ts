@@ -11,6 +11,7 @@ import git, { TREE, type TreeEntry, type WalkerEntry } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { ConflictError, NotFoundError, SluiceError, UnavailableError } from '../../errors.ts';
 import type { GitWriter, RevertResult, SecretStore } from '../../ports/index.ts';
+import { printable } from '../../printable.ts';
 import { type GitCredentials, redactUrl } from './git-source.ts';
 
 export interface GitWriterOptions {
@@ -132,6 +133,108 @@ export const createGitWriter = (opts: GitWriterOptions): GitWriter => {
     return git.writeTree({ fs, gitdir, tree: [...entries.values()] });
   };
 
+  /** One revert, under the repository's lock. */
+  const revertIn = async (
+    gitdir: string,
+    input: Parameters<GitWriter['revertPaths']>[0],
+  ): Promise<RevertResult> => {
+    const url = input.repoUrl;
+    const pushTo = input.pushTo ?? input.branch;
+    const exists = await access(path.join(gitdir, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await git.init({ fs, gitdir, bare: true, defaultBranch: input.branch });
+      await git.addRemote({ fs, gitdir, remote: 'origin', url: redactUrl(url), force: true });
+    }
+    let head: string;
+    try {
+      const fetched = await git.fetch({
+        fs,
+        http,
+        gitdir,
+        url,
+        ref: `refs/remotes/origin/${input.branch}`,
+        remoteRef: `refs/heads/${input.branch}`,
+        singleBranch: true,
+        tags: false,
+        onAuth,
+        onAuthFailure,
+      });
+      if (!fetched.fetchHead) throw new NotFoundError(`branch ${input.branch} of ${redactUrl(url)}`);
+      head = fetched.fetchHead;
+    } catch (error) {
+      throw translate(error, url, `fetching ${input.branch} from`);
+    }
+    for (const oid of [input.revertOf, input.restoreTo]) {
+      await git.readCommit({ fs, gitdir, oid }).catch((error: unknown) => {
+        throw new NotFoundError(`commit ${oid} on ${input.branch} of ${redactUrl(url)}`, { oid }, error);
+      });
+    }
+
+    const changes = new Map<string, Blob | null>();
+    const conflicts: string[] = [];
+    await git.walk({
+      fs,
+      gitdir,
+      trees: [TREE({ ref: input.restoreTo }), TREE({ ref: input.revertOf }), TREE({ ref: head })],
+      map: async (file, [good, bad, now]) => {
+        if (file === '.') return true;
+        const types = await Promise.all([good, bad, now].map((e) => e?.type()));
+        if (types.includes('tree')) return leadsTo(file, input.paths) ? true : null;
+        if (!under(file, input.paths)) return null;
+        const [g, b, n] = await Promise.all([blobAt(good), blobAt(bad), blobAt(now)]);
+        if (g?.oid === b?.oid && g?.mode === b?.mode) return null;
+        if (n?.oid === g?.oid && n?.mode === g?.mode) return null;
+        if (n?.oid !== b?.oid || n?.mode !== b?.mode) conflicts.push(file);
+        else changes.set(file, g ?? null);
+        return null;
+      },
+    });
+    if (conflicts.length > 0) return { status: 'conflict', paths: conflicts.sort(), head };
+    if (changes.size === 0) return { status: 'nothing-to-revert', head };
+
+    const { commit: headCommit } = await git.readCommit({ fs, gitdir, oid: head });
+    const tree =
+      (await rewrite(gitdir, headCommit.tree, changes)) ?? (await git.writeTree({ fs, gitdir, tree: [] }));
+    const now = { ...author, timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
+    const commit = await git.commit({
+      fs,
+      gitdir,
+      message: input.message,
+      author: now,
+      committer: now,
+      tree,
+      parent: [head],
+      noUpdateBranch: true,
+    });
+    await git.writeRef({ fs, gitdir, ref: `refs/heads/${pushTo}`, value: commit, force: true });
+    try {
+      const result = await git.push({
+        fs,
+        http,
+        gitdir,
+        url,
+        ref: `refs/heads/${pushTo}`,
+        remoteRef: `refs/heads/${pushTo}`,
+        // Only Sluice's own review branch may be overwritten; the deployed branch never is.
+        force: pushTo !== input.branch,
+        onAuth,
+        onAuthFailure,
+      });
+      const refResult = result.refs[`refs/heads/${pushTo}`];
+      if (!result.ok || (refResult && !refResult.ok)) {
+        throw new ConflictError(`branch ${pushTo} of ${redactUrl(url)}`, {
+          reason: refResult?.error ?? result.error ?? 'rejected',
+        });
+      }
+    } catch (error) {
+      throw translate(error, url, `pushing ${pushTo} to`);
+    }
+    return { status: 'committed', commit, branch: pushTo };
+  };
+
   return {
     revertPaths(input): Promise<RevertResult> {
       const gitdir = path.join(
@@ -139,103 +242,16 @@ export const createGitWriter = (opts: GitWriterOptions): GitWriter => {
         'writer',
         createHash('sha256').update(redactUrl(input.repoUrl)).digest('hex'),
       );
-      return locked(gitdir, async () => {
-        const url = input.repoUrl;
-        const pushTo = input.pushTo ?? input.branch;
-        const exists = await access(path.join(gitdir, 'HEAD')).then(
-          () => true,
-          () => false,
+      return locked(gitdir, () => revertIn(gitdir, input)).catch((error: unknown) => {
+        // isomorphic-git refuses to read a tree holding `.git` or other unsafe names: that is the
+        // pushed content, not an outage, so it is a clear, non-retryable failure (Revert Failed).
+        if ((error as { code?: string }).code !== 'UnsafeFilepathError') throw error;
+        const file = String((error as { data?: { filepath?: string } }).data?.filepath ?? '');
+        throw new SluiceError(
+          'GIT_FAILED',
+          `the commits to revert hold the entry "${printable(file)}", which Sluice refuses to read. Fix: revert the commit by hand`,
+          { data: { file } },
         );
-        if (!exists) {
-          await git.init({ fs, gitdir, bare: true, defaultBranch: input.branch });
-          await git.addRemote({ fs, gitdir, remote: 'origin', url: redactUrl(url), force: true });
-        }
-        let head: string;
-        try {
-          const fetched = await git.fetch({
-            fs,
-            http,
-            gitdir,
-            url,
-            ref: `refs/remotes/origin/${input.branch}`,
-            remoteRef: `refs/heads/${input.branch}`,
-            singleBranch: true,
-            tags: false,
-            onAuth,
-            onAuthFailure,
-          });
-          if (!fetched.fetchHead) throw new NotFoundError(`branch ${input.branch} of ${redactUrl(url)}`);
-          head = fetched.fetchHead;
-        } catch (error) {
-          throw translate(error, url, `fetching ${input.branch} from`);
-        }
-        for (const oid of [input.revertOf, input.restoreTo]) {
-          await git.readCommit({ fs, gitdir, oid }).catch((error: unknown) => {
-            throw new NotFoundError(`commit ${oid} on ${input.branch} of ${redactUrl(url)}`, { oid }, error);
-          });
-        }
-
-        const changes = new Map<string, Blob | null>();
-        const conflicts: string[] = [];
-        await git.walk({
-          fs,
-          gitdir,
-          trees: [TREE({ ref: input.restoreTo }), TREE({ ref: input.revertOf }), TREE({ ref: head })],
-          map: async (file, [good, bad, now]) => {
-            if (file === '.') return true;
-            const types = await Promise.all([good, bad, now].map((e) => e?.type()));
-            if (types.includes('tree')) return leadsTo(file, input.paths) ? true : null;
-            if (!under(file, input.paths)) return null;
-            const [g, b, n] = await Promise.all([blobAt(good), blobAt(bad), blobAt(now)]);
-            if (g?.oid === b?.oid && g?.mode === b?.mode) return null;
-            if (n?.oid === g?.oid && n?.mode === g?.mode) return null;
-            if (n?.oid !== b?.oid || n?.mode !== b?.mode) conflicts.push(file);
-            else changes.set(file, g ?? null);
-            return null;
-          },
-        });
-        if (conflicts.length > 0) return { status: 'conflict', paths: conflicts.sort(), head };
-        if (changes.size === 0) return { status: 'nothing-to-revert', head };
-
-        const { commit: headCommit } = await git.readCommit({ fs, gitdir, oid: head });
-        const tree =
-          (await rewrite(gitdir, headCommit.tree, changes)) ??
-          (await git.writeTree({ fs, gitdir, tree: [] }));
-        const now = { ...author, timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
-        const commit = await git.commit({
-          fs,
-          gitdir,
-          message: input.message,
-          author: now,
-          committer: now,
-          tree,
-          parent: [head],
-          noUpdateBranch: true,
-        });
-        await git.writeRef({ fs, gitdir, ref: `refs/heads/${pushTo}`, value: commit, force: true });
-        try {
-          const result = await git.push({
-            fs,
-            http,
-            gitdir,
-            url,
-            ref: `refs/heads/${pushTo}`,
-            remoteRef: `refs/heads/${pushTo}`,
-            // Only Sluice's own review branch may be overwritten; the deployed branch never is.
-            force: pushTo !== input.branch,
-            onAuth,
-            onAuthFailure,
-          });
-          const refResult = result.refs[`refs/heads/${pushTo}`];
-          if (!result.ok || (refResult && !refResult.ok)) {
-            throw new ConflictError(`branch ${pushTo} of ${redactUrl(url)}`, {
-              reason: refResult?.error ?? result.error ?? 'rejected',
-            });
-          }
-        } catch (error) {
-          throw translate(error, url, `pushing ${pushTo} to`);
-        }
-        return { status: 'committed', commit, branch: pushTo };
       });
     },
   };
