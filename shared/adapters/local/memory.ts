@@ -21,7 +21,7 @@ export const DEFAULT_IDEMPOTENCY_MAX_TTL_SECONDS = 86_400;
 
 /**
  * Delivery claims in memory (`sluice dev`, the local rollback claims), bounded in entries and in
- * time: expired claims are dropped as new ones arrive, and the oldest go first past `maxEntries`.
+ * time: when full, expired claims are dropped and then the oldest, down to 90% of `maxEntries`.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   /** key → expiry (ms); insertion order is claim order, so the first key is the oldest claim. */
@@ -66,11 +66,16 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.seen.delete(key);
   }
 
-  /** Drops expired claims from the oldest end, then the oldest live ones while over the bound. */
+  /**
+   * Only when full: one pass drops every expired claim and the oldest live ones until a tenth of
+   * the room is free, so a claim costs O(1) amortised (a pass per maxEntries/10 claims) rather than
+   * a scan per claim.
+   */
   private sweep(now: number): void {
+    if (this.seen.size < this.maxEntries) return;
+    const keep = Math.floor(this.maxEntries * 0.9);
     for (const [key, until] of this.seen) {
-      if (this.seen.size < this.maxEntries && until > now) break;
-      this.seen.delete(key);
+      if (until <= now || this.seen.size > keep) this.seen.delete(key);
     }
   }
 }
