@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
+import { readCheckoutLimits } from '../../shared/config/env.ts';
 import type { SourceTree } from '../../shared/ports/index.ts';
 import { commitTree, type HostileEntries } from './git-hostile-trees.ts';
 
@@ -381,6 +382,21 @@ describe('git checkout of a hostile tree', () => {
       retryable: false,
       message: expect.stringContaining('".git"'),
     });
+  });
+
+  it('takes the checkout bounds from the host environment, refusing a malformed setting', async () => {
+    // GIVEN SLUICE_CHECKOUT_MAX_FILE_BYTES=512 on the host
+    const limits = readCheckoutLimits({ SLUICE_CHECKOUT_MAX_FILE_BYTES: '512' });
+    expect(limits).toEqual({ maxFileBytes: 512 });
+    // WHEN a 1 KiB file is checked out THEN it is refused at that bound
+    const { tree } = await checkout([['big.yaml', { file: 'x'.repeat(1024) }]], limits);
+    expect((await refusalOf(tree.read('apps/web/big.yaml'))).message).toMatch(
+      /over the limit of 512 for one file/,
+    );
+    // AND a malformed setting fails at start-up, naming the variable
+    expect(() => readCheckoutLimits({ SLUICE_CHECKOUT_MAX_DEPTH: 'deep' })).toThrow(
+      /SLUICE_CHECKOUT_MAX_DEPTH/,
+    );
   });
 
   it('checks out the next good commit normally, and a cached hostile checkout stays refused', async () => {
