@@ -8,6 +8,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
+import { KmsBundleVerifier } from '../../shared/adapters/aws/kms-bundle-signing.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { KubeHttp } from '../../shared/adapters/k8s/kube-http.ts';
@@ -15,7 +16,7 @@ import { KubernetesCluster } from '../../shared/adapters/k8s/kubernetes-cluster.
 import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { runtimeSecretStore } from '../../shared/adapters/runtime-secret-store.ts';
-import { readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
+import { optionalEnv, readAwsSettings, requireEnv, SLUICE_ENV } from '../../shared/config/env.ts';
 import { checkAllDrift, formatDrift } from '../../shared/core/drift.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
@@ -83,9 +84,21 @@ export const registerAgent = (program: Command): void => {
         clock: systemClock,
         healthDeadlineMs: positive('--health-deadline', flags.healthDeadline) * 1000,
       };
+      // Bundles signed by the control plane's KMS key are verified when SLUICE_SIGNING_KEY names it
+      // (the regional stack's output); without it this agent applies unsigned work, and says so.
+      const signingKey = optionalEnv(SLUICE_ENV.signingKey);
+      const log = (line: string) => console.error(`sluice agent: ${line}`);
       const handler = createPipeline(
         {
           ...deps,
+          ...(signingKey
+            ? {
+                verifier: new KmsBundleVerifier({
+                  keyId: signingKey,
+                  aws: { ...aws, region: signingKey.split(':')[3] || aws.region },
+                }),
+              }
+            : {}),
           // The agent queue's redrive policy parks poison after its receives: the process holds no
           // dead-letter queue URL, so a poison message is left to the queue.
           deadLetters: {
@@ -94,15 +107,10 @@ export const registerAgent = (program: Command): void => {
             },
           },
         },
-        {
-          // Bundles are signed only where the control plane holds a key (sluice dev): the Lambda
-          // agent and this one check nothing until the AWS signer exists (docs/architecture.md).
-          signing: 'off',
-          healthDeadlineMs: deps.healthDeadlineMs,
-        },
+        { signing: signingKey ? 'required' : 'off', healthDeadlineMs: deps.healthDeadlineMs },
       ).handler('agent');
       const stop = new AbortController();
-      const log = (line: string) => console.error(`sluice agent: ${line}`);
+      if (!signingKey) log(`${SLUICE_ENV.signingKey} is not set: bundle signatures are not checked`);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           log(`${signal}: finishing the message in hand, taking no more`);

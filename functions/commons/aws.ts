@@ -6,6 +6,7 @@
 
 import { BundleCopyingDispatcher } from '../../shared/adapters/aws/bundle-copying-dispatcher.ts';
 import { EventBridgeBus } from '../../shared/adapters/aws/eventbridge-bus.ts';
+import { KmsBundleSigner, KmsBundleVerifier } from '../../shared/adapters/aws/kms-bundle-signing.ts';
 import { S3BundleStore } from '../../shared/adapters/aws/s3-bundle-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
@@ -17,6 +18,7 @@ import { systemClock } from '../../shared/adapters/local/memory.ts';
 import {
   readAgentQueueUrls,
   readAwsSettings,
+  readCheckoutLimits,
   readGitSettings,
   requireEnv,
   SLUICE_ENV,
@@ -44,7 +46,12 @@ export const secrets = () => {
 
 /** The config repos through isomorphic-git, with the Git secret's credentials (anonymous when it has none). */
 export const gitAuth = () => readGitSettings().auth(secrets());
-export const git = () => createGitSource({ cacheDir: readGitSettings().cacheDir, auth: gitAuth() });
+export const git = () =>
+  createGitSource({
+    cacheDir: readGitSettings().cacheDir,
+    auth: gitAuth(),
+    limits: readCheckoutLimits(),
+  });
 
 /**
  * Apply Requested to each target's agent queue (SLUICE_AGENT_QUEUES), after copying its bundle into
@@ -82,12 +89,21 @@ export const statusProvider = async (): Promise<{ provider?: GitProvider }> => {
 };
 
 /**
- * Bundle signing on AWS. Until the KMS signing key is wired, the deployed dispatch and rollback
- * sign nothing and the Lambda agent checks nothing — said here, in one place, as the explicit
- * `signing: 'off'` option of the composition root.
+ * Bundle signing on AWS: the KMS key in SLUICE_SIGNING_KEY (the management stack's). Dispatch and
+ * rollback sign with it, the agent verifies against its public key — the same `required` signing as
+ * `sluice dev`, whose key is a local Ed25519 file.
  */
 export const signing = {
-  signer: () => ({}),
-  verifier: () => ({}),
-  options: { signing: 'off' as const },
+  signer: () => ({ signer: new KmsBundleSigner({ keyId: requireEnv(SLUICE_ENV.signingKey), aws }) }),
+  verifier: () => ({
+    // The key lives in the management region, which may not be this agent's.
+    verifier: new KmsBundleVerifier({ keyId: requireEnv(SLUICE_ENV.signingKey), aws: keyRegion() }),
+  }),
+  options: { signing: 'required' as const },
+};
+
+/** The region of a KMS key ARN (arn:aws:kms:<region>:…), else this function's. */
+const keyRegion = () => {
+  const region = requireEnv(SLUICE_ENV.signingKey).split(':')[3];
+  return region ? { ...aws, region } : aws;
 };

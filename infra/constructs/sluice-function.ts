@@ -4,6 +4,7 @@ import { Duration, RemovalPolicy, type Size, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -22,6 +23,9 @@ const nagName = (value: string, pseudo: string): string =>
   Token.isUnresolved(value) ? `<${pseudo}>` : value;
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The alias of the management stack's bundle-signing KMS key, by which agents find it. */
+export const BUNDLE_SIGNING_ALIAS = 'alias/sluice-bundle-signing';
 
 /** `-c sluice:bundle=false` synthesises without esbuild (assertion tests); `cdk synth` bundles. */
 export const BUNDLE_CONTEXT = 'sluice:bundle';
@@ -206,6 +210,44 @@ export class SluiceFunction extends NodejsFunction {
       this,
       `IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${nagName(stack.region, 'AWS::Region')}:${nagName(stack.account, 'AWS::AccountId')}:secret:${WEBHOOK_SECRET_PREFIX}*]`,
       'One webhook secret per registered repo, named by provider and repo at registration time; ingest may read only names under that prefix',
+    );
+    return this;
+  }
+
+  /**
+   * Signs bundles with the management stack's KMS key (dispatch, rollback): SLUICE_SIGNING_KEY and
+   * kms:Sign + kms:GetPublicKey on that key only.
+   */
+  bindBundleSigner(key: kms.IKey): this {
+    this.addEnvironment(SLUICE_ENV.signingKey, key.keyArn);
+    key.grant(this, 'kms:Sign', 'kms:GetPublicKey');
+    return this;
+  }
+
+  /**
+   * Verifies bundles against the signing key's public half (agents): SLUICE_SIGNING_KEY is the
+   * key's alias ARN in the management account/region, readable across accounts, and the only
+   * grant is kms:GetPublicKey on keys of that account/region carrying that alias.
+   */
+  bindBundleVerifier(management: { account: string; region: string }, alias: string): this {
+    const stack = Stack.of(this);
+    const aliasName = alias.startsWith('alias/') ? alias : `alias/${alias}`;
+    this.addEnvironment(
+      SLUICE_ENV.signingKey,
+      `arn:${stack.partition}:kms:${management.region}:${management.account}:${aliasName}`,
+    );
+    const keys = `arn:${stack.partition}:kms:${management.region}:${management.account}:key/*`;
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GetPublicKey'],
+        resources: [keys],
+        conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliasName } },
+      }),
+    );
+    acceptFinding(
+      this,
+      `IAM5[Resource::arn:<AWS::Partition>:kms:${management.region}:${management.account}:key/*]`,
+      'The signing key is created by the management stack and known here only by its alias; the grant is limited to keys carrying that alias, and only to read the public key',
     );
     return this;
   }

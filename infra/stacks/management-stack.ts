@@ -8,6 +8,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -24,7 +25,12 @@ import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import { deployRepos, type ManagementConfig, type RegionalConfig } from '../config.ts';
 import { Alerts, pipelineMetric } from '../constructs/alerting.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
-import { type BucketAccess, REPO_ROOT, SluiceFunction } from '../constructs/sluice-function.ts';
+import {
+  BUNDLE_SIGNING_ALIAS,
+  type BucketAccess,
+  REPO_ROOT,
+  SluiceFunction,
+} from '../constructs/sluice-function.ts';
 import { acceptFinding } from '../nag.ts';
 
 export const BUS_NAME = 'sluice';
@@ -124,6 +130,27 @@ export class ManagementStack extends Stack {
     const functions = new Map<string, SluiceFunction>();
     this.queues = queues;
     this.functions = functions;
+
+    // Signs every bundle handed to an agent (dispatch, rollback); agents verify with its public
+    // half, found by alias from their own accounts. Asymmetric keys cannot rotate automatically.
+    const signingKey = new kms.Key(this, 'BundleSigningKey', {
+      description: 'Sluice: signs the bundles handed to agents (ECDSA P-256)',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      alias: BUNDLE_SIGNING_ALIAS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const agentAccounts = [...new Set(regions.map((r) => r.account))].filter((a) => a !== config.account);
+    if (agentAccounts.length > 0) {
+      signingKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AgentsReadThePublicKey',
+          actions: ['kms:GetPublicKey'],
+          principals: agentAccounts.map((account) => new iam.AccountPrincipal(account)),
+          resources: ['*'],
+        }),
+      );
+    }
 
     this.bucket = new s3.Bucket(this, 'Bundles', {
       bucketName: bundleBucketName(config.account, config.region),
@@ -273,6 +300,7 @@ export class ManagementStack extends Stack {
       if (route.fn === 'render') fn.bindKubectl(kubectl);
       if (route.fn === 'plan') fn.addEnvironment(SLUICE_ENV.repos, repos);
       if (route.fn === 'dispatch') {
+        fn.bindBundleSigner(signingKey);
         fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
         this.grantRegionalBundles(fn, regions);
       }
@@ -344,6 +372,7 @@ export class ManagementStack extends Stack {
         .bindBundles(this.bucket, { ledger: 'write', bundles: 'read', idempotency: 'write' })
         .bindSecret('gitSecret', gitSecret)
         .bindAgentQueues(agentQueues, regions.map(agentQueueArn))
+        .bindBundleSigner(signingKey)
         .bindQueue(rollback.queue, { batchSize: 1 });
       this.grantRegionalBundles(fn, regions);
       // Where rollback clones each config repo (a setting only: Git access is the Git secret).

@@ -14,7 +14,7 @@ import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import type { ManagementConfig, RegionalConfig } from '../config.ts';
 import { ALERTS_TOPIC, Alerts } from '../constructs/alerting.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
-import { SluiceFunction } from '../constructs/sluice-function.ts';
+import { BUNDLE_SIGNING_ALIAS, SluiceFunction } from '../constructs/sluice-function.ts';
 import { acceptFinding } from '../nag.ts';
 import {
   AGENT_DETAIL_TYPES,
@@ -147,6 +147,7 @@ export class RegionalAgentStack extends Stack {
       const fn = new SluiceFunction(this, 'Agent', { name: 'agent', timeout: AGENT_TIMEOUT })
         .bindBus(reportBus, { byArn: sameEnv })
         .bindBundles(this.bucket, { bundles: 'read' }, config.region)
+        .bindBundleVerifier(management, BUNDLE_SIGNING_ALIAS)
         // One message per invocation: with the FIFO queue's group per target+app, no two
         // deliveries for one (target, app) are ever applied at once.
         .bindQueue(this.agentQueue.queue, { batchSize: 1 });

@@ -59,6 +59,10 @@ export const requireEnv = (name: string, env: Env = process.env): string => {
   return value;
 };
 
+/** An optional setting (SLUICE_SIGNING_KEY for `sluice agent`): its value, or undefined when unset or blank. */
+export const optionalEnv = (name: string, env: Env = process.env): string | undefined =>
+  env[name]?.trim() || undefined;
+
 const blankToUndefined = (env: Env): Record<string, string | undefined> =>
   Object.fromEntries(
     ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL'].map((name) => [
