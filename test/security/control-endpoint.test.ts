@@ -23,6 +23,7 @@ import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapt
 import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
 
 const exec = promisify(execFile);
+const BIN = path.resolve(import.meta.dirname, '../../bin/sluice.mjs');
 
 /** One raw HTTP request, so the Host header is exactly what an attacker's browser would send. */
 const request = (
@@ -162,6 +163,22 @@ describe('the control endpoint of sluice dev', () => {
     });
     expect(byName.status).toBe(202);
     expect(bus.events.length).toBe(before + 2);
+  });
+
+  it('sluice alarm (the real CLI) sends with the token from the workdir', async () => {
+    const before = bus.events.length;
+    // WHEN `sluice alarm` runs against the workdir
+    const { stdout } = await exec(process.execPath, [
+      BIN,
+      'alarm',
+      '--workdir',
+      workdir,
+      '--name',
+      'api-5xx',
+    ]);
+    // THEN the alarm is on the bus
+    expect(stdout).toContain('alarm api-5xx → ALARM sent');
+    expect(bus.events.length).toBe(before + 1);
   });
 
   it('the client refuses a token file other users can read', async () => {
