@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
+import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
 import { localSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
@@ -18,7 +19,7 @@ import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file
 import { FileSecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { pushNotifier } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
-import { readAwsSettings, readCheckoutLimits } from '../../shared/config/env.ts';
+import { readAwsSettings, readCheckoutLimits, readDedupeLimits } from '../../shared/config/env.ts';
 import { type IngestRequest, type IngestResponse, ingestWebhook } from '../../shared/core/ingest.ts';
 import { reconcileBranches } from '../../shared/core/reconcile.ts';
 import { deployBranchList, lateRepoCatalog, type RepoCatalog } from '../../shared/core/repos.ts';
@@ -29,7 +30,7 @@ import type { EventBus, GitSource, Ledger, ReconcileTrigger } from '../../shared
 import { printable } from '../../shared/printable.ts';
 import { DEFAULT_DEPLOY_BRANCH } from '../../shared/schemas/repos.ts';
 import { printEvent } from '../progress.ts';
-import { startAwsOperate, writeAwsOutputs } from '../runtime/aws-operate.ts';
+import { writeAwsOutputs } from '../runtime/aws-operate.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
@@ -49,6 +50,8 @@ export interface DevOptions {
   readonly reconcileSeconds?: number;
   /** Run the pipeline on the AWS API at AWS_ENDPOINT_URL (the emulator) instead of in process. */
   readonly aws?: boolean;
+  /** With `aws`: the prefix of every bus, queue and bucket it creates (two on one emulator). @default 'sluice-dev' */
+  readonly awsPrefix?: string;
   /** The branches of the seeded repo that deploy; pushes to others are recorded as skipped. @default ['main'] */
   readonly branch?: readonly string[];
 }
@@ -239,6 +242,7 @@ export const startDev = async (
   const repos = lateRepoCatalog();
   const pipeline = startLocalPipeline({
     repos: repos.catalog,
+    dedupe: readDedupeLimits(),
     workdir,
     git: gitSource,
     secrets,
@@ -322,6 +326,7 @@ export const startAwsDev = async (
   const repos = lateRepoCatalog();
   const pipeline = await startAwsPipeline({
     aws,
+    ...(options.awsPrefix ? { prefix: options.awsPrefix } : {}),
     git: gitSource,
     repos: repos.catalog,
     targetsDir: paths.targets,
@@ -345,33 +350,9 @@ export const startAwsDev = async (
     `${pipeline.resources.busName}/webhook`,
     Object.fromEntries(PROVIDER_NAMES.map((provider) => [provider, secret])),
   );
-  // The stack's record and reconcile consumers, drained here too (docs/operate.md).
-  const operate = await startAwsOperate({
-    aws,
-    prefix: pipeline.resources.busName,
-    busName: pipeline.resources.busName,
-    handlers: {
-      record: pipeline.pipeline.handler('record'),
-      reconcile: pipeline.pipeline.handler('reconcile'),
-    },
-    log: (line) => print(`aws       ${line}`),
-  });
   // What `sluice status|trace|rollback|redrive --aws --outputs-file` reads, as `cdk deploy` writes it.
-  await writeAwsOutputs(
-    path.join(workdir, 'state', 'aws-outputs.json'),
-    pipeline.resources.busName,
-    pipeline.resources,
-    {
-      ...Object.fromEntries(
-        Object.entries(pipeline.resources.queues).map(([name, url]) => [
-          name,
-          { url, deadLetterUrl: pipeline.resources.deadLetterQueues[url] },
-        ]),
-      ),
-      ...operate.queues,
-    },
-  );
-  const ingest = { ...pipeline.pipeline.ingestDeps(), reconcile: operate.trigger };
+  await writeAwsOutputs(path.join(workdir, 'state', 'aws-outputs.json'), pipeline.resources);
+  const ingest = pipeline.pipeline.ingestDeps();
   const secretFor = async (repo: string) => (await ingest.webhookSecrets('github', repo))[0] ?? secret;
   const edge = await startEdge(options, paths.repos, secretFor, print, (request) =>
     ingestWebhook(ingest, request),
@@ -380,7 +361,11 @@ export const startAwsDev = async (
   // The seed commit (and any push missed while stopped) is found by the reconcile consumer, which
   // the stack's schedule feeds: here, a Reconcile Requested now and every --reconcile-seconds.
   repos.set([devRepo(edge.git.url, options)], '--branch');
-  const reconciler = scheduleReconcile(options, operate.trigger, print);
+  const reconciler = scheduleReconcile(
+    options,
+    new SqsReconcileTrigger({ queueUrl: pipeline.resources.queues.reconcile!, aws }),
+    print,
+  );
   print(`git: ${gitUrl}`);
   print(`webhook: ${webhookUrl}`);
   print(`aws: ${aws.endpoint} bus ${pipeline.resources.busName}, bucket ${pipeline.resources.bucket}`);
@@ -393,7 +378,6 @@ export const startAwsDev = async (
     async stop() {
       reconciler.stop();
       await edge.close();
-      await operate.stop();
       await pipeline.stop();
     },
   };

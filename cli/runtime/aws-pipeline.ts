@@ -28,6 +28,7 @@ import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatch
 import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
 import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
+import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
@@ -260,6 +261,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       // The record of every event, in the bucket (the record and reconcile stages; docs/operate.md).
       recorder: new S3EventRecord({ bucket: resources.bucket, aws }),
       history: new S3EventRecord({ bucket: resources.bucket, aws }),
+      // A throttled push asks for a delayed check of its repo on the reconcile queue.
+      reconcile: new SqsReconcileTrigger({ queueUrl: resources.queues.reconcile!, client: sqs }),
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),
@@ -271,6 +274,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     const name = route.queue.replace(/^sluice-/, '');
     drain(resources.queues[name]!, route.fn, learnRepoUrls(pipeline.handler(route.fn)));
   }
+  drain(resources.queues.record!, 'record', pipeline.handler('record'));
+  drain(resources.queues.reconcile!, 'reconcile', pipeline.handler('reconcile'));
   if (options.onEvent) {
     const onEvent = options.onEvent;
     drain(resources.queues.events!, 'events', async (event) => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAwsDev } from '../../cli/commands/dev.ts';
 import { helloConfigMap, SEED_TARGET, writeSeedFleet } from '../support/emulator-deploy.ts';
 import { waitFor } from '../support/wait.ts';
-import { clients } from './support.ts';
+import { clients, uniqueName } from './support.ts';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/sluice.mjs');
@@ -79,6 +79,8 @@ describe('operating a stack: sluice status/trace/redrive --aws (sluice dev --aws
         // The schedule of the stack, shortened: each tick puts Reconcile Requested on the reconcile queue.
         reconcileSeconds: 3,
         quiet: true,
+        // Its own bus, queues and bucket: other suites run sluice dev --aws on the same emulator.
+        awsPrefix: uniqueName('sluice-op'),
       },
       () => undefined,
     );
@@ -207,7 +209,9 @@ describe('operating a stack: sluice status/trace/redrive --aws (sluice dev --aws
     const out = await sluice('redrive', '--queue', 'reconcile');
     // THEN it is moved back, and the DLQ is empty
     expect(out).toMatch(/reconcile: 1 message\(s\) moved back/);
-    console.log(JSON.stringify({ metric: 'redrive-method', value: /\(([a-z-]+)\)\s*$/.exec(out.trim())?.[1] }));
+    console.log(
+      JSON.stringify({ metric: 'redrive-method', value: /\(([a-z-]+)\)\s*$/.exec(out.trim())?.[1] }),
+    );
     expect(await sluice('redrive', '--list', '--queue', 'reconcile')).toMatch(/reconcile: 0 dead-lettered/);
   }, 120_000);
 

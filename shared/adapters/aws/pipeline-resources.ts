@@ -21,6 +21,10 @@ import { PROVIDER_NAMES } from '../../core/webhooks/index.ts';
 import { MAX_RECEIVE_COUNT } from '../../routing.ts';
 import { PIPELINE_ROUTES } from '../../runtime/pipeline.ts';
 import { EVENT_SOURCE } from '../../schemas/events.ts';
+
+/** Scheduled requests carry no trace: nothing to keep, so the record rule leaves them out. */
+export const UNRECORDED_DETAIL_TYPES = ['Reconcile Requested', 'Drift Check Requested'] as const;
+
 import { clientConfig, s3ClientConfig } from './client-config.ts';
 
 export interface AwsPipelineResources {
@@ -118,6 +122,20 @@ export const provisionAwsPipeline = async (
       await rule(`${foreign.source}-to-${route.fn}`, pattern, queue.arn, undefined, 'default');
     }
   }
+  // The operating side (docs/operate.md): every event but the schedules' requests is kept (record),
+  // and Reconcile Requested is consumed (reconcile), as in infra/stacks/management-stack.ts.
+  const record = await createQueue('record');
+  await rule(
+    'to-record',
+    { source: [EVENT_SOURCE], 'detail-type': [{ 'anything-but': [...UNRECORDED_DETAIL_TYPES] }] },
+    record.arn,
+  );
+  const reconcile = await createQueue('reconcile');
+  await rule(
+    'to-reconcile',
+    { source: [EVENT_SOURCE], 'detail-type': ['Reconcile Requested'] },
+    reconcile.arn,
+  );
   const all = await createQueue('events');
   await rule('to-events', { source: [EVENT_SOURCE] }, all.arn);
   return { busName, bucket, queues, deadLetterQueues };
