@@ -71,6 +71,7 @@ export const requestApply = async (
   await deps.bus.publish([{ detailType: 'Apply Requested', detail: request }]);
   await deps.agents.send(request.target, {
     body: JSON.stringify(request),
-    dedupId: `${request.app}:${request.target.name}:${request.generation}:${request.bundle.digest.slice(7, 23)}`,
+    // The repo too: generations are per repo, so two repos' apps of one name may share one.
+    dedupId: `${request.repo}:${request.app}:${request.target.name}:${request.generation}:${request.bundle.digest.slice(7, 23)}`,
   });
 };
