@@ -275,7 +275,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     drain(resources.queues[name]!, route.fn, learnRepoUrls(pipeline.handler(route.fn)));
   }
   drain(resources.queues.record!, 'record', pipeline.handler('record'));
-  drain(resources.queues.reconcile!, 'reconcile', pipeline.handler('reconcile'));
+  // Reconcile polls the configured repos: a host that names none (a test of one stage) has nothing to poll.
+  if (options.repos) drain(resources.queues.reconcile!, 'reconcile', pipeline.handler('reconcile'));
   if (options.onEvent) {
     const onEvent = options.onEvent;
     drain(resources.queues.events!, 'events', async (event) => {
