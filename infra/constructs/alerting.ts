@@ -99,57 +99,54 @@ export class Alerts extends Construct {
   }
 
   /**
-   * One alarm for messages parked in any of `queues` (dead-letter queues): the greatest depth
-   * among them ≥ 1. Billed per metric read, like one alarm per queue, but pages once.
+   * An alarm per dead-letter queue when a message is parked in it (depth ≥ 1), named for the queue.
+   * Not one metric-math alarm over all of them: CloudWatch bills a math alarm per metric it reads,
+   * so it would cost the same, and the page would not say which queue (docs/cost.md).
    */
-  parked(scope: Construct, alarmName: string, queues: readonly sqs.IQueue[]): cloudwatch.Alarm {
-    return this.alarm(scope, 'DlqParkedAlarm', {
-      alarmName,
-      alarmDescription: `Messages parked in a dead-letter queue (${queues.length} watched); inspect and redrive them (docs/deploy.md)`,
-      metric: maxOf(
-        queues.map((q) =>
-          q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        ),
-        'greatest dead-letter queue depth',
-      ),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+  parked(
+    scope: Construct,
+    name: (queue: string) => string,
+    queues: Readonly<Record<string, sqs.IQueue>>,
+  ): void {
+    for (const [label, queue] of Object.entries(queues)) {
+      this.alarm(scope, `${pascal(label)}DlqParkedAlarm`, {
+        alarmName: name(label),
+        alarmDescription: `Messages parked in the ${label} dead-letter queue; inspect and redrive them (docs/deploy.md)`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
   }
 
-  /** One alarm when the oldest message of any of `queues` has waited longer than `threshold`. */
+  /** An alarm per consumer queue when its oldest message has waited longer than `threshold`. */
   stuck(
     scope: Construct,
-    alarmName: string,
-    queues: readonly sqs.IQueue[],
+    name: (queue: string) => string,
+    queues: Readonly<Record<string, sqs.IQueue>>,
     threshold: Duration = Duration.minutes(15),
-  ): cloudwatch.Alarm {
-    return this.alarm(scope, 'QueueAgeAlarm', {
-      alarmName,
-      alarmDescription: `A message has waited over ${threshold.toHumanString()} on a consumer queue (${queues.length} watched): its consumer is failing, throttled or stopped`,
-      metric: maxOf(
-        queues.map((q) =>
-          q.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        ),
-        'oldest message age (s)',
-      ),
-      threshold: threshold.toSeconds(),
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+  ): void {
+    for (const [label, queue] of Object.entries(queues)) {
+      this.alarm(scope, `${pascal(label)}QueueAgeAlarm`, {
+        alarmName: name(label),
+        alarmDescription: `A message has waited over ${threshold.toHumanString()} on the ${label} queue: its consumer is failing, throttled or stopped`,
+        metric: queue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: threshold.toSeconds(),
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
   }
 }
 
-/** The greatest of `metrics` (one metric needs no math). */
-const maxOf = (metrics: readonly cloudwatch.IMetric[], label: string): cloudwatch.IMetric => {
-  if (metrics.length === 1) return metrics[0]!;
-  return new cloudwatch.MathExpression({
-    expression: `MAX([${metrics.map((_, i) => `m${i}`).join(', ')}])`,
-    usingMetrics: Object.fromEntries(metrics.map((m, i) => [`m${i}`, m])),
-    label,
-    period: Duration.minutes(5),
-  });
-};
+const pascal = (label: string): string =>
+  label.replace(/(^|[-_])([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());

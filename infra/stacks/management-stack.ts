@@ -550,29 +550,28 @@ export class ManagementStack extends Stack {
     const consumers = [...this.queues.entries()];
     const dlqs = [...consumers.map(([, q]) => q.deadLetterQueue), deliveryDlq];
     const name = (what: string) => `${SLUICE_ALARM_PREFIX}${what}-${config.stackName}`;
-    const alarms = [
-      this.alerts.parked(this, name('dlq-parked'), dlqs),
-      this.alerts.stuck(
-        this,
-        name('queue-age'),
-        consumers.map(([, q]) => q.queue),
-      ),
-    ];
+    this.alerts.parked(this, (q) => name(`${q}-dlq-parked`), {
+      ...Object.fromEntries(consumers.map(([n, q]) => [n, q.deadLetterQueue])),
+      'event-delivery': deliveryDlq,
+    });
+    this.alerts.stuck(
+      this,
+      (q) => name(`${q}-queue-age`),
+      Object.fromEntries(consumers.map(([n, q]) => [n, q.queue])),
+    );
     const ingest = this.functions.get('ingest')!;
     // Queue-fed functions retry a throttle from their queue (queue-age sees it); a throttled
     // ingest refuses a webhook.
-    alarms.push(
-      this.alerts.alarm(this, 'IngestThrottlesAlarm', {
-        alarmName: name('ingest-throttles'),
-        alarmDescription:
-          'The ingest function was throttled: webhooks were refused (reconciliation will catch up)',
-        metric: ingest.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    this.alerts.alarm(this, 'IngestThrottlesAlarm', {
+      alarmName: name('ingest-throttles'),
+      alarmDescription:
+        'The ingest function was throttled: webhooks were refused (reconciliation will catch up)',
+      metric: ingest.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     const api5xx = new cloudwatch.Metric({
       namespace: 'AWS/ApiGateway',
       metricName: '5xx',
@@ -580,28 +579,24 @@ export class ManagementStack extends Stack {
       statistic: 'Sum',
       period: Duration.minutes(5),
     });
-    alarms.push(
-      this.alerts.alarm(this, 'Api5xxAlarm', {
-        alarmName: name('api-5xx'),
-        alarmDescription: 'The webhook API answered 5xx: ingest failed or timed out on a push',
-        metric: api5xx,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    alarms.push(
-      this.alerts.alarm(this, 'DeploymentsFailedAlarm', {
-        alarmName: name('deployments-failed'),
-        alarmDescription: 'An agent reported Deployment Failed (rollback runs on its own; see sluice status)',
-        metric: pipelineMetric('deploymentsFailed'),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    this.alerts.alarm(this, 'Api5xxAlarm', {
+      alarmName: name('api-5xx'),
+      alarmDescription: 'The webhook API answered 5xx: ingest failed or timed out on a push',
+      metric: api5xx,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.alerts.alarm(this, 'DeploymentsFailedAlarm', {
+      alarmName: name('deployments-failed'),
+      alarmDescription: 'An agent reported Deployment Failed (rollback runs on its own; see sluice status)',
+      metric: pipelineMetric('deploymentsFailed'),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
 
     const fns = [...this.functions.values()];
     const perFn = (metric: (fn: SluiceFunction) => cloudwatch.IMetric) => fns.map(metric);
@@ -610,7 +605,7 @@ export class ManagementStack extends Stack {
       defaultInterval: Duration.days(1),
     });
     dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24, height: 3 }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alerts.alarms, width: 24, height: 3 }),
       new cloudwatch.GraphWidget({
         title: 'Deployments',
         left: [

@@ -256,14 +256,14 @@ export class RegionalAgentStack extends Stack {
       this.agent = role;
     }
 
-    // Two alarms a region earns (docs/cost.md): work waiting too long, and work parked.
+    // What a region's alarms earn (docs/cost.md): work waiting too long, and work parked —
+    // deliveries the agent gave up on, outcomes or alarms that never reached the management bus.
     const name = (what: string) => `${SLUICE_ALARM_PREFIX}agent-${where}-${what}`;
-    this.alerts.stuck(this, name('queue-age'), [this.agentQueue.queue]);
-    this.alerts.parked(
-      this,
-      name('dlq-parked'),
-      forwardDlq ? [this.agentQueue.deadLetterQueue, forwardDlq] : [this.agentQueue.deadLetterQueue],
-    );
+    this.alerts.stuck(this, () => name('queue-age'), { agent: this.agentQueue.queue });
+    this.alerts.parked(this, (q) => name(`${q}-dlq-parked`), {
+      agent: this.agentQueue.deadLetterQueue,
+      ...(forwardDlq ? { forward: forwardDlq } : {}),
+    });
 
     new CfnOutput(this, 'AgentQueueUrl', { value: this.agentQueue.queue.queueUrl });
     new CfnOutput(this, 'AgentDlqUrl', { value: this.agentQueue.deadLetterQueue.queueUrl });

@@ -31,8 +31,8 @@ describe('Alerting', () => {
         count++;
       }
     }
-    // AND there are alarms to check (5 management + 2 per regional stack)
-    expect(count).toBe(5 + 2 * regional.length);
+    // AND there are alarms to check: one per queue and DLQ and 3 more in management, 2–3 per region
+    expect(count).toBeGreaterThan(3 + 2 * regional.length);
   });
 
   it('subscribes the configured email, HTTPS endpoint and Slack channel to the management topic', () => {
@@ -53,7 +53,8 @@ describe('Alerting', () => {
   });
 
   it('alarms on the age of the oldest message, ingest throttles, API 5xx and failed deployments', () => {
-    expect(alarmNamed(management, 'sluice-queue-age-SluiceManagement')).toMatchObject({
+    expect(alarmNamed(management, 'sluice-render-queue-age-SluiceManagement')).toMatchObject({
+      MetricName: 'ApproximateAgeOfOldestMessage',
       Threshold: 900,
       ComparisonOperator: 'GreaterThanThreshold',
     });
@@ -72,15 +73,23 @@ describe('Alerting', () => {
     });
   });
 
-  it('keeps no per-function or per-queue alarm (each alarm metric costs $0.10/month)', () => {
+  it('keeps no per-function alarm, and one per queue only for age and parked messages', () => {
+    // GIVEN the management stack's queues (consumer queues, their DLQs, the event-delivery DLQ)
+    const queues = Object.values(management.findResources('AWS::SQS::Queue')).map(
+      (q) => q.Properties.QueueName as string,
+    );
+    const dlqs = queues.filter((n) => /-dlq(\.fifo)?$/.test(n));
     const names = Object.values(management.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties.AlarmName as string,
     );
-    expect(names.sort()).toEqual(
-      ['api-5xx', 'deployments-failed', 'dlq-parked', 'ingest-throttles', 'queue-age'].map(
-        (n) => `sluice-${n}-SluiceManagement`,
-      ),
+    // THEN each DLQ has a parked alarm, each consumer queue an age alarm, plus three more — and no
+    // function has an Errors alarm (each alarm metric costs $0.10/month: docs/cost.md)
+    expect(names.filter((n) => n.includes('-dlq-parked-'))).toHaveLength(dlqs.length);
+    expect(names.filter((n) => n.includes('-queue-age-'))).toHaveLength(queues.length - dlqs.length);
+    expect(names.filter((n) => !/-(dlq-parked|queue-age)-/.test(n)).sort()).toEqual(
+      ['api-5xx', 'deployments-failed', 'ingest-throttles'].map((n) => `sluice-${n}-SluiceManagement`),
     );
+    expect(names.some((n) => n.includes('errors'))).toBe(false);
   });
 
   it('builds a dashboard of queues, functions, the API and deployments in the management stack', () => {

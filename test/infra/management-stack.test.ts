@@ -271,32 +271,6 @@ describe('ManagementStack', () => {
     template.resourceCountIs('AWS::Scheduler::Schedule', 1);
   });
 
-  it('watches every dead-letter queue in one alarm and every consumer queue in another', () => {
-    // GIVEN the queues of every route, the rollback queue and the event-delivery DLQ
-    const parked = Object.values(
-      template.findResources('AWS::CloudWatch::Alarm', {
-        Properties: { AlarmName: 'sluice-dlq-parked-SluiceManagement' },
-      }),
-    )[0];
-    const stuck = Object.values(
-      template.findResources('AWS::CloudWatch::Alarm', {
-        Properties: { AlarmName: 'sluice-queue-age-SluiceManagement' },
-      }),
-    )[0];
-    // THEN one metric-math alarm reads the depth of every DLQ, one the oldest-message age of every other queue
-    const metricsOf = (alarm: typeof parked, metric: string) =>
-      ((alarm?.Properties.Metrics ?? []) as { MetricStat?: { Metric: { MetricName: string } } }[]).filter(
-        (m) => m.MetricStat?.Metric.MetricName === metric,
-      );
-    const queueNames = Object.values(template.findResources('AWS::SQS::Queue')).map(
-      (q) => q.Properties.QueueName as string,
-    );
-    const dlqCount = queueNames.filter((n) => /-dlq(\.fifo)?$/.test(n)).length;
-    expect(dlqCount).toBeGreaterThanOrEqual(ROUTES.length + 2);
-    expect(metricsOf(parked, 'ApproximateNumberOfMessagesVisible')).toHaveLength(dlqCount);
-    expect(metricsOf(stuck, 'ApproximateAgeOfOldestMessage')).toHaveLength(queueNames.length - dlqCount);
-  });
-
   it('outputs the webhook URL, the bus ARN and the queue URLs', () => {
     const outputs = Object.keys(template.findOutputs('*'));
     expect(outputs).toEqual(
