@@ -54,8 +54,8 @@ const managementSchema = z.strictObject({
   /** Period of the drift checks (Drift Check Requested on the bus). */
   driftCheckMinutes: z.number().int().min(1).max(1440).default(15),
   /**
-   * Clone URLs of config repos by the name events carry (`owner/name`), where rollback reads
-   * sluice.yaml and pushes reverts; a repo not listed is cloned from https://github.com/owner/name.git.
+   * The older form of `repos`: clone URLs by the name events carry (`owner/name`); each entry
+   * `repos` does not name deploys `main`. A repo in neither list is never cloned.
    */
   repoUrls: z
     .record(

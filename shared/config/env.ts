@@ -10,7 +10,7 @@ import {
   type RenderLimits,
   type ToolLimits,
 } from '../core/render-limits.ts';
-import { type RepoCatalog, repoCatalog } from '../core/repos.ts';
+import { cloneUrlOf, type RepoCatalog, repoCatalog } from '../core/repos.ts';
 import { ConfigError } from '../errors.ts';
 import type { SecretStore } from '../ports/index.ts';
 import { deployReposSchema } from '../schemas/repos.ts';
@@ -155,14 +155,13 @@ const repoUrlsSchema = z.record(z.string(), z.url());
 
 /**
  * The clone URL of a config repo named in events (`acme/fleet`), for the rollback function: the
- * URL in SLUICE_REPO_URLS when listed (sluice.deploy.yaml `management.repoUrls`), else GitHub's.
+ * configured one (SLUICE_REPOS, SLUICE_REPO_URLS). A repo not configured is refused, never guessed
+ * from its name: a clone URL comes from configuration only.
  */
-export const readRepoUrls = (env: Env = process.env): ((repo: string) => string) => {
-  const urls = readRepoUrlMap(env);
-  return (repo) => urls[repo] ?? `https://github.com/${repo}.git`;
-};
+export const readRepoUrls = (env: Env = process.env): ((repo: string) => string) =>
+  cloneUrlOf(readDeployRepos(env));
 
-/** The configured config repos (`management.repoUrls`): the reconcile function polls each one. */
+/** The configured config repos and their clone URLs (SLUICE_REPOS, SLUICE_REPO_URLS). */
 export const readRepoUrlMap = (env: Env = process.env): Readonly<Record<string, string>> =>
   Object.fromEntries(readDeployRepos(env).repos.map((r) => [r.name, r.url]));
 

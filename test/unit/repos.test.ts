@@ -6,7 +6,7 @@ import { createDirectoryTree } from '../../shared/adapters/local/directory-tree.
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore } from '../../shared/adapters/local/memory.ts';
-import { readDedupeLimits, readDeployRepos, readRepoUrlMap } from '../../shared/config/env.ts';
+import { readDedupeLimits, readDeployRepos, readRepoUrlMap, readRepoUrls } from '../../shared/config/env.ts';
 import { REPO_GENERATION_BRANCH } from '../../shared/core/ledger.ts';
 import { planCommit } from '../../shared/core/plan.ts';
 import { deployBranches, repoCatalog } from '../../shared/core/repos.ts';
@@ -307,6 +307,9 @@ describe('deployment config repos', () => {
       'acme/fleet': CONFIGURED_URL,
       'acme/other': 'https://git.example.com/o.git',
     });
+    // AND rollback's clone URLs come from there too, never guessed from a repo's name
+    expect(readRepoUrls(env)('acme/other')).toBe('https://git.example.com/o.git');
+    expect(() => readRepoUrls(env)('acme/unknown')).toThrow(/repository acme\/unknown: is not configured/);
     // AND nothing set means nothing deploys
     expect(readDeployRepos({}).repos).toEqual([]);
     expect(() => readDeployRepos({ SLUICE_REPOS: '[{"name":"acme/x","url":"ftp://x"}]' })).toThrow(
