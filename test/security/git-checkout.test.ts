@@ -331,6 +331,7 @@ describe('git checkout of a hostile tree', () => {
     const sized = await checkout(
       [
         ['big.yaml', { file: `data: ${'x'.repeat(4096)}\n` }],
+        ['to-big.yaml', { link: 'big.yaml' }],
         ['deep', { dir: deep }],
       ],
       { maxFileBytes: 1024, maxDepth: 4 },
@@ -339,6 +340,11 @@ describe('git checkout of a hostile tree', () => {
     const big = await refusalOf(sized.tree.read('apps/web/big.yaml'));
     expect(big).toMatchObject({ code: 'RENDER_FAILED', file: 'apps/web/big.yaml' });
     expect(big.message).toMatch(/over the limit of 1024 for one file/);
+    expect(big.message).toContain('raise SLUICE_CHECKOUT_MAX_FILE_BYTES on the host');
+    const link = await refusalOf(sized.tree.read('apps/web/to-big.yaml'));
+    expect(link.message).toMatch(
+      /apps\/web\/to-big\.yaml: is a symlink to "apps\/web\/big\.yaml", which was refused/,
+    );
     const tooDeep = await refusalOf(sized.tree.read('apps/web/deep/l3/l4/l5/x.yaml'));
     expect(tooDeep.message).toMatch(/nested 5 directories deep, over the limit of 4/);
     expect(await missing(path.join(sized.tree.root, 'apps/web/big.yaml'))).toBe(true);

@@ -8,8 +8,10 @@ import { access, mkdir, open, readFile, rename, rm, symlink, writeFile } from 'n
 import path from 'node:path';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
+import { CHECKOUT_LIMIT_ENV } from '../../config/env.ts';
 import { BadInputError, NotFoundError, SluiceError, UnavailableError } from '../../errors.ts';
 import type { GitSource, SourceTree } from '../../ports/index.ts';
+import { printable } from '../../printable.ts';
 import { keyedLock } from '../keyed-lock.ts';
 import { createDirectoryTree } from '../local/directory-tree.ts';
 import {
@@ -18,7 +20,6 @@ import {
   checkLinks,
   DEFAULT_CHECKOUT_LIMITS,
   type IndexedEntry,
-  isUnder,
   kindOfMode,
   parseTree,
   type RawTreeEntry,
@@ -45,6 +46,20 @@ export interface GitSourceOptions {
 
 const SHA = /^[0-9a-f]{40}$/;
 
+/** The cached bare repository of a URL, for adapters that read objects themselves (commit-signatures.ts). */
+export interface LocalGitObjects {
+  /**
+   * Runs `read` on the repository once every commit of `commits` is present (fetched and deepened
+   * as for a checkout); undefined when one cannot be found on the branch.
+   */
+  withCommits<T>(
+    repoUrl: string,
+    branch: string,
+    commits: readonly string[],
+    read: (repo: { readonly fs: typeof fs; readonly gitdir: string; readonly cache: object }) => Promise<T>,
+  ): Promise<T | undefined>;
+}
+
 /** New files only: never through an existing name or symlink. */
 const WRITE_NEW =
   fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -56,6 +71,7 @@ interface CheckoutPlan {
   readonly index: Map<string, IndexedEntry>;
   /** What was refused, and why; extended while writing (sizes are known then). */
   readonly refusals: Refusal[];
+  readonly refuse: (refusal: Refusal) => void;
   readonly isRefused: (path: string) => boolean;
 }
 
@@ -161,7 +177,7 @@ const translate = (error: unknown, url: string, action: string): unknown => {
   });
 };
 
-export const createGitSource = (opts: GitSourceOptions): GitSource => {
+export const createGitSource = (opts: GitSourceOptions): GitSource & LocalGitObjects => {
   const cacheDir = path.resolve(opts.cacheDir);
   const initialDepth = opts.depth ?? 10;
   const deepenSteps = opts.deepen ?? [50, 500];
@@ -287,8 +303,21 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
    */
   const planTree = async (gitdir: string, commit: string): Promise<CheckoutPlan> => {
     const refusals: Refusal[] = [];
-    const refuse = (refusal: Refusal) => refusals.push(refusal);
-    const isRefused = (p: string) => refusals.some((r) => isUnder(p, r.path));
+    // A set of refused paths, probed once per ancestor: linear in depth, whatever the refusal count.
+    const refused = new Set<string>();
+    const refuse = (refusal: Refusal) => {
+      refusals.push(refusal);
+      refused.add(refusal.path);
+    };
+    const isRefused = (p: string) => {
+      if (refused.has('')) return true;
+      let at = p.indexOf('/');
+      while (at >= 0) {
+        if (refused.has(p.slice(0, at))) return true;
+        at = p.indexOf('/', at + 1);
+      }
+      return refused.has(p);
+    };
     const index = new Map<string, IndexedEntry>();
     let count = 0;
     let full = false;
@@ -319,7 +348,7 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
           refuse({
             path: '',
             problem: `has more than ${limits.maxEntries} files, directories and links`,
-            fix: 'split the repository, or raise the checkout limit maxEntries',
+            fix: `split the repository, or raise ${CHECKOUT_LIMIT_ENV.maxEntries} on the host`,
           });
           full = true;
         }
@@ -330,7 +359,7 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
             refuse({
               path: entryPath,
               problem: `is nested ${depth + 1} directories deep, over the limit of ${limits.maxDepth}`,
-              fix: 'flatten the directory layout, or raise the checkout limit maxDepth',
+              fix: `flatten the directory layout, or raise ${CHECKOUT_LIMIT_ENV.maxDepth} on the host`,
             });
             continue;
           }
@@ -356,7 +385,7 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
     };
     await visit(await treeOf(gitdir, commit), '', 0);
     checkLinks(index, isRefused, refuse);
-    return { index, refusals, isRefused };
+    return { index, refusals, refuse, isRefused };
   };
 
   /**
@@ -365,7 +394,7 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
    * Blobs over the size limits are refused here, when their size is known.
    */
   const writePlan = async (gitdir: string, plan: CheckoutPlan, dir: string): Promise<void> => {
-    const { index, refusals, isRefused } = plan;
+    const { index, refuse, isRefused } = plan;
     await mkdir(dir);
     let total = 0;
     const links: [string, string][] = [];
@@ -386,13 +415,13 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
         });
         const blob = object as Uint8Array;
         if (blob.byteLength > limits.maxFileBytes || total + blob.byteLength > limits.maxTotalBytes) {
-          refusals.push({
+          refuse({
             path: entryPath,
             problem:
               blob.byteLength > limits.maxFileBytes
                 ? `is ${blob.byteLength} bytes, over the limit of ${limits.maxFileBytes} for one file`
                 : `brings the commit's files over the limit of ${limits.maxTotalBytes} bytes in total`,
-            fix: 'keep large files out of the config repository, or raise the checkout limits',
+            fix: `keep large files out of the config repository, or raise ${blob.byteLength > limits.maxFileBytes ? CHECKOUT_LIMIT_ENV.maxFileBytes : CHECKOUT_LIMIT_ENV.maxTotalBytes} on the host`,
           });
           continue;
         }
@@ -405,7 +434,22 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
         }
       }
     }
-    for (const [linkTarget, at] of links) await symlink(linkTarget, at);
+    for (const [linkTarget, at] of links) {
+      // A link to a file refused for its size would dangle: it is refused with it.
+      const pointsAt = path
+        .relative(dir, path.resolve(path.dirname(at), linkTarget))
+        .split(path.sep)
+        .join('/');
+      if (isRefused(pointsAt)) {
+        refuse({
+          path: path.relative(dir, at).split(path.sep).join('/'),
+          problem: `is a symlink to "${printable(pointsAt)}", which was refused`,
+          fix: 'replace the symlink with the file itself, or a relative link to a file inside the repository',
+        });
+        continue;
+      }
+      await symlink(linkTarget, at);
+    }
   };
 
   /**
@@ -511,6 +555,18 @@ export const createGitSource = (opts: GitSourceOptions): GitSource => {
   };
 
   return {
+    withCommits(repoUrl, branch, commits, read) {
+      for (const commit of commits) checkSha(commit, 'commit');
+      const gitdir = gitdirFor(repoUrl);
+      return lock(gitdir, async () => {
+        await ensureInit(gitdir, repoUrl);
+        for (const commit of commits) {
+          if (!(await ensureCommit(repoUrl, gitdir, branch, commit))) return undefined;
+        }
+        return read({ fs, gitdir, cache: cacheFor(gitdir) });
+      });
+    },
+
     async head(repoUrl: string, branch: string): Promise<string | undefined> {
       const ref = `refs/heads/${branch}`;
       try {
