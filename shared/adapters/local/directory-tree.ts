@@ -2,7 +2,7 @@ import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../../errors.ts';
 import type { SourceTree } from '../../ports/index.ts';
-import { isUnder, type Refusal, refusedError } from '../git/tree-guard.ts';
+import { type Refusal, refusedError } from '../git/tree-guard.ts';
 
 /** The commit reported by a tree over a plain directory that is not tied to one. */
 export const WORKING_TREE = 'working-tree';
@@ -60,16 +60,29 @@ export const createDirectoryTree = (
   options: DirectoryTreeOptions = {},
 ): SourceTree => {
   const absoluteRoot = path.resolve(root);
-  const refusals = options.refusals ?? [];
+  // Refused paths, and every directory above one: lookups linear in depth, not in refusals.
+  const refused = new Map<string, Refusal>();
+  const holding = new Map<string, Refusal>();
+  for (const refusal of options.refusals ?? []) {
+    if (!refused.has(refusal.path)) refused.set(refusal.path, refusal);
+    const parts = refusal.path.split('/');
+    for (let i = 1; i < parts.length; i += 1) {
+      const dir = parts.slice(0, i).join('/');
+      if (!holding.has(dir)) holding.set(dir, refusal);
+    }
+  }
   /**
    * Throws the refusal covering `relative`, or for a listing one lying under it. A listing of the
    * repository root (whole-repo scans such as CRD discovery) leaves refused entries out instead,
    * so one app's bad entry fails that app, not every app of the commit.
    */
   const checkRefused = (relative: string, listing: boolean): void => {
-    const hit = refusals.find(
-      (r) => isUnder(relative, r.path) || (listing && relative !== '' && r.path.startsWith(`${relative}/`)),
-    );
+    if (refused.size === 0) return;
+    let hit = refused.get('');
+    const parts = relative === '' ? [] : relative.split('/');
+    for (let i = 1; hit === undefined && i <= parts.length; i += 1)
+      hit = refused.get(parts.slice(0, i).join('/'));
+    if (hit === undefined && listing && relative !== '') hit = holding.get(relative);
     if (hit) throw refusedError(hit, commit);
   };
   let realRoot: Promise<string> | undefined;
