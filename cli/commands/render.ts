@@ -1,12 +1,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { createDirectoryTree } from '../../shared/adapters/local/directory-tree.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { safeJoin, writeFileInside } from '../../shared/adapters/safe-path.ts';
 import { readRenderLimits } from '../../shared/config/env.ts';
 import { parseFleetConfig, selectTargets } from '../../shared/core/config.ts';
+import { writeKubeYaml } from '../../shared/core/kube-yaml.ts';
 import {
   type RenderedObject,
   type RenderLimits,
@@ -73,8 +73,7 @@ export const reportBadInput = (dir: string, error: unknown): void => {
   process.exitCode = 2;
 };
 
-const objectYaml = (rendered: RenderedObject): string =>
-  stringify(rendered.object, { lineWidth: 0, aliasDuplicateObjects: false });
+const objectYaml = (rendered: RenderedObject): string => writeKubeYaml(rendered.object);
 
 const toYaml = (rendered: RenderedObject, app: string, target: string): string =>
   `---\n# Source: app=${app} target=${target} file=${rendered.file}\n${objectYaml(rendered)}`;

@@ -16,6 +16,7 @@ import {
 } from '../schemas/config.ts';
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
+import { KubeYamlScalarError, resolveKubeDocument } from './kube-yaml.ts';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-limits.ts';
 
 export { DEFAULT_RENDER_LIMITS, type RenderLimits };
@@ -287,6 +288,13 @@ const parseDocuments = (
     }
     const start = doc.contents?.range?.[0];
     const line = start === undefined ? undefined : lineOf(start);
+    try {
+      resolveKubeDocument(doc);
+    } catch (error) {
+      if (!(error instanceof KubeYamlScalarError)) throw error;
+      const at = error.offset === undefined ? line : lineOf(error.offset);
+      throw new RenderError(where(file, at), error.message, error.fix);
+    }
     if (vars) substitute(doc, vars, file, lineOf);
     const raw: unknown = doc.toJS({ maxAliasCount: limits.maxAliasCount });
     if (raw === null || raw === undefined) continue; // empty document, e.g. a trailing `---`

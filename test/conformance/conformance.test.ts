@@ -3,21 +3,24 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { openBarePath } from '../../cli/commands/render.ts';
 import { ensureTools } from '../../shared/adapters/render-tools/layer.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { identityOf, renderApp } from '../../shared/core/render.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
+import { kubectlReads } from './kubectl-reads.ts';
 
 /**
  * The conformance corpus: every fixture under test/conformance/<name>/ lists cases in
  * conformance.json; each case is rendered by Sluice (exactly as `sluice render PATH` does) and by
- * the tool run directly, and the two must hold the same objects, field for field.
+ * the tool run directly, and the two must hold the same objects, field for field — as the API
+ * server would receive them: the tool's output (or, for `directory`, the files themselves) is
+ * read by the layer's kubectl (`kubectl annotate --local -o json -f -`, which decodes YAML with
+ * sigs.k8s.io/yaml like `kubectl create --dry-run=client -o json`, but needs no server).
  */
 interface Case {
   name: string;
-  tool: 'kustomize' | 'helm';
+  tool: 'kustomize' | 'helm' | 'directory';
   path: string;
   values?: string[];
 }
@@ -36,6 +39,11 @@ const byIdentity = (objects: readonly KubeObject[]): Map<string, KubeObject> =>
 const direct = async (fixture: string, c: Case): Promise<KubeObject[]> => {
   const tools = await ensureTools();
   const dir = path.join(here, fixture, c.path);
+  if (c.tool === 'directory') {
+    const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+    const texts = await Promise.all(files.map((f) => readFile(path.join(dir, f), 'utf8')));
+    return kubectlReads(texts.join('\n---\n'));
+  }
   const { stdout } =
     c.tool === 'kustomize'
       ? await run(tools.kubectl, ['kustomize', dir])
@@ -46,9 +54,7 @@ const direct = async (fixture: string, c: Case): Promise<KubeObject[]> => {
           '--include-crds',
           ...(c.values ?? []).flatMap((v) => ['--values', path.join(dir, v)]),
         ]);
-  return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
+  return kubectlReads(stdout);
 };
 
 describe('conformance: Sluice renders what the tools render', async () => {

@@ -131,14 +131,14 @@ spec:
   it('substitutes values, keeping the type of an unquoted whole-scalar placeholder', async () => {
     // GIVEN placeholders in a string and as a whole scalar
     const tree = memoryTree({
-      'apps/web/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\ndata:\n  url: "https://${ph('host')}:443/x"\n  n: ${ph('n')}\n  quoted: "${ph('n')}"\n  ${ph('host')}: kept\n`,
+      'apps/web/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\ndata:\n  url: "https://${ph('host')}:443/x"\n  count: ${ph('n')}\n  quoted: "${ph('n')}"\n  ${ph('host')}: kept\n`,
     });
     // WHEN rendered with values
     const out = await renderApp(tree, spec({ values: { host: 'api.example.com', n: 3 } }));
     // THEN both are replaced; a quoted placeholder stays a string and keys are left alone
     expect(out[0]!.object.data).toEqual({
       url: 'https://api.example.com:443/x',
-      n: 3,
+      count: 3,
       quoted: '3',
       [ph('host')]: 'kept',
     });

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { writeKubeYaml } from '../../core/kube-yaml.ts';
 import { SluiceError } from '../../errors.ts';
 import type {
   ApplyOptions,
@@ -86,7 +86,7 @@ export class DirectoryCluster implements ClusterClient {
         },
       };
       const segments = objectPath(owned);
-      const text = stringify(owned, { sortMapEntries: true });
+      const text = writeKubeYaml(owned, { sortMapEntries: true });
       const existing = (await readFileInside(this.root, segments))?.toString('utf8');
       if (existing === text) {
         unchanged += 1;
