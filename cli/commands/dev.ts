@@ -1,10 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
+import { loadTrustPolicy } from '../../shared/adapters/git/commit-signatures.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
 import { localSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
@@ -13,25 +13,27 @@ import {
   controlTokenFile,
   startControlServer,
 } from '../../shared/adapters/local/control-server.ts';
-import { initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
-import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
+import { initBareRepo } from '../../shared/adapters/local/git-server.ts';
 import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
 import { FileSecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
-import { pushNotifier } from '../../shared/adapters/local/push-webhook.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
 import { readAwsSettings, readCheckoutLimits, readDedupeLimits } from '../../shared/config/env.ts';
-import { type IngestRequest, type IngestResponse, ingestWebhook } from '../../shared/core/ingest.ts';
-import { reconcileBranches } from '../../shared/core/reconcile.ts';
-import { deployBranchList, lateRepoCatalog, type RepoCatalog } from '../../shared/core/repos.ts';
+import { ingestWebhook } from '../../shared/core/ingest.ts';
+import { lateRepoCatalog } from '../../shared/core/repos.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { TokenBucketLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import type { EventBus, GitSource, Ledger, ReconcileTrigger } from '../../shared/ports/index.ts';
 import { printable } from '../../shared/printable.ts';
-import { DEFAULT_DEPLOY_BRANCH } from '../../shared/schemas/repos.ts';
 import { printEvent } from '../progress.ts';
 import { writeAwsOutputs } from '../runtime/aws-operate.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
+import {
+  devRepo,
+  scheduleReconcile,
+  startEdge,
+  startReconciler,
+  webhookSecretFor,
+} from '../runtime/dev-edge.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
@@ -54,6 +56,8 @@ export interface DevOptions {
   readonly awsPrefix?: string;
   /** The branches of the seeded repo that deploy; pushes to others are recorded as skipped. @default ['main'] */
   readonly branch?: readonly string[];
+  /** A trust policy file: commit signatures are checked at plan time (docs/provenance.md). @default none: nothing is verified */
+  readonly trust?: string;
 }
 
 export interface DevServer {
@@ -103,111 +107,6 @@ const parseSeconds = (value: string) => {
   return n;
 };
 
-/** The webhook secret: the flag's, or one generated on first start and kept (0600) in the workdir. */
-const webhookSecretFor = async (workdir: string, flag?: string): Promise<string> => {
-  if (flag) return flag;
-  const file = path.join(workdir, 'state', 'webhook-secret.json');
-  const stored = await readJson<{ secret?: string }>(file, {});
-  if (stored.secret) return stored.secret;
-  const secret = randomBytes(32).toString('hex');
-  await writeFileAtomic(file, JSON.stringify({ secret }), 0o600);
-  return secret;
-};
-
-const listen = async <T>(what: string, flag: string, port: number, start: () => Promise<T>): Promise<T> => {
-  try {
-    return await start();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new BadInputError(
-        `${flag} ${port}`,
-        `the ${what} port is already in use`,
-        `pass ${flag} 0 for any free port`,
-      );
-    }
-    throw error;
-  }
-};
-
-/**
- * The edge both modes share: the webhook endpoint, and the git server whose pushes are sent to it
- * as signed GitHub push webhooks.
- */
-const startEdge = async (
-  options: DevOptions,
-  reposDir: string,
-  /** The secret the git server signs a repo's pushes with: what the ingest accepts for it. */
-  secretFor: (repo: string) => Promise<string>,
-  print: (line: string) => void,
-  ingest: (request: IngestRequest) => Promise<IngestResponse>,
-) => {
-  const server = await listen('webhook', '--port', options.port, () =>
-    startIngestServer({ port: options.port, ingest }),
-  );
-  const webhookUrl = `${server.url}/webhooks/github`;
-  let gitBase = '';
-  const notify = pushNotifier({ reposDir, gitBase: () => gitBase, webhookUrl, secretFor, print });
-  const git = await listen('git', '--git-port', options.gitPort, () =>
-    startGitServer({
-      root: reposDir,
-      port: options.gitPort,
-      onPush: (u) => notify(u.repo, u.ref, u.before, u.after),
-    }),
-  );
-  gitBase = git.url;
-  return {
-    git,
-    gitUrl: `${git.url}/fleet.git`,
-    webhookUrl,
-    ingestUrl: server.url,
-    async close() {
-      await git.close();
-      await server.close();
-    },
-  };
-};
-
-/** The one repo `sluice dev` deploys: its seeded `local/fleet`, served by its own git server. */
-const devRepo = (gitBase: string, options: DevOptions) => ({
-  name: 'local/fleet',
-  url: `${gitBase}/fleet.git`,
-  branches: [...(options.branch?.length ? options.branch : [DEFAULT_DEPLOY_BRANCH])],
-});
-
-/**
- * Missed webhooks (sent while `sluice dev` was stopped, or the seed commit on first start): each
- * repo's main head is compared with the last planned commit now and every --reconcile-seconds.
- */
-const startReconciler = async (
-  options: DevOptions,
-  repos: RepoCatalog,
-  git: GitSource,
-  pipeline: { ledger: Ledger; bus: EventBus },
-  print: (line: string) => void,
-) => {
-  const reconcile = async () => {
-    // Only the configured repo's deploy branches: the git server may hold others, they never deploy.
-    const tracked = deployBranchList(repos);
-    const deps = {
-      git,
-      ledger: pipeline.ledger,
-      bus: pipeline.bus,
-      clock: systemClock,
-      newTraceId: randomUUID,
-    };
-    for (const failure of (await reconcileBranches(deps, tracked)).failed) {
-      print(`reconcile ${failure.repo}#${failure.branch}: ${failure.error}`);
-    }
-  };
-  await reconcile();
-  const timer = setInterval(
-    () => void reconcile().catch((error: Error) => print(`reconcile failed: ${error.message}`)),
-    (options.reconcileSeconds ?? 300) * 1000,
-  );
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-};
-
 /**
  * `sluice dev`: a real git smart-HTTP server seeded with the example fleet, the webhook endpoint,
  * and the whole pipeline in this process. A push to the git server is sent to the endpoint as a
@@ -237,11 +136,13 @@ export const startDev = async (
     },
   });
   const gitSource = createGitSource({ cacheDir: paths.gitCache, limits: readCheckoutLimits() });
+  const trust = options.trust ? await loadTrustPolicy(path.resolve(options.trust), gitSource) : undefined;
   let gitUrl = '';
   // Trust lives outside the repo: `sluice dev` deploys its own repo, on --branch (main), only.
   const repos = lateRepoCatalog();
   const pipeline = startLocalPipeline({
     repos: repos.catalog,
+    ...(trust ? { trust } : {}),
     dedupe: readDedupeLimits(),
     workdir,
     git: gitSource,
@@ -309,6 +210,14 @@ export const startAwsDev = async (
   options: DevOptions,
   print: (line: string) => void = console.log,
 ): Promise<{ gitUrl: string; webhookUrl: string; pipeline: AwsPipeline; stop(): Promise<void> }> => {
+  if (options.trust) {
+    // Never silently unverified: the AWS pipeline takes its trust policy from the deployment config.
+    throw new BadInputError(
+      '--trust with --aws',
+      'is not supported yet',
+      'drop --aws to verify commit signatures locally',
+    );
+  }
   const aws = readAwsSettings();
   if (aws.endpoint === undefined) {
     throw new BadInputError(
@@ -383,18 +292,6 @@ export const startAwsDev = async (
   };
 };
 
-/** The management stack's reconcile schedule, played by `sluice dev --aws`. */
-const scheduleReconcile = (options: DevOptions, trigger: ReconcileTrigger, print: (line: string) => void) => {
-  const tick = () =>
-    void trigger
-      .request({ delaySeconds: 0, requestedBy: 'schedule' })
-      .catch((error: Error) => print(`reconcile request failed: ${error.message}`));
-  tick();
-  const timer = setInterval(tick, (options.reconcileSeconds ?? 300) * 1000);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-};
-
 export const registerDev = (program: Command): void => {
   program
     .command('dev')
@@ -421,6 +318,7 @@ export const registerDev = (program: Command): void => {
       'a branch of the seeded repo that deploys (repeatable; default main); pushes to others are recorded as skipped',
       (value: string, previous: string[] = []) => [...previous, value],
     )
+    .option('--trust <file>', 'trust policy: which signers may deploy to which targets (docs/provenance.md)')
     .option('--aws', 'run the pipeline on the AWS emulator at AWS_ENDPOINT_URL (docs/aws-emulator.md)')
     .action(async (options: DevOptions) => {
       // Every line may carry a pushed branch, repo or path: escaped before it reaches the terminal.
