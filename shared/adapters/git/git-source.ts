@@ -507,7 +507,11 @@ export const createGitSource = (opts: GitSourceOptions): GitSource & LocalGitObj
     } catch {
       // A malformed tree lists nothing here; the checkout refuses it by path.
     }
-    for (const entry of entries) byName.set(entry.name, [...(byName.get(entry.name) ?? []), entry]);
+    for (const entry of entries) {
+      const same = byName.get(entry.name);
+      if (same) same.push(entry);
+      else byName.set(entry.name, [entry]);
+    }
     return byName;
   };
 

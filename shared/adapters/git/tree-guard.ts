@@ -157,7 +157,9 @@ export const checkDirectory = (
   const byFold = new Map<string, RawTreeEntry[]>();
   for (const entry of entries) {
     const key = foldName(entry.name);
-    byFold.set(key, [...(byFold.get(key) ?? []), entry]);
+    const group = byFold.get(key);
+    if (group) group.push(entry);
+    else byFold.set(key, [entry]);
   }
   const accepted: RawTreeEntry[] = [];
   const refusedNames = new Set<string>();
@@ -272,6 +274,15 @@ export const checkLinks = (
       dirLinks.push({ path, resolved: result.resolved });
     }
   }
+  // Every directory above a directory link, with the first such link: one lookup per link.
+  const holding = new Map<string, string>();
+  for (const link of dirLinks) {
+    const parts = link.path.split('/');
+    for (let i = 1; i < parts.length; i += 1) {
+      const dir = parts.slice(0, i).join('/');
+      if (!holding.has(dir)) holding.set(dir, link.path);
+    }
+  }
   for (const link of dirLinks) {
     if (isUnder(link.path, link.resolved)) {
       refuse({
@@ -281,11 +292,12 @@ export const checkLinks = (
       });
       continue;
     }
-    const inner = dirLinks.find((other) => other !== link && isUnder(other.path, link.resolved));
-    if (inner) {
+    // Not the link itself: a link under its own target was refused above as a loop.
+    const inner = holding.get(link.resolved);
+    if (inner !== undefined) {
       refuse({
         path: link.path,
-        problem: `is a symlink to "${printable(link.resolved)}", which holds the directory symlink "${printable(inner.path)}" (links through each other)`,
+        problem: `is a symlink to "${printable(link.resolved)}", which holds the directory symlink "${printable(inner)}" (links through each other)`,
         fix,
       });
     }
