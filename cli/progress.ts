@@ -58,6 +58,15 @@ const describeRaw = (envelope: Envelope): string[] => {
         ),
       ];
     }
+    case 'Release Rejected': {
+      const e = d as EventDetail<'Release Rejected'>;
+      const who = e.signer ? ` signer ${e.signer}` : '';
+      const key = e.fingerprint ? ` key ${e.fingerprint}` : '';
+      return [
+        `${pad('untrusted')} ${short(e.commit)} ${e.app} not deployed to ${e.targets.join(', ')}: ${e.reason}: ${e.message}`,
+        ...(who || key ? [`${pad('')}   commit ${short(e.signedCommit)}${who}${key}`] : []),
+      ];
+    }
     case 'Render Failed': {
       const e = d as EventDetail<'Render Failed'>;
       return [`${pad('failed')} ${short(e.commit)} ${e.app} did not render: ${e.error.message}`];

@@ -15,6 +15,7 @@ import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { safeJoin } from '../../shared/adapters/safe-path.ts';
 import { readRenderLimits } from '../../shared/config/env.ts';
+import type { TrustDeps } from '../../shared/core/provenance.ts';
 import { cloneUrlOf, type RepoCatalog } from '../../shared/core/repos.ts';
 import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
@@ -75,6 +76,8 @@ export interface LocalPipelineOptions {
    */
   readonly sharedWebhookSecrets?: (provider: string) => Promise<string[]>;
   readonly rateLimiter?: RateLimiter;
+  /** Commit signatures checked at plan time (`sluice dev --trust FILE`, docs/provenance.md). */
+  readonly trust?: TrustDeps;
 }
 
 export interface LocalPipeline {
@@ -184,6 +187,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
         }),
       ...(options.provider ? { provider: options.provider } : {}),
       ...(options.repos ? { repos: options.repos } : {}),
+      ...(options.trust ? { trust: options.trust } : {}),
       ...(options.writer ? { writer: options.writer } : {}),
       ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
     },

@@ -64,6 +64,16 @@ const lineOf = (
  * the path inside it (with its line), and how to fix it.
  */
 export const parseFleetConfig = (text: string, file = CONFIG_FILE): FleetConfig => {
+  const config = parseYamlWith(fleetConfigSchema, text, file);
+  checkReferences(config, file);
+  return config;
+};
+
+/**
+ * Parses a YAML document against a schema (sluice.yaml, the trust policy). Every problem becomes
+ * a ConfigError that names the file, the path inside it (with its line), and how to fix it.
+ */
+export const parseYamlWith = <S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> => {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -89,7 +99,7 @@ export const parseFleetConfig = (text: string, file = CONFIG_FILE): FleetConfig 
       error,
     );
   }
-  const parsed = fleetConfigSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const line = lineOf(doc, counter, issue.path);
@@ -100,7 +110,6 @@ export const parseFleetConfig = (text: string, file = CONFIG_FILE): FleetConfig 
       fixFor(issue),
     );
   }
-  checkReferences(parsed.data, file);
   return parsed.data;
 };
 

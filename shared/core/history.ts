@@ -50,6 +50,7 @@ const RANK: Record<string, number> = {
   Rendered: 2,
   Dispatched: 3,
   'Policy Rejected': 4,
+  'Release Rejected': 4,
   'Render Failed': 4,
   Refused: 4,
   Healthy: 5,
@@ -96,6 +97,10 @@ export const plannedUpdates = (e: Envelope): PlannedOutcome[] => {
       const first = d.violations[0];
       const reason = `${d.violations.length} policy violation(s)${first ? `: ${first.policy} ${first.object}: ${first.message}` : ''}`;
       return d.targets.map((t) => entry(d, d.app, t, 'Policy Rejected', reason));
+    }
+    case 'Release Rejected': {
+      const d = e.detail as EventDetail<'Release Rejected'>;
+      return d.targets.map((t) => entry(d, d.app, t, 'Release Rejected', `${d.reason}: ${d.message}`));
     }
     case 'Render Failed': {
       const d = e.detail as EventDetail<'Render Failed'>;
@@ -153,6 +158,9 @@ const BRANCH_RANK: Record<string, number> = {
   'No App Changed': 1,
   'Invalid Config': 1,
   'Branch Deleted': 1,
+  Untrusted: 1,
+  'Not A Deploy Branch': 1,
+  'Repo Not Configured': 1,
 };
 
 /** What one event says about its branch's newest commit; undefined when it says nothing new. */
@@ -172,6 +180,9 @@ export const branchUpdate = (e: Envelope): BranchOutcome | undefined => {
       'invalid-config': 'Invalid Config',
       'no-app-changed': 'No App Changed',
       'branch-deleted': 'Branch Deleted',
+      untrusted: 'Untrusted',
+      'branch-not-configured': 'Not A Deploy Branch',
+      'repo-not-configured': 'Repo Not Configured',
     }[skip.reason as string];
     // Superseded and already-planned commits are not the branch's newest: the newer one speaks.
     return outcome ? { ...base, outcome, reason: skip.message } : undefined;

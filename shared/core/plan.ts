@@ -4,6 +4,7 @@ import { type AppConfig, CONFIG_FILE, type FleetConfig, type TargetConfig } from
 import type {
   CommitPushed,
   ReleasePlanned,
+  ReleaseRejected,
   ReleaseSkipped,
   RenderSpec,
   TargetRef,
@@ -11,9 +12,10 @@ import type {
 import { DEFAULT_DEPLOY_BRANCH } from '../schemas/repos.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
 import { reserveGeneration } from './ledger.ts';
+import { type TrustDeps, trustedReleases } from './provenance.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
-import { reportInvalidConfig, reportPlanned } from './webhooks/commit-status.ts';
+import { reportInvalidConfig, reportPlanned, reportUntrusted } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
   readonly git: GitSource;
@@ -28,11 +30,16 @@ export interface PlanDeps {
    * the push's own repo and URL are used and only `main` deploys (tests, old hosts).
    */
   readonly repos?: RepoCatalog;
+  /**
+   * The trust policy (docs/provenance.md), from outside the repo: each target receives the commit
+   * only when its signatures satisfy the target's rule. Absent, nothing is verified.
+   */
+  readonly trust?: TrustDeps;
 }
 
 export type PlanOutcome =
-  | { readonly kind: 'planned'; readonly event: ReleasePlanned }
-  | { readonly kind: 'skipped'; readonly event: ReleaseSkipped };
+  | { readonly kind: 'planned'; readonly event: ReleasePlanned; readonly rejected?: ReleaseRejected[] }
+  | { readonly kind: 'skipped'; readonly event: ReleaseSkipped; readonly rejected?: ReleaseRejected[] };
 
 const toTargetRef = (t: TargetConfig): TargetRef => ({
   name: t.name,
@@ -209,15 +216,53 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
   if (changed !== undefined && last !== null) {
     affected.push(...(await appsReadingOutsidePaths(tree, config, affected, changed)));
   }
-  const releases = config.apps
+  const planned = config.apps
     .filter((app) => affected.includes(app))
     .flatMap((app) => releasesFor(config, app));
+  // Provenance: each target keeps the release only if the trust policy accepts the signatures.
+  const trusted = deps.trust
+    ? await trustedReleases(deps.trust, deps.git, {
+        repoUrl,
+        branch: push.branch,
+        commit: push.commit,
+        apps: config.apps,
+        targets: config.targets,
+        releases: planned,
+        lastDeployed: async (app, target) =>
+          (await deps.ledger.getDeployment(app, target, push.repo))?.commit ?? null,
+      })
+    : { releases: planned, refused: [] };
+  const releases = trusted.releases;
 
   const now = deps.clock.now().toISOString();
   // Taken from the repo's counter, so releases of one repo are ordered across its deploy branches.
   const generation = await reserveGeneration(deps.ledger, push.repo, branchState?.generation ?? 0, now);
+  const rejected = trusted.refused.map(
+    ({ app, targets, refusal }): ReleaseRejected => ({
+      ...common,
+      occurredAt: now,
+      generation,
+      app,
+      targets,
+      reason: refusal.reason,
+      signedCommit: refusal.commit,
+      ...(refusal.fingerprint ? { fingerprint: refusal.fingerprint } : {}),
+      ...(refusal.signer ? { signer: refusal.signer } : {}),
+      message: refusal.message,
+    }),
+  );
+  if (rejected.length > 0) {
+    await deps.bus.publish(rejected.map((detail) => ({ detailType: 'Release Rejected' as const, detail })));
+    await Promise.all(rejected.map((event) => reportUntrusted(deps.provider, event)));
+  }
   let outcome: PlanOutcome;
-  if (releases.length === 0) {
+  if (releases.length === 0 && rejected.length > 0) {
+    const skipped = await skip(
+      'untrusted',
+      `the trust policy refused every target: ${rejected.map((r) => `${r.app}@${r.targets.join(',')}: ${r.message}`).join('; ')}`,
+    );
+    outcome = { ...skipped, rejected } as PlanOutcome;
+  } else if (releases.length === 0) {
     outcome = await skip(
       'no-app-changed',
       changed?.length
@@ -238,10 +283,19 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     // generation again (downstream is idempotent) instead of losing the release.
     await deps.bus.publish([{ detailType: 'Release Planned', detail: event }]);
     await reportPlanned(deps.provider, event);
-    outcome = { kind: 'planned', event };
+    outcome = { kind: 'planned', event, ...(rejected.length > 0 ? { rejected } : {}) };
   }
+  // A refused app's change was never released: the next plan releases it again (as for a failed render).
+  const refusedApps = [...new Set(rejected.map((r) => r.app))];
   await deps.ledger.putBranch(
-    { repo: push.repo, branch: push.branch, lastPlanned: push.commit, generation, plannedAt: now },
+    {
+      repo: push.repo,
+      branch: push.branch,
+      lastPlanned: push.commit,
+      generation,
+      plannedAt: now,
+      ...(refusedApps.length > 0 ? { failedApps: refusedApps } : {}),
+    },
     branchState?.version ?? 0,
   );
   return outcome;

@@ -31,7 +31,7 @@ export interface PlannedOutcome {
   commit: string;
   traceId: string;
   generation: number;
-  /** Planned, Rendered, Dispatched, Healthy, Failed, Refused, Policy Rejected, Render Failed, Rolled Back. */
+  /** Planned, Rendered, Dispatched, Healthy, Failed, Refused, Policy Rejected, Release Rejected, Render Failed, Rolled Back. */
   outcome: string;
   reason?: string;
   at: string;
@@ -108,6 +108,36 @@ export interface BundleSigner {
 /** Checks a bundle's signature on the agent before anything else is done with it. */
 export interface BundleVerifier {
   verify(digest: string, signature: BundleSignature): Promise<boolean>;
+}
+
+/**
+ * What a commit's signature says, checked against the trust policy's signers (issue 19).
+ * `fingerprint`: `SHA256:…` for an SSH key, the OpenPGP fingerprint (or key id when the signature
+ * names only that) in upper-case hex.
+ */
+export type CommitSignature =
+  | { readonly status: 'unsigned' }
+  /** Signed by a key no signer of the trust policy holds. */
+  | { readonly status: 'unknown-signer'; readonly fingerprint: string }
+  /** Names a trusted key but does not verify over this commit's content (tampered, or corrupt). */
+  | { readonly status: 'bad-signature'; readonly fingerprint: string; readonly signer?: string }
+  | { readonly status: 'valid'; readonly fingerprint: string; readonly signer: string };
+
+/** Reads and checks commit signatures in the config repository (plan, when a trust policy is set). */
+export interface CommitVerifier {
+  verify(repoUrl: string, branch: string, commit: string): Promise<CommitSignature>;
+  /**
+   * The commits after `from` up to and including `to`, newest first, each with its first parent
+   * (null for a root commit). `from` null, or not reachable from `to`: the walk stops at `limit`
+   * commits, or the start of the fetched history.
+   */
+  commitsSince(
+    repoUrl: string,
+    branch: string,
+    from: string | null,
+    to: string,
+    limit: number,
+  ): Promise<{ commit: string; parent: string | null }[]>;
 }
 
 export interface BundleStore {

@@ -12,6 +12,7 @@ import type { SqsHandler } from '../adapters/local/event-source.ts';
 import { TtlCache } from '../adapters/ttl-cache.ts';
 import type { AgentDeps } from '../core/agent.ts';
 import type { IngestDeps } from '../core/ingest.ts';
+import type { TrustDeps } from '../core/provenance.ts';
 import { trackedBranches } from '../core/reconcile.ts';
 import type { RenderLimits } from '../core/render-limits.ts';
 import type { TargetOwners } from '../core/report.ts';
@@ -124,6 +125,11 @@ export interface PipelineAdapters {
   readonly history?: History;
   /** Ingest: asked for a delayed branch check when a push is throttled (429). */
   readonly reconcile?: ReconcileTrigger;
+  /**
+   * Plan: the trust policy and the commit-signature verifier (docs/provenance.md), from outside the
+   * repo (`sluice dev --trust FILE`, the deployment config's `trust`). Absent, nothing is verified.
+   */
+  readonly trust?: TrustDeps;
 }
 
 export interface PipelineOptions {
@@ -238,7 +244,7 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
     switch (stage) {
       case 'plan':
         return planStage(
-          { ...need('plan', 'git', 'ledger', 'bus'), clock, ...optional('provider', 'repos') },
+          { ...need('plan', 'git', 'ledger', 'bus'), clock, ...optional('provider', 'repos', 'trust') },
           rt,
         ) as SqsStage<unknown>;
       case 'render':

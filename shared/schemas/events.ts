@@ -130,8 +130,28 @@ export const releaseSkipped = z.object({
     'branch-not-configured',
     /** The repo is not in the deployment config: nothing is cloned. */
     'repo-not-configured',
+    /** The trust policy refused every target of the affected apps (see their Release Rejected). */
+    'untrusted',
   ]),
   supersededBy: sha.optional(),
+  message: z.string(),
+});
+
+/**
+ * Targets of one app that a planned commit may not reach: its signature, or one of the commits
+ * before it, fails the trust policy (docs/provenance.md). The app's other targets proceed.
+ */
+export const releaseRejected = z.object({
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  targets: z.array(z.string()).min(1),
+  reason: z.enum(['unsigned', 'bad-signature', 'unknown-signer', 'signer-not-allowed', 'no-trust-rule']),
+  /** The commit whose signature failed: the planned one, or an earlier one (every-commit mode). */
+  signedCommit: sha,
+  /** The signing key: `SHA256:…` (SSH) or the OpenPGP fingerprint. */
+  fingerprint: z.string().optional(),
+  signer: z.string().optional(),
   message: z.string(),
 });
 
@@ -307,6 +327,7 @@ export const eventSchemas = {
   'Commit Pushed': commitPushed,
   'Release Planned': releasePlanned,
   'Release Skipped': releaseSkipped,
+  'Release Rejected': releaseRejected,
   'Bundle Verified': bundleVerified,
   'Policy Rejected': policyRejected,
   'Render Failed': renderFailed,
@@ -327,6 +348,7 @@ export type EventDetail<T extends DetailType> = z.infer<(typeof eventSchemas)[T]
 export type CommitPushed = EventDetail<'Commit Pushed'>;
 export type ReleasePlanned = EventDetail<'Release Planned'>;
 export type ReleaseSkipped = EventDetail<'Release Skipped'>;
+export type ReleaseRejected = EventDetail<'Release Rejected'>;
 export type BundleVerified = EventDetail<'Bundle Verified'>;
 export type PolicyRejected = EventDetail<'Policy Rejected'>;
 export type RenderFailed = EventDetail<'Render Failed'>;

@@ -5,7 +5,13 @@
  * down never blocks or retries a deployment, so every call here swallows its error.
  */
 import type { CommitState, GitProvider } from '../../ports/index.ts';
-import type { CommitPushed, PolicyRejected, ReleasePlanned, RenderFailed } from '../../schemas/events.ts';
+import type {
+  CommitPushed,
+  PolicyRejected,
+  ReleasePlanned,
+  ReleaseRejected,
+  RenderFailed,
+} from '../../schemas/events.ts';
 
 /** GitHub caps a status description at 140 characters. */
 export const MAX_STATUS_DESCRIPTION = 140;
@@ -78,6 +84,16 @@ export const reportRejected = (
     state: 'failure',
     description:
       'violations' in event ? summariseViolations(event.violations) : `Render failed: ${event.error.message}`,
+  });
+
+/** A target the trust policy refused the commit for (docs/provenance.md): a failure naming why. */
+export const reportUntrusted = (provider: GitProvider | undefined, event: ReleaseRejected): Promise<void> =>
+  setAll(provider, {
+    repo: event.repo,
+    commit: event.commit,
+    pairs: event.targets.map((target): [string, string] => [event.app, target]),
+    state: 'failure',
+    description: `Release rejected: ${event.message}`,
   });
 
 /** The commit status context of the fleet configuration itself (sluice.yaml). */
