@@ -17,6 +17,7 @@ import {
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
 import { KubeYamlScalarError, resolveKubeDocument } from './kube-yaml.ts';
+import { applyStage, generatedName, hookOf } from './render/hooks.ts';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-limits.ts';
 
 export { DEFAULT_RENDER_LIMITS, type RenderLimits };
@@ -111,8 +112,24 @@ const kindRank = (kind: string): number =>
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Namespaces, then CRDs, then by kind, namespace, name (then group): the order objects are applied in. */
-export const compareObjects = (a: KubeObject, b: KubeObject): number =>
+/**
+ * The order objects are applied in: Namespaces, then CRDs, then pre hooks (by weight, then name),
+ * the app's objects (by Argo CD sync-wave, kind, namespace, name, group) and post hooks
+ * (by weight, then name); see render/hooks.ts.
+ */
+export const compareObjects = (a: KubeObject, b: KubeObject): number => {
+  const [stageA, weightA] = applyStage(a, kindRank(a.kind));
+  const [stageB, weightB] = applyStage(b, kindRank(b.kind));
+  const isHookStage = stageA === 1 || stageA === 3;
+  return (
+    stageA - stageB ||
+    weightA - weightB ||
+    (isHookStage ? cmp(a.metadata.name, b.metadata.name) : 0) ||
+    compareByKind(a, b)
+  );
+};
+
+const compareByKind = (a: KubeObject, b: KubeObject): number =>
   kindRank(a.kind) - kindRank(b.kind) ||
   cmp(a.kind, b.kind) ||
   cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
@@ -323,11 +340,14 @@ const checkObject = (object: JsonMap, file: string, line: number | undefined): v
     }
   }
   const metadata = object.metadata;
+  if (isMapping(metadata) && metadata.name === undefined && typeof metadata.generateName === 'string') {
+    nameGenerated(object as unknown as KubeObject & { metadata: { generateName: string } }, at);
+  }
   if (!isMapping(metadata) || typeof metadata.name !== 'string' || metadata.name === '') {
     throw new RenderError(
       at,
       `${String(object.kind)} has no metadata.name`,
-      'add metadata.name (generateName is not supported: GitOps needs stable names)',
+      'add metadata.name (generateName is accepted only on hooks: GitOps needs stable names)',
     );
   }
   if (metadata.namespace !== undefined && (typeof metadata.namespace !== 'string' || !metadata.namespace)) {
@@ -337,6 +357,24 @@ const checkObject = (object: JsonMap, file: string, line: number | undefined): v
       'make metadata.namespace a non-empty string or remove it',
     );
   }
+};
+
+/**
+ * `generateName` means "create a new object each time": Sluice accepts it only on hooks, named
+ * from their content (render/hooks.ts), and refuses it on the app's ordinary objects, which an
+ * apply must find again by name.
+ */
+const nameGenerated = (object: KubeObject & { metadata: { generateName: string } }, at: string): void => {
+  const hook = hookOf(object);
+  if (hook !== 'skip' && !hook.isHook) {
+    throw new RenderError(
+      at,
+      `${object.kind} with generateName ${JSON.stringify(object.metadata.generateName)} has no metadata.name`,
+      'give it a metadata.name, or make it a hook (helm.sh/hook: pre-install or argocd.argoproj.io/hook: PreSync/PostSync): only hooks are created anew, an ordinary object must keep its name',
+      { generateName: object.metadata.generateName },
+    );
+  }
+  object.metadata.name = generatedName(object);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -529,11 +567,12 @@ const renderDirectory = async (
 
 /** Checks, normalises and sorts a render; `where` names the app's directory or tool input in a limit error. */
 const finish = (
-  objects: readonly RenderedObject[],
+  all: readonly RenderedObject[],
   spec: RenderSpec,
   limits: RenderLimits,
   where: string,
 ): RenderedObject[] => {
+  const objects = all.filter((r) => hookOf(r.object) !== 'skip'); // helm tests, delete hooks, …
   if (objects.length > limits.maxObjects) {
     throw new RenderError(
       where,
@@ -955,31 +994,64 @@ const renderHelm = async (
   const dir = chartDir(spec);
   const repo = spec.helm?.repo;
   const file = repo ? 'sluice.yaml' : joinPath(dir, 'Chart.yaml');
-  const result = await needTools(renderer, file, 'helm').helmTemplate({
-    root: tree.root,
-    ...(repo
-      ? { repo: { url: repo, name: spec.helm?.name ?? spec.app, version: spec.helm?.version ?? '' } }
-      : { chart: dir }),
-    releaseName: spec.helm?.releaseName ?? spec.app,
-    ...(spec.namespace ? { namespace: spec.namespace } : {}),
-    valueFiles: (spec.valueFiles ?? []).map((f) => joinPath(spec.path, f)),
-    values: helmValues(spec),
-    includeCrds: spec.helm?.includeCrds ?? true,
-    inputs,
-  });
-  if (!result.ok) throw toolFailure(file, 'helm template', result);
-  const parsed: Parsed[] = [];
-  for (const chunk of result.stdout.split(/^---[ \t]*$/m)) {
-    // `# Source: CHART/templates/x.yaml` names the template; map it back into the repo.
-    const source = /^# Source: (.+)$/m.exec(chunk)?.[1]?.trim();
-    const at = source && !repo ? joinPath(dir, source.split('/').slice(1).join('/')) : file;
-    parsed.push(...parseFile(chunk, at, undefined, outputLimits(limits), false));
+  const template = async (): Promise<RenderedObject[]> => {
+    const result = await needTools(renderer, file, 'helm').helmTemplate({
+      root: tree.root,
+      ...(repo
+        ? { repo: { url: repo, name: spec.helm?.name ?? spec.app, version: spec.helm?.version ?? '' } }
+        : { chart: dir }),
+      releaseName: spec.helm?.releaseName ?? spec.app,
+      ...(spec.namespace ? { namespace: spec.namespace } : {}),
+      valueFiles: (spec.valueFiles ?? []).map((f) => joinPath(spec.path, f)),
+      values: helmValues(spec),
+      includeCrds: spec.helm?.includeCrds ?? true,
+      inputs,
+    });
+    if (!result.ok) throw toolFailure(file, 'helm template', result);
+    const parsed: Parsed[] = [];
+    for (const chunk of result.stdout.split(/^---[ \t]*$/m)) {
+      // `# Source: CHART/templates/x.yaml` names the template; map it back into the repo.
+      const source = /^# Source: (.+)$/m.exec(chunk)?.[1]?.trim();
+      const at = source && !repo ? joinPath(dir, source.split('/').slice(1).join('/')) : file;
+      parsed.push(...parseFile(chunk, at, undefined, outputLimits(limits), false));
+    }
+    return finish(
+      [...indexObjects(parsed, spec).values()].map((p) => ({ object: p.object, file: p.file })),
+      spec,
+      limits,
+      file,
+    );
+  };
+  // Twice: a chart that draws random values (randAlphaNum, genCA, uuidv4) outside its test hooks
+  // would give every render a new digest and redeploy new passwords and certificates each push.
+  const first = await template();
+  checkDeterministic(first, await template(), file);
+  return first;
+};
+
+/** Refuses a render whose two runs over the same input differ, naming the objects that do. */
+const checkDeterministic = (
+  a: readonly RenderedObject[],
+  b: readonly RenderedObject[],
+  file: string,
+): void => {
+  const index = (objects: readonly RenderedObject[]) =>
+    new Map(objects.map((r) => [identityOf(r.object), { r, json: JSON.stringify(r.object) }]));
+  const first = index(a);
+  const second = index(b);
+  const differing: string[] = [];
+  for (const [id, { r, json }] of first) {
+    const other = second.get(id);
+    if (!other) differing.push(`${objectRef(r.object)} (${r.file}: its name changes)`);
+    else if (other.json !== json) differing.push(`${objectRef(r.object)} (${r.file}: its content changes)`);
   }
-  return finish(
-    [...indexObjects(parsed, spec).values()].map((p) => ({ object: p.object, file: p.file })),
-    spec,
-    limits,
+  for (const [id, { r }] of second) if (!first.has(id)) differing.push(`${objectRef(r.object)} (${r.file})`);
+  if (differing.length === 0) return;
+  throw new RenderError(
     file,
+    `helm template gives different output for the same commit and values in two runs: ${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ` and ${differing.length - 5} more` : ''}; the bundle digest would change on every render and redeploy the changed objects`,
+    'pass the generated value in (most charts take an existing Secret or a fixed value: set it in values), or move the object into a test hook; functions such as randAlphaNum, genCA, genSelfSignedCert, uuidv4 and now make a render non-deterministic',
+    { nondeterministic: differing },
   );
 };
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -6,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { openBarePath } from '../../cli/commands/render.ts';
 import { ensureTools } from '../../shared/adapters/render-tools/layer.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
+import { encodeBundle, sha256Digest } from '../../shared/core/bundle.ts';
 import { identityOf, renderApp } from '../../shared/core/render.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
 import { kubectlReads } from './kubectl-reads.ts';
@@ -27,13 +29,18 @@ interface Case {
 
 const run = promisify(execFile);
 const here = path.dirname(new URL(import.meta.url).pathname);
-const fixtures = (await readdir(here, { withFileTypes: true }))
+const fixtures = (await readdir(here, { withFileTypes: true, recursive: false }))
   .filter((d) => d.isDirectory())
-  .map((d) => d.name);
+  .map((d) => d.name)
+  .filter((name) => existsSync(path.join(here, name, 'conformance.json')));
 const renderer = createToolRenderer();
 
 const byIdentity = (objects: readonly KubeObject[]): Map<string, KubeObject> =>
   new Map(objects.map((o) => [identityOf(o), o]));
+
+/** Helm hooks Sluice never deploys (docs/rendering.md#hooks-and-ordering): tests. */
+const deployed = (object: KubeObject): boolean =>
+  !/(^|,)\s*test(-success|-failure)?\s*(,|$)/.test(object.metadata.annotations?.['helm.sh/hook'] ?? '');
 
 /** The tool on its own, as a user would run it: `kubectl kustomize DIR`, `helm template NAME DIR --include-crds -f …`. */
 const direct = async (fixture: string, c: Case): Promise<KubeObject[]> => {
@@ -54,7 +61,7 @@ const direct = async (fixture: string, c: Case): Promise<KubeObject[]> => {
           '--include-crds',
           ...(c.values ?? []).flatMap((v) => ['--values', path.join(dir, v)]),
         ]);
-  return kubectlReads(stdout);
+  return (await kubectlReads(stdout)).filter(deployed);
 };
 
 describe('conformance: Sluice renders what the tools render', async () => {
@@ -76,6 +83,22 @@ describe('conformance: Sluice renders what the tools render', async () => {
         // THEN both hold the same identities, and each object is equal field for field
         expect([...ours.keys()].sort()).toEqual([...theirs.keys()].sort());
         for (const [id, object] of theirs) expect(ours.get(id), id).toEqual(object);
+      });
+
+      it(`${fixture}: ${c.name} renders twice to the same bundle digest`, async () => {
+        // GIVEN the same fixture and values
+        const dir = path.join(here, fixture, c.path);
+        const bare = await openBarePath(
+          dir,
+          (c.values ?? []).map((v) => path.join(dir, v)),
+        );
+        // WHEN it is rendered twice into bundles
+        const digest = async () =>
+          sha256Digest(
+            encodeBundle(await renderApp(bare.tree, bare.spec, renderer), { app: 'x', commit: 'c' }),
+          );
+        // THEN both have the same digest
+        expect(await digest()).toBe(await digest());
       });
     }
   }
