@@ -230,25 +230,7 @@ export class SluiceFunction extends NodejsFunction {
    * grant is kms:GetPublicKey on keys of that account/region carrying that alias.
    */
   bindBundleVerifier(management: { account: string; region: string }, alias: string): this {
-    const stack = Stack.of(this);
-    const aliasName = alias.startsWith('alias/') ? alias : `alias/${alias}`;
-    this.addEnvironment(
-      SLUICE_ENV.signingKey,
-      `arn:${stack.partition}:kms:${management.region}:${management.account}:${aliasName}`,
-    );
-    const keys = `arn:${stack.partition}:kms:${management.region}:${management.account}:key/*`;
-    this.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:GetPublicKey'],
-        resources: [keys],
-        conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliasName } },
-      }),
-    );
-    acceptFinding(
-      this,
-      `IAM5[Resource::arn:<AWS::Partition>:kms:${management.region}:${management.account}:key/*]`,
-      'The signing key is created by the management stack and known here only by its alias; the grant is limited to keys carrying that alias, and only to read the public key',
-    );
+    this.addEnvironment(SLUICE_ENV.signingKey, grantBundleVerify(this, management, alias));
     return this;
   }
 
@@ -332,4 +314,30 @@ const resolvedArn = (scope: Construct, arn: string): string => {
       return att ? `<${att[0]}.${att[1]}>` : JSON.stringify(part);
     })
     .join('');
+};
+
+/**
+ * Lets an agent (the Lambda's role, or `sluice agent`'s) read the bundle-signing key's public half:
+ * kms:GetPublicKey on keys of the management account/region carrying `alias`, nothing else.
+ * Returns the alias ARN the agent is given as SLUICE_SIGNING_KEY.
+ */
+export const grantBundleVerify = (
+  grantee: iam.IGrantable & Construct,
+  management: { account: string; region: string },
+  alias: string,
+): string => {
+  const stack = Stack.of(grantee);
+  const aliasName = alias.startsWith('alias/') ? alias : `alias/${alias}`;
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['kms:GetPublicKey'],
+    resourceArns: [`arn:${stack.partition}:kms:${management.region}:${management.account}:key/*`],
+    conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliasName } },
+  });
+  acceptFinding(
+    grantee,
+    `IAM5[Resource::arn:<AWS::Partition>:kms:${management.region}:${management.account}:key/*]`,
+    'The signing key is created by the management stack and known here only by its alias; the grant is limited to keys carrying that alias, and only to read the public key',
+  );
+  return `arn:${stack.partition}:kms:${management.region}:${management.account}:${aliasName}`;
 };

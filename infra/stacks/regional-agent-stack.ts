@@ -14,7 +14,7 @@ import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import type { ManagementConfig, RegionalConfig } from '../config.ts';
 import { ALERTS_TOPIC, Alerts } from '../constructs/alerting.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
-import { BUNDLE_SIGNING_ALIAS, SluiceFunction } from '../constructs/sluice-function.ts';
+import { BUNDLE_SIGNING_ALIAS, grantBundleVerify, SluiceFunction } from '../constructs/sluice-function.ts';
 import { acceptFinding } from '../nag.ts';
 import {
   AGENT_DETAIL_TYPES,
@@ -227,6 +227,7 @@ export class RegionalAgentStack extends Stack {
       reportBus.grantPutEventsTo(role);
       role.addToPolicy(readSecrets);
       acceptFinding(role, `IAM5[Resource::${secretArnPattern(config)}]`, secretsReason);
+      const signingKey = grantBundleVerify(role, management, BUNDLE_SIGNING_ALIAS);
       new CfnOutput(this, 'AgentRoleArn', {
         value: role.roleArn,
         description:
@@ -250,6 +251,7 @@ export class RegionalAgentStack extends Stack {
           [SLUICE_ENV.bucket]: this.bucket.bucketName,
           [SLUICE_ENV.bucketRegion]: config.region,
           [SLUICE_ENV.busName]: sameEnv ? managementBus.eventBusArn : 'default',
+          [SLUICE_ENV.signingKey]: signingKey,
         }),
         description: 'Environment for `sluice agent` (deploy/agent/deployment.yaml)',
       });

@@ -214,6 +214,8 @@ describe('Multi-account and multi-region', () => {
     expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
       [
         'events:PutEvents',
+        // The bundle-signing key's public half, to verify what it applies (SLUICE_SIGNING_KEY).
+        'kms:GetPublicKey',
         's3:GetObject',
         's3:ListBucket',
         'secretsmanager:GetSecretValue',
