@@ -1,10 +1,10 @@
 /** Lambda entry point: the report stage on AWS adapters, built once per cold start. */
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
-import { bus, clock, deadLetters, ledger, owners, statusProvider } from '../commons/aws.ts';
+import { clock, deadLetters, ledger, owners, statusProvider } from '../commons/aws.ts';
 
+// No bus: report publishes nothing, and the stack gives it no SLUICE_BUS_NAME.
 export const handler = createPipeline({
   clock,
-  bus: bus(),
   ledger: ledger(),
   deadLetters: deadLetters(),
   // Outcomes only from the account whose regional stack serves the target.
