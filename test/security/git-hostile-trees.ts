@@ -29,8 +29,18 @@ const gitIn = (gitDir: string, args: readonly string[], input?: Uint8Array | str
     child.stdin?.end(input);
   });
 
-const writeBlob = (gitDir: string, content: string | Uint8Array): Promise<string> =>
-  gitIn(gitDir, ['hash-object', '-w', '--stdin'], content);
+const blobs = new Map<string, Promise<string>>();
+
+/** Writes a blob once per repository and content (big hostile trees repeat contents). */
+const writeBlob = (gitDir: string, content: string | Uint8Array): Promise<string> => {
+  const key = `${gitDir}\0${typeof content === 'string' ? content : Buffer.from(content).toString('base64')}`;
+  let oid = blobs.get(key);
+  if (oid === undefined) {
+    oid = gitIn(gitDir, ['hash-object', '-w', '--stdin'], content);
+    blobs.set(key, oid);
+  }
+  return oid;
+};
 
 /** Writes the tree (and everything in it) and returns its oid. */
 export const writeTree = async (gitDir: string, entries: HostileEntries): Promise<string> => {
