@@ -8,7 +8,6 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
@@ -31,68 +30,34 @@ import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
-import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { localContext, type SqsHandler } from '../../shared/adapters/local/event-source.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { type AwsSettings, readRenderLimits } from '../../shared/config/env.ts';
-import type { RepoCatalog } from '../../shared/core/repos.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import type {
-  AgentDispatcher,
-  BundleSigner,
-  BundleVerifier,
-  Clock,
-  ClusterClient,
-  GitProvider,
-  GitSource,
-  GitWriter,
-  ManifestRenderer,
-  PullRequestOpener,
-} from '../../shared/ports/index.ts';
+import type { AgentDispatcher } from '../../shared/ports/index.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
+import { directoryClusters, type HostOptions } from './host.ts';
 
 export type { AwsPipelineResources };
 
-export interface AwsPipelineOptions {
+export interface AwsPipelineOptions extends HostOptions {
   /** The emulator (or account) to run on; `endpoint` is normally set. */
   readonly aws: AwsSettings;
   /** Prefix of every bus, queue, bucket and secret this creates. @default 'sluice-dev' */
   readonly prefix?: string;
-  readonly git: GitSource;
   /** Directory targets live under `<targetsDir>/<target>` unless `cluster` is given. */
   readonly targetsDir: string;
-  readonly cluster?: (target: string) => ClusterClient;
-  readonly renderer?: ManifestRenderer;
   /** Plan queue delivery delay: pushes to one branch within it become one plan. @default 1 */
   readonly coalesceSeconds?: number;
   /** Every event on the bus, as it is delivered to the events queue (for printing). */
   readonly onEvent?: (event: Envelope) => void;
   readonly log?: (line: string) => void;
-  readonly clock?: Clock;
-  /**
-   * Rollback: the clone URL of a repository named in events. @default the URL its pushes carried
-   * through this pipeline since it started
-   */
-  readonly repoUrl?: (repo: string) => string;
-  /** Writes rollback reverts. @default an anonymous isomorphic-git writer, cached under the OS temp folder */
-  readonly writer?: GitWriter;
-  /** Opens the pull request of a rollback in review mode. @default none (Revert Failed says so) */
-  readonly pullRequests?: PullRequestOpener;
-  /** Signs what dispatch and rollback hand to agents; agents refuse anything else. @default a per-process key */
-  readonly signing?: { signer: BundleSigner; verifier: BundleVerifier };
-  /** Commit statuses back to the Git provider. @default none */
-  readonly provider?: GitProvider;
-  readonly logger?: Logger;
-  /** Where the handlers' EMF metrics go. @default nowhere */
-  readonly metricsSink?: (emf: Readonly<Record<string, unknown>>) => void;
   /** Where rendered output is cached. @default a folder under the OS temp folder */
   readonly renderCacheDir?: string;
-  /** The repos and branches that may deploy (plan and ingest refuse others). @default every repo's main */
-  readonly repos?: RepoCatalog;
 }
 
 export interface AwsPipeline {
@@ -153,17 +118,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     );
   };
 
-  const clusters = new Map<string, ClusterClient>();
-  const cluster =
-    options.cluster ??
-    ((target: string) => {
-      let client = clusters.get(target);
-      if (client === undefined) {
-        client = new DirectoryCluster(`${options.targetsDir}/${target}`);
-        clusters.set(target, client);
-      }
-      return client;
-    });
+  const cluster = options.cluster ?? directoryClusters(options.targetsDir);
 
   // A region's agent queue is created, and drained here, the first time work is sent to it.
   const agentQueues = new Map<string, Promise<string>>();

@@ -1,10 +1,8 @@
 import { join } from 'node:path';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { keyedLock } from '../../shared/adapters/keyed-lock.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { localDeadLetters } from '../../shared/adapters/local/dead-letters.ts';
-import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { type Consumer, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
@@ -16,59 +14,27 @@ import { createToolRenderer } from '../../shared/adapters/render-tools/tool-rend
 import { safeJoin } from '../../shared/adapters/safe-path.ts';
 import { readRenderLimits } from '../../shared/config/env.ts';
 import type { TrustDeps } from '../../shared/core/provenance.ts';
-import { cloneUrlOf, type RepoCatalog } from '../../shared/core/repos.ts';
+import { cloneUrlOf } from '../../shared/core/repos.ts';
 import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import type {
-  AgentDispatcher,
-  BundleSigner,
-  BundleStore,
-  BundleVerifier,
-  Clock,
-  ClusterClient,
-  GitProvider,
-  GitSource,
-  GitWriter,
-  ManifestRenderer,
-  PullRequestOpener,
-  SecretStore,
-} from '../../shared/ports/index.ts';
+import type { AgentDispatcher, BundleStore, SecretStore } from '../../shared/ports/index.ts';
 import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
+import { directoryClusters, type HostOptions } from './host.ts';
 
-export interface LocalPipelineOptions {
-  /** Signs what dispatch hands to agents; agents refuse anything else. A per-process key by default. */
-  readonly signing?: { signer: BundleSigner; verifier: BundleVerifier };
+export interface LocalPipelineOptions extends HostOptions {
   readonly workdir: string;
-  readonly git: GitSource;
   readonly secrets: SecretStore;
-  readonly clock?: Clock;
   /**
    * How long a push waits on the plan queue before it is planned. Pushes to one branch that
    * arrive within this window collapse into one plan of the newest (the older are superseded).
    */
   readonly coalesceMs?: number;
   readonly bundles?: BundleStore;
-  /** kubectl kustomize / helm template (default: the layer's binaries, unpacked on first use). */
-  readonly renderer?: ManifestRenderer;
-  /** The cluster client for a target; directories under `<workdir>/targets/<name>` by default. */
-  readonly cluster?: (target: string) => ClusterClient;
-  readonly logger?: Logger;
   readonly retryDelayMs?: number;
-  /** Commit statuses back to the Git provider (pending at plan, the outcome at report). */
-  readonly provider?: GitProvider;
-  /** Rollback: writes the revert into the config repo, and opens the PR in review mode. */
-  readonly writer?: GitWriter;
-  readonly pullRequests?: PullRequestOpener;
-  /** The clone URL of a repository named in events (`local/fleet`); rollback reads sluice.yaml there. */
-  readonly repoUrl?: (repo: string) => string;
-  /** The repos and branches that deploy (`sluice dev`: its own repo, on --branch). @default only main of each pushed repo */
-  readonly repos?: RepoCatalog;
   /** Bounds of the in-memory webhook dedupe (SLUICE_DEDUPE_*). @default 50,000 claims, one day each */
   readonly dedupe?: { readonly maxEntries?: number; readonly maxTtlSeconds?: number };
-  /** Where the handlers' EMF metrics go. @default nowhere */
-  readonly metricsSink?: (emf: Readonly<Record<string, unknown>>) => void;
   /**
    * The webhook secrets of a repo with none of its own in `secrets` (`sluice dev`'s secret). A
    * repo's own (`sluice webhook register`) is looked up in `secrets` as by the deployed ingest.
@@ -116,16 +82,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
   const bundles = options.bundles ?? new FileBundleStore(paths.bundles);
   // A target name comes from sluice.yaml: safeJoin refuses one that would leave targets/.
   const targetDir = (target: string) => safeJoin(paths.targets, target);
-  const clusters = new Map<string, ClusterClient>();
-  const cluster =
-    options.cluster ??
-    ((target: string) => {
-      const existing = clusters.get(target);
-      if (existing) return existing;
-      const created = new DirectoryCluster(targetDir(target));
-      clusters.set(target, created);
-      return created;
-    });
+  const cluster = options.cluster ?? directoryClusters(paths.targets);
 
   const queues = new Map<string, LocalQueue>();
   const deadLetters = new Map<string, LocalQueue>();
