@@ -16,8 +16,9 @@ import {
 } from '../schemas/config.ts';
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
-import { KubeYamlScalarError, resolveKubeDocument } from './kube-yaml.ts';
+import { KubeYamlScalarError, resolveKubeDocument, resolveKubeScalar } from './kube-yaml.ts';
 import { applyStage, generatedName, hookOf } from './render/hooks.ts';
+import { fluxSubstitute } from './render/substitute.ts';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-limits.ts';
 
 export { DEFAULT_RENDER_LIMITS, type RenderLimits };
@@ -156,7 +157,7 @@ const basename = (file: string): string => file.slice(file.lastIndexOf('/') + 1)
 
 const isManifest = (file: string): boolean => {
   const name = basename(file);
-  return /\.ya?ml$/i.test(name) && !/^kustomization\.ya?ml$/i.test(name);
+  return /\.(ya?ml|json)$/i.test(name) && !/^kustomization\.ya?ml$/i.test(name);
 };
 
 const listManifests = async (tree: SourceTree, dir: string): Promise<string[]> => {
@@ -182,12 +183,21 @@ const isMapping = (value: unknown): value is JsonMap =>
 const PLACEHOLDER = /\$\{((?:values|target)\.[^}\s]*)\}/g;
 const WHOLE_PLACEHOLDER = /^\$\{((?:values|target)\.[^}\s]*)\}$/;
 
-/** Placeholder name → value: `values.KEY` from the environment, `target.*` for targetValues apps. */
-type Vars = Readonly<Record<string, string | number | boolean>>;
+/** Where a spec's Flux-style `substitute` variables ride along with the placeholders. */
+const FLUX = Symbol('flux substitute');
+
+/**
+ * Placeholder name → value: `values.KEY` from the environment, `target.*` for targetValues apps;
+ * under FLUX the app's `substitute` variables, when it opted in (render/substitute.ts).
+ */
+type Vars = Readonly<Record<string, string | number | boolean>> & {
+  readonly [FLUX]?: Readonly<Record<string, string>>;
+};
 
 /** The placeholders a spec provides: `values.KEY`, and `target.name|region|cloud|cluster|labels.KEY`. */
-export const placeholderVars = (spec: RenderSpec): Record<string, string | number | boolean> => {
-  const vars: Record<string, string | number | boolean> = {};
+export const placeholderVars = (spec: RenderSpec): Vars => {
+  const vars: Record<string, string | number | boolean> & { [FLUX]?: Record<string, string> } = {};
+  if (spec.substitute) vars[FLUX] = spec.substitute;
   for (const [k, v] of Object.entries(spec.values)) vars[`values.${k}`] = v;
   const t = spec.target;
   if (t) {
@@ -244,6 +254,22 @@ const substitute = (
       const whole = WHOLE_PLACEHOLDER.exec(text);
       if (whole && node.type === Scalar.PLAIN) node.value = lookup(whole[1]!);
       else node.value = text.replace(PLACEHOLDER, (_, name: string) => String(lookup(name)));
+      const flux = vars[FLUX];
+      if (flux && typeof node.value === 'string') {
+        const substituted = fluxSubstitute(node.value, flux, (name) => {
+          const line = node.range ? lineOf(node.range[0]) : undefined;
+          throw new RenderError(
+            where(file, line),
+            `variable "\${${name}}" has no value and no default`,
+            `add ${name} to the app's substitute: in sluice.yaml, write \${${name}:=default}, or escape it as $\${${name}} to keep it literal`,
+            { variable: name },
+          );
+        });
+        // Flux substitutes text and reads it again: an unquoted `${REPLICAS}` becomes a number.
+        if (substituted !== node.value) {
+          node.value = node.type === Scalar.PLAIN ? resolveKubeScalar(substituted) : substituted;
+        }
+      }
     },
   });
 };
@@ -322,10 +348,31 @@ const parseDocuments = (
         'each YAML document must be one Kubernetes object (apiVersion, kind, metadata); split lists into documents separated by ---',
       );
     }
-    checkObject(raw, file, line);
-    out.push({ object: raw as unknown as KubeObject, file, line });
+    for (const object of flattenList(raw, where(file, line))) {
+      checkObject(object, file, line);
+      out.push({ object: object as unknown as KubeObject, file, line });
+    }
   }
   return out;
+};
+
+/**
+ * `kind: List` and the typed lists (`ConfigMapList`, …) with `items`, as `kubectl get -o yaml`
+ * writes them: kubectl applies their items, so Sluice renders the items, lists within lists too.
+ */
+const flattenList = (object: JsonMap, at: string): JsonMap[] => {
+  const kind = object.kind;
+  if (typeof kind !== 'string' || !kind.endsWith('List') || !Array.isArray(object.items)) return [object];
+  return object.items.flatMap((item, i) => {
+    if (!isMapping(item)) {
+      throw new RenderError(
+        at,
+        `${kind} item ${i} is a ${Array.isArray(item) ? 'list' : typeof item}, not an object`,
+        'make every entry of items a Kubernetes object (apiVersion, kind, metadata)',
+      );
+    }
+    return flattenList(item, at);
+  });
 };
 
 const checkObject = (object: JsonMap, file: string, line: number | undefined): void => {
@@ -459,19 +506,107 @@ export const normaliseKeys = (value: Json): Json => {
 // ---------------------------------------------------------------------------------------------
 // the use case
 
-const applyNamespace = (object: KubeObject, namespace: string | undefined): KubeObject => {
+const applyNamespace = (
+  object: KubeObject,
+  namespace: string | undefined,
+  clusterKinds: ReadonlySet<string>,
+): KubeObject => {
   if (!namespace || object.metadata.namespace || isClusterScoped(object.kind)) return object;
+  if (clusterKinds.has(`${groupOf(object.apiVersion)}/${object.kind}`)) return object;
   return { ...object, metadata: { ...object.metadata, namespace } };
+};
+
+/** Groups whose kinds the API server serves itself: only CRDs can make another group's kind cluster-scoped. */
+const isBuiltinGroup = (group: string): boolean => !group.includes('.') || group.endsWith('.k8s.io');
+
+const crdClusterKinds = (objects: Iterable<unknown>, into: Set<string>): void => {
+  for (const o of objects) {
+    if (!isMapping(o) || o.kind !== 'CustomResourceDefinition' || !isMapping(o.spec)) continue;
+    const { group, names, scope } = o.spec;
+    if (
+      scope === 'Cluster' &&
+      typeof group === 'string' &&
+      isMapping(names) &&
+      typeof names.kind === 'string'
+    ) {
+      into.add(`${group}/${names.kind}`);
+    }
+  }
+};
+
+const repoCrdScans = new WeakMap<SourceTree, Promise<Set<string>>>();
+
+/**
+ * The cluster-scoped custom kinds (`group/Kind`) declared by CRDs anywhere in the repository:
+ * read once per checkout, and only when an app needs it. A CRD's scope cannot change once it is
+ * served, so render-cache entries keyed by the app's own inputs stay true.
+ */
+const repoClusterKinds = (tree: SourceTree, limits: RenderLimits): Promise<Set<string>> => {
+  let scan = repoCrdScans.get(tree);
+  if (!scan) {
+    scan = (async () => {
+      const kinds = new Set<string>();
+      const files = (await tree.list('.').catch(() => [] as string[])).filter(isManifest);
+      for (const file of files) {
+        const text = await tree.read(file);
+        if (text === undefined || Buffer.byteLength(text) > limits.maxFileBytes) continue;
+        if (!/CustomResourceDefinition/.test(text) || !/scope:\s*["']?Cluster/.test(text)) continue;
+        try {
+          crdClusterKinds(
+            parseAllDocuments(text).map((d) =>
+              d.errors.length ? undefined : d.toJS({ maxAliasCount: limits.maxAliasCount }),
+            ),
+            kinds,
+          );
+        } catch {
+          // a template or broken file: not a CRD this scan can read
+        }
+      }
+      return kinds;
+    })();
+    repoCrdScans.set(tree, scan);
+  }
+  return scan;
+};
+
+/**
+ * The custom kinds of this render that must not get the app's namespace: from the CRDs it
+ * renders itself and, when one of its custom kinds is still unknown, from the repository's CRDs.
+ */
+const clusterKindsFor = async (
+  tree: SourceTree,
+  parsed: readonly Parsed[],
+  spec: RenderSpec,
+  limits: RenderLimits,
+): Promise<Set<string>> => {
+  const kinds = new Set<string>();
+  if (!spec.namespace) return kinds;
+  crdClusterKinds(
+    parsed.map((p) => p.object),
+    kinds,
+  );
+  const unknown = parsed.some(({ object }) => {
+    const group = groupOf(object.apiVersion);
+    return (
+      !object.metadata.namespace &&
+      !isBuiltinGroup(group) &&
+      !isClusterScoped(object.kind) &&
+      !kinds.has(`${group}/${object.kind}`)
+    );
+  });
+  if (unknown) for (const kind of await repoClusterKinds(tree, limits)) kinds.add(kind);
+  return kinds;
 };
 
 /** Indexes objects by identity, applying the app namespace; a second definition is an error. */
 const indexObjects = (
   parsedObjects: Iterable<Parsed>,
   spec: RenderSpec,
+  clusterKinds: ReadonlySet<string>,
   into = new Map<string, Parsed>(),
 ) => {
   for (const parsed of parsedObjects) {
-    parsed.object = applyNamespace(parsed.object, spec.namespace);
+    parsed.object = applyNamespace(parsed.object, spec.namespace, clusterKinds);
     const id = identityOf(parsed.object);
     const previous = into.get(id);
     if (previous) {
@@ -493,14 +628,14 @@ const readAll = async (
   spec: RenderSpec,
   limits: RenderLimits,
 ): Promise<Map<string, Parsed>> => {
-  const byIdentity = new Map<string, Parsed>();
   const vars = placeholderVars(spec);
+  const parsed: Parsed[] = [];
   for (const file of files) {
     const text = await tree.read(file);
     if (text === undefined) continue; // listed but gone: the tree changed under us; nothing to render
-    indexObjects(parseFile(text, file, vars, limits), spec, byIdentity);
+    parsed.push(...parseFile(text, file, vars, limits));
   }
-  return byIdentity;
+  return indexObjects(parsed, spec, await clusterKindsFor(tree, parsed, spec, limits));
 };
 
 /**
@@ -972,10 +1107,8 @@ const renderKustomize = async (
   const file = (await kustomizationIn(tree, dir))?.file ?? joinPath(dir, 'kustomization.yaml');
   const result = await needTools(renderer, file, 'kustomize').kustomize({ root: tree.root, dir, inputs });
   if (!result.ok) throw toolFailure(file, 'kustomize', result);
-  const objects = indexObjects(
-    parseFile(result.stdout, file, placeholderVars(spec), outputLimits(limits), false),
-    spec,
-  );
+  const parsed = parseFile(result.stdout, file, placeholderVars(spec), outputLimits(limits), false);
+  const objects = indexObjects(parsed, spec, await clusterKindsFor(tree, parsed, spec, limits));
   return finish(
     [...objects.values()].map((p) => ({ object: p.object, file: p.file })),
     spec,
@@ -1016,7 +1149,12 @@ const renderHelm = async (
       parsed.push(...parseFile(chunk, at, undefined, outputLimits(limits), false));
     }
     return finish(
-      [...indexObjects(parsed, spec).values()].map((p) => ({ object: p.object, file: p.file })),
+      [...indexObjects(parsed, spec, await clusterKindsFor(tree, parsed, spec, limits)).values()].map(
+        (p) => ({
+          object: p.object,
+          file: p.file,
+        }),
+      ),
       spec,
       limits,
       file,
@@ -1116,6 +1254,7 @@ export const renderSpecForEnvironment = (
     ...(app.kind === undefined ? {} : { kind: app.kind }),
     ...(app.helm === undefined ? {} : { helm: { ...app.helm } }),
     ...(env?.valueFiles.length ? { valueFiles: [...env.valueFiles] } : {}),
+    ...(app.substitute === undefined ? {} : { substitute: sortedRecord(app.substitute) }),
   };
 };
 

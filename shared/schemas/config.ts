@@ -208,6 +208,8 @@ export const appSchema = z
     helm: helmSchema.optional(),
     /** Pass the target's name, region, cloud, cluster and labels to the manifests (one render per target). */
     targetValues: z.boolean().default(false),
+    /** Flux-style post-build substitution of `${VAR}` / `${VAR:=default}` in the rendered manifests (docs/rendering.md). */
+    substitute: z.record(z.string().regex(/^[_a-zA-Z][_a-zA-Z0-9]*$/), z.string()).optional(),
     /** Directory under `path` holding the shared manifests when the app has overlays. */
     base: repoPath.optional(),
     /** Target label whose value picks the environment; `env` unless set. */

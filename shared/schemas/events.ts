@@ -68,6 +68,8 @@ export const renderSpec = z.object({
     .optional(),
   /** Helm values files, relative to the app path, in layering order. */
   valueFiles: z.array(z.string().min(1)).optional(),
+  /** Flux-style post-build variables (`${VAR}`, `${VAR:=default}`); absent: `${VAR}` stays literal. */
+  substitute: z.record(z.string(), z.string()).optional(),
   /** Present only for apps with targetValues: the target this render is for. */
   target: z
     .object({
