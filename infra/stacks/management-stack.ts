@@ -295,9 +295,8 @@ export class ManagementStack extends Stack {
       })
         .bindBundles(this.bucket, spec.bucket)
         .bindQueue(consumer.queue, { batchSize: spec.batchSize });
-      // Every stage gets the bus from the composition root, report too (it reads SLUICE_BUS_NAME at
-      // cold start even though it publishes nothing).
-      fn.bindBus(this.bus);
+      // Report publishes nothing (its entry point builds no bus), so it may not PutEvents.
+      if (route.fn !== 'report') fn.bindBus(this.bus);
       if (spec.git || spec.gitToken) fn.bindSecret('gitSecret', gitSecret);
       if (route.fn === 'render') fn.bindKubectl(kubectl);
       if (route.fn === 'plan') fn.addEnvironment(SLUICE_ENV.repos, repos);
