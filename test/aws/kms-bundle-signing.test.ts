@@ -1,9 +1,9 @@
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { KmsBundleSigner, KmsBundleVerifier } from '../../shared/adapters/aws/kms-bundle-signing.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
-import { aws } from './support.ts';
+import { aws, uniqueName } from './support.ts';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -30,5 +30,21 @@ describe('KmsBundleSigner and KmsBundleVerifier (LocalStack KMS)', () => {
     expect(await verifier.verify(digest('a'), local)).toBe(false);
     // AND a signature claiming the KMS key's id in another algorithm
     expect(await verifier.verify(digest('a'), { ...signature, algorithm: 'ed25519' })).toBe(false);
+  }, 60_000);
+
+  it('lets an agent find the key by its alias ARN, as the regional stacks name it', async () => {
+    // GIVEN a signing key with an alias, and a bundle signed by dispatch with the key's ARN
+    const kms = new KMSClient(clientConfig(aws()));
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }),
+    );
+    const alias = `alias/${uniqueName('sluice-signing')}`;
+    await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata!.KeyId! }));
+    const signature = await new KmsBundleSigner({ keyId: KeyMetadata!.Arn!, aws: aws() }).sign(digest('c'));
+    // WHEN an agent verifies with the alias ARN (SLUICE_SIGNING_KEY)
+    const aliasArn = KeyMetadata!.Arn!.replace(/:key\/.*$/, `:${alias}`);
+    const verifier = new KmsBundleVerifier({ keyId: aliasArn, aws: aws() });
+    // THEN the key ids agree and the signature verifies
+    expect(await verifier.verify(digest('c'), signature)).toBe(true);
   }, 60_000);
 });
