@@ -8,8 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { checkTrustPolicy } from '../shared/core/provenance.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { type DeployRepoInput, deployReposSchema } from '../shared/schemas/repos.ts';
+import { type TrustPolicy, trustPolicySchema } from '../shared/schemas/trust.ts';
 
 const ACCOUNT = 'must be a 12-digit AWS account id in quotes, e.g. "111111111111"';
 const account = z.string({ error: ACCOUNT }).regex(/^\d{12}$/, ACCOUNT);
@@ -70,6 +72,11 @@ const managementSchema = z.strictObject({
    * `repoUrls` entries not listed here count too, deploying `main`.
    */
   repos: deployReposSchema.default([]),
+  /**
+   * The trust policy (docs/provenance.md): which signers may deploy to which targets. The plan
+   * function verifies commit signatures against it; absent, nothing is verified.
+   */
+  trust: trustPolicySchema.optional(),
   /** Alarm subscribers; alarms of every stack reach them through the management topic. */
   alerts: alertsSchema.prefault({}),
 });
@@ -230,6 +237,9 @@ export const validateDeployConfig = (
     );
   }
   const config = parsed.data;
+  if (config.management.trust) {
+    checkTrustPolicy(config.management.trust, source, `${keyPath(['management', 'trust'])}.`);
+  }
   config.management.repos.forEach((repo, i) => {
     const first = config.management.repos.findIndex((r) => r.name === repo.name);
     if (first !== i) {
@@ -306,6 +316,26 @@ export const deployRepos = (management: ManagementConfig): DeployRepoInput[] => 
     .filter(([name]) => !management.repos.some((r) => r.name === name))
     .map(([name, url]) => ({ name, url })),
 ];
+
+/** Lambda caps a function's environment at 4 KB; the trust policy must leave room for the rest. */
+export const MAX_TRUST_POLICY_BYTES = 3072;
+
+/**
+ * `management.trust` as the plan function receives it (SLUICE_TRUST_POLICY, compact JSON), or a
+ * ConfigError when it would not fit the function's environment.
+ */
+export const trustPolicyEnv = (trust: TrustPolicy): string => {
+  const json = JSON.stringify(trust);
+  if (Buffer.byteLength(json) > MAX_TRUST_POLICY_BYTES) {
+    throw new ConfigError(
+      'sluice.deploy.yaml',
+      'management.trust',
+      `is ${Buffer.byteLength(json)} bytes as JSON, over the ${MAX_TRUST_POLICY_BYTES} that fit in the plan function's environment`,
+      'use Ed25519 keys (SSH or OpenPGP), which are a few hundred bytes each, and list fewer signers',
+    );
+  }
+  return json;
+};
 
 /** A regional stack's name: one per account/region. */
 export const regionalStackName = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>

@@ -22,7 +22,7 @@ import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
 import { agentQueueName, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
-import { deployRepos, type ManagementConfig, type RegionalConfig } from '../config.ts';
+import { deployRepos, type ManagementConfig, type RegionalConfig, trustPolicyEnv } from '../config.ts';
 import { Alerts, pipelineMetric } from '../constructs/alerting.ts';
 import { ConsumerQueue, deadLetterQueue } from '../constructs/consumer-queue.ts';
 import {
@@ -299,7 +299,10 @@ export class ManagementStack extends Stack {
       if (route.fn !== 'report') fn.bindBus(this.bus);
       if (spec.git || spec.gitToken) fn.bindSecret('gitSecret', gitSecret);
       if (route.fn === 'render') fn.bindKubectl(kubectl);
-      if (route.fn === 'plan') fn.addEnvironment(SLUICE_ENV.repos, repos);
+      if (route.fn === 'plan') {
+        fn.addEnvironment(SLUICE_ENV.repos, repos);
+        if (config.trust) fn.addEnvironment(SLUICE_ENV.trust, trustPolicyEnv(config.trust));
+      }
       if (route.fn === 'dispatch') {
         fn.bindBundleSigner(signingKey);
         fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));

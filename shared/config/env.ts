@@ -3,6 +3,7 @@
  * so a missing or malformed variable fails at start-up with a message naming it and the fix.
  */
 import { z } from 'zod';
+import { checkTrustPolicy } from '../core/provenance.ts';
 import {
   DEFAULT_RENDER_LIMITS,
   DEFAULT_TOOL_LIMITS,
@@ -14,6 +15,7 @@ import { cloneUrlOf, type RepoCatalog, repoCatalog } from '../core/repos.ts';
 import { ConfigError } from '../errors.ts';
 import type { SecretStore } from '../ports/index.ts';
 import { deployReposSchema } from '../schemas/repos.ts';
+import { type TrustPolicy, trustPolicySchema } from '../schemas/trust.ts';
 
 export interface AwsSettings {
   readonly region: string;
@@ -112,6 +114,11 @@ export const SLUICE_ENV = {
    * with it, agents verify against its public key.
    */
   signingKey: 'SLUICE_SIGNING_KEY',
+  /**
+   * JSON of sluice.deploy.yaml `management.trust` (docs/provenance.md): plan checks commit
+   * signatures against it. Unset: nothing is verified.
+   */
+  trust: 'SLUICE_TRUST_POLICY',
 } as const;
 
 const agentQueuesSchema = z.object({
@@ -172,6 +179,19 @@ const legacyRepoUrls = (env: Env): Readonly<Record<string, string>> =>
     repoUrlsSchema,
     'set it to {"<owner/name>":"<clone url>"} (management.repoUrls in sluice.deploy.yaml)',
   );
+
+/** The trust policy plan enforces (SLUICE_TRUST_POLICY), or undefined when none is configured. */
+export const readTrustPolicy = (env: Env = process.env): TrustPolicy | undefined => {
+  const raw = env[SLUICE_ENV.trust]?.trim();
+  if (!raw) return undefined;
+  const policy = parseJsonSetting(
+    SLUICE_ENV.trust,
+    raw,
+    trustPolicySchema,
+    'set management.trust in sluice.deploy.yaml and deploy again (docs/provenance.md)',
+  );
+  return checkTrustPolicy(policy, `environment ${SLUICE_ENV.trust}`);
+};
 
 /**
  * The repos that may deploy, with their clone URLs and deploy branches: SLUICE_REPOS, plus every

@@ -39,14 +39,20 @@ export const MAX_COMMITS_CHECKED = 200;
  * Parses a trust policy file. Beyond the schema, every name a rule lists must be a signer, and
  * names are unique; each error names the field (`rules[0].signers[1]`) and the fix.
  */
-export const parseTrustPolicy = (text: string, file: string): TrustPolicy => {
-  const policy = parseYamlWith(trustPolicySchema, text, file);
+export const parseTrustPolicy = (text: string, file: string): TrustPolicy =>
+  checkTrustPolicy(parseYamlWith(trustPolicySchema, text, file), file);
+
+/**
+ * What the schema cannot say: names are unique and every rule's signer is listed. `prefix` puts
+ * the policy inside a larger file (`management.trust.` in sluice.deploy.yaml).
+ */
+export const checkTrustPolicy = (policy: TrustPolicy, file: string, prefix = ''): TrustPolicy => {
   const names = policy.signers.map((s) => s.name);
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i) {
       throw new ConfigError(
         file,
-        `signers[${i}].name`,
+        `${prefix}signers[${i}].name`,
         `signer "${name}" is listed twice`,
         'give each signer a unique name',
       );
@@ -57,7 +63,7 @@ export const parseTrustPolicy = (text: string, file: string): TrustPolicy => {
       if (!names.includes(name)) {
         throw new ConfigError(
           file,
-          `rules[${i}].signers[${j}]`,
+          `${prefix}rules[${i}].signers[${j}]`,
           `"${name}" is not a signer of this file`,
           `add a signer named "${name}" under signers, or use one of ${names.map((n) => `"${n}"`).join(', ')}`,
         );

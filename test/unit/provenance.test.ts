@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { trustPolicyEnv, validateDeployConfig } from '../../infra/config.ts';
+import { readTrustPolicy, SLUICE_ENV } from '../../shared/config/env.ts';
 import { judgeSignature, parseTrustPolicy, ruleFor } from '../../shared/core/provenance.ts';
 import type { TargetConfig } from '../../shared/schemas/config.ts';
 
@@ -166,5 +168,39 @@ describe('judgeSignature', () => {
     expect(
       judgeSignature({ status: 'valid', signer: 'alice', fingerprint: 'x' }, COMMIT, 'lab-1', undefined),
     ).toMatchObject({ reason: 'no-trust-rule' });
+  });
+});
+
+describe('the deployment config trust (management.trust → SLUICE_TRUST_POLICY)', () => {
+  const management = { account: '111111111111', region: 'us-east-1' };
+  const policy = parseTrustPolicy(POLICY, 'trust.yaml');
+
+  it('is validated with sluice.deploy.yaml and reaches the plan function as JSON it reads back', () => {
+    // GIVEN a deploy config with the trust policy of the issue
+    const config = validateDeployConfig(
+      { management: { ...management, trust: policy } },
+      'sluice.deploy.yaml',
+    );
+    // WHEN it is put in the plan function's environment and read at cold start
+    const env = { [SLUICE_ENV.trust]: trustPolicyEnv(config.management.trust!) };
+    // THEN plan enforces the same policy
+    expect(readTrustPolicy(env)).toEqual(policy);
+    expect(readTrustPolicy({})).toBeUndefined();
+  });
+
+  it('refuses a rule naming an unknown signer, naming the key in the deploy config', () => {
+    const bad = { ...policy, rules: [{ ...policy.rules[0]!, signers: ['bob'] }] };
+    expect(() =>
+      validateDeployConfig({ management: { ...management, trust: bad } }, 'sluice.deploy.yaml'),
+    ).toThrow(/management\.trust\.rules\[0\]\.signers\[0\]: "bob" is not a signer/);
+  });
+
+  it('refuses a policy too large for the function environment, with the fix', () => {
+    const big = { ...policy, signers: Array.from({ length: 40 }, (_, i) => ({ name: `s${i}`, ssh: ALICE })) };
+    expect(() => trustPolicyEnv(big)).toThrow(/management\.trust: is \d+ bytes as JSON, over the 3072/);
+  });
+
+  it('refuses a bad SLUICE_TRUST_POLICY at cold start, naming the setting', () => {
+    expect(() => readTrustPolicy({ [SLUICE_ENV.trust]: '{"signers":[]}' })).toThrow(/SLUICE_TRUST_POLICY/);
   });
 });

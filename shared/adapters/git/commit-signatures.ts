@@ -18,7 +18,7 @@ import * as openpgp from 'openpgp';
 import { parseTrustPolicy, type TrustDeps } from '../../core/provenance.ts';
 import { ConfigError } from '../../errors.ts';
 import type { CommitSignature, CommitVerifier } from '../../ports/index.ts';
-import type { TrustSigner } from '../../schemas/trust.ts';
+import type { TrustPolicy, TrustSigner } from '../../schemas/trust.ts';
 import type { LocalGitObjects } from './git-source.ts';
 
 /** What a trust policy's signer becomes once its key is parsed. */
@@ -366,6 +366,15 @@ export const loadTrustPolicy = async (
       );
     }
   }
-  const policy = parseTrustPolicy(content, file);
-  return { policy, verifier: await createCommitVerifier({ objects, signers: policy.signers, file }) };
+  return trustFromPolicy(parseTrustPolicy(content, file), objects, file);
 };
+
+/** What plan enforces, from a policy already read (the deployed plan's SLUICE_TRUST_POLICY). */
+export const trustFromPolicy = async (
+  policy: TrustPolicy,
+  objects: LocalGitObjects,
+  file: string,
+): Promise<TrustDeps> => ({
+  policy,
+  verifier: await createCommitVerifier({ objects, signers: policy.signers, file }),
+});
