@@ -21,11 +21,7 @@ import {
   ZERO_SHA,
 } from '../../shared/adapters/local/git-server.ts';
 import { startIngestServer } from '../../shared/adapters/local/ingest-server.ts';
-import {
-  MemoryIdempotencyStore,
-  MemorySecretStore,
-  systemClock,
-} from '../../shared/adapters/local/memory.ts';
+import { MemorySecretStore } from '../../shared/adapters/local/memory.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
 import type { BundleStore, ClusterClient, GitSource, Ledger, SecretStore } from '../../shared/ports/index.ts';
@@ -158,22 +154,14 @@ export const startFleet = async (options: FleetOptions): Promise<Fleet> => {
     logger: options.logger ?? new Logger({ serviceName: 'sluice-bench', logLevel: 'SILENT' }),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.bundles ? { bundles: options.bundles } : {}),
+    sharedWebhookSecrets: async () => [webhookSecret],
   });
   if (options.onEvent) pipeline.bus.subscribe(options.onEvent);
-  const deliveries = new MemoryIdempotencyStore();
+  // The ingest the pipeline's composition root builds, as `sluice dev` runs it.
+  const ingestDeps = pipeline.pipeline.ingestDeps();
   const ingest = await startIngestServer({
     port: 0,
-    ingest: (request) =>
-      ingestWebhook(
-        {
-          bus: pipeline.bus,
-          deliveries,
-          clock: systemClock,
-          webhookSecrets: async () => [webhookSecret],
-          newTraceId: randomUUID,
-        },
-        request,
-      ),
+    ingest: (request) => ingestWebhook(ingestDeps, request),
   });
   const webhookUrl = `${ingest.url}/webhooks/github`;
   let git = await startGitServer({ root: paths.repos, port: 0 });
