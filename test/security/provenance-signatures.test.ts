@@ -7,15 +7,9 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReleaseRejected } from '../../shared/schemas/events.ts';
-import {
-  dropKeys,
-  makeKeys,
-  type SigningKeys,
-  startTrustedDev,
-  type TrustedDev,
-} from './provenance-support.ts';
+import { useTrustedDev } from './provenance-support.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve(import.meta.dirname, '../../bin/sluice.mjs');
@@ -35,49 +29,42 @@ interface StatusRow {
 }
 
 describe('commit signatures at plan time (sluice dev --trust, head mode)', () => {
-  let keys: SigningKeys;
-  let t: TrustedDev;
-  beforeAll(async () => {
-    keys = await makeKeys();
-    t = await startTrustedDev(keys, 'head');
-  }, 120_000);
-  afterAll(async () => {
-    await t?.stop();
-    await dropKeys(keys);
-  });
+  const ctx = useTrustedDev('head');
 
-  const workdir = () => path.join(t.workdir, 'dev');
+  const workdir = () => path.join(ctx.t.workdir, 'dev');
   const deployedAt = async (commit: string) => {
-    const records = await t.dev.pipeline.ledger.listDeployments();
+    const records = await ctx.t.dev.pipeline.ledger.listDeployments();
     return records
       .filter((r) => r.app === 'metrics-agent' && r.commit === commit && r.state === 'Healthy')
       .map((r) => r.target)
       .sort();
   };
   const rejected = (commit: string) =>
-    t.events('Release Rejected', commit).map((e) => e.detail as ReleaseRejected);
+    ctx.t.events('Release Rejected', commit).map((e) => e.detail as ReleaseRejected);
   const status = async () =>
     (
       JSON.parse(await sluice('status', '--workdir', workdir(), '--app', 'metrics-agent', '--json')) as {
         deployments: StatusRow[];
       }
     ).deployments;
-  const statuses = (commit: string) => t.dev.statuses.statuses('local/fleet', commit);
+  const statuses = (commit: string) => ctx.t.dev.statuses.statuses('local/fleet', commit);
 
   it('refuses the unsigned seed commit everywhere: no trust, no deployment', async () => {
     // GIVEN `sluice dev --trust` started on the example fleet, whose seed commit is not signed
     // THEN nothing was deployed and the plan says why
-    expect(await t.dev.pipeline.ledger.listDeployments()).toEqual([]);
-    const skipped = t.events('Release Skipped').map((e) => e.detail as { reason: string; message: string });
+    expect(await ctx.t.dev.pipeline.ledger.listDeployments()).toEqual([]);
+    const skipped = ctx.t
+      .events('Release Skipped')
+      .map((e) => e.detail as { reason: string; message: string });
     expect(skipped.at(-1)).toMatchObject({ reason: 'untrusted' });
     expect(skipped.at(-1)?.message).toMatch(/unsigned commit/);
   });
 
   it('deploys a commit signed with gpg by release-bot to every target', async () => {
     // WHEN release-bot signs a change of the metrics-agent (every target) with `git commit -S` (gpg)
-    const commit = await t.push(await t.commit('release-bot', 1));
+    const commit = await ctx.t.push(await ctx.t.commit('release-bot', 1));
     // THEN git itself sees a good signature, and every target is Healthy at that commit
-    expect(await t.git('log', '-1', '--format=%G?', commit)).toBe('G');
+    expect(await ctx.t.git('log', '-1', '--format=%G?', commit)).toBe('G');
     expect(rejected(commit)).toEqual([]);
     expect(await deployedAt(commit)).toEqual(ALL);
     expect((await statuses(commit))['sluice/metrics-agent@prod-use1']?.state).toBe('success');
@@ -85,7 +72,7 @@ describe('commit signatures at plan time (sluice dev --trust, head mode)', () =>
 
   it('deploys an SSH-signed commit by alice to staging and refuses prod, where alice is not allowed', async () => {
     // WHEN alice signs with her SSH key (gpg.format=ssh)
-    const commit = await t.push(await t.commit('alice', 2));
+    const commit = await ctx.t.push(await ctx.t.commit('alice', 2));
     // THEN staging deploys it and every prod target refuses it, naming signer and target
     expect(await deployedAt(commit)).toEqual(STAGING);
     const refusals = rejected(commit);
@@ -115,8 +102,8 @@ describe('commit signatures at plan time (sluice dev --trust, head mode)', () =>
 
   it('refuses a commit signed by an SSH key no signer holds, with its fingerprint', async () => {
     // WHEN mallory, who is not in the trust file, signs with her own SSH key
-    const commit = await t.push(await t.commit('mallory', 3));
-    const fingerprint = (await run('ssh-keygen', ['-lf', `${keys.ssh.mallory.file}.pub`])).stdout.split(
+    const commit = await ctx.t.push(await ctx.t.commit('mallory', 3));
+    const fingerprint = (await run('ssh-keygen', ['-lf', `${ctx.keys.ssh.mallory.file}.pub`])).stdout.split(
       ' ',
     )[1];
     // THEN no target deploys it; the reason names the key as ssh-keygen prints it
@@ -132,7 +119,7 @@ describe('commit signatures at plan time (sluice dev --trust, head mode)', () =>
   });
 
   it('refuses an unsigned commit on every target', async () => {
-    const commit = await t.push(await t.commit('none', 4));
+    const commit = await ctx.t.push(await ctx.t.commit('none', 4));
     expect(await deployedAt(commit)).toEqual([]);
     expect(
       rejected(commit)
@@ -151,35 +138,35 @@ describe('commit signatures at plan time (sluice dev --trust, head mode)', () =>
 
   it('refuses a signature copied onto other content', async () => {
     // GIVEN a commit release-bot signed (never pushed)
-    const signed = await t.commit('release-bot', 5);
+    const signed = await ctx.t.commit('release-bot', 5);
     // WHEN its signature is put on a commit object with another tree (the content it never signed)
-    await t.git('reset', '--quiet', '--soft', 'HEAD~1');
-    const file = path.join(t.clone, 'apps/metrics-agent/daemonset.yaml');
+    await ctx.t.git('reset', '--quiet', '--soft', 'HEAD~1');
+    const file = path.join(ctx.t.clone, 'apps/metrics-agent/daemonset.yaml');
     await run('sed', ['-i', 's/privileged: false/privileged: false # swapped/', file]);
-    await t.git('add', '-A');
-    const otherTree = await t.git('write-tree');
-    const raw = await t.git('cat-file', 'commit', signed);
+    await ctx.t.git('add', '-A');
+    const otherTree = await ctx.t.git('write-tree');
+    const raw = await ctx.t.git('cat-file', 'commit', signed);
     const forged = raw.replace(/^tree [0-9a-f]{40}$/m, `tree ${otherTree}`);
     expect(forged).toContain('-----BEGIN PGP SIGNATURE-----');
     const { stdout } = await promisify((cb: (error: Error | null, result: { stdout: string }) => void) => {
       const child = execFile(
         'git',
         ['hash-object', '-t', 'commit', '-w', '--stdin'],
-        { cwd: t.clone },
+        { cwd: ctx.t.clone },
         (error, out) => cb(error, { stdout: out }),
       );
       child.stdin?.end(`${forged}\n`);
     })();
     const tampered = stdout.trim();
     // AND it is pushed
-    await t.push(tampered);
+    await ctx.t.push(tampered);
     // THEN git calls the signature bad, and Sluice refuses it everywhere as a bad signature by release-bot
-    expect(await t.git('log', '-1', '--format=%G?', tampered)).toBe('B');
+    expect(await ctx.t.git('log', '-1', '--format=%G?', tampered)).toBe('B');
     expect(await deployedAt(tampered)).toEqual([]);
     expect(rejected(tampered)[0]).toMatchObject({
       reason: 'bad-signature',
       signer: 'release-bot',
-      fingerprint: keys.pgp.fingerprint,
+      fingerprint: ctx.keys.pgp.fingerprint,
     });
     expect((await statuses(tampered))['sluice/metrics-agent@prod-use1']?.state).toBe('failure');
   });

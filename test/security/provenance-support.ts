@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import { type DevServer, startDev } from '../../cli/commands/dev.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 import { EXAMPLE_FLEET, tempDir, waitFor } from '../support/dev-harness.ts';
@@ -189,4 +190,18 @@ export const startTrustedDev = async (
       await rm(workdir, { recursive: true, force: true });
     },
   };
+};
+
+/** Keys and a `sluice dev --trust` for one describe block, started before its tests and stopped after. */
+export const useTrustedDev = (mode: 'head' | 'every-commit'): { keys: SigningKeys; t: TrustedDev } => {
+  const ctx = {} as { keys: SigningKeys; t: TrustedDev };
+  beforeAll(async () => {
+    ctx.keys = await makeKeys();
+    ctx.t = await startTrustedDev(ctx.keys, mode);
+  }, 120_000);
+  afterAll(async () => {
+    await ctx.t?.stop();
+    await dropKeys(ctx.keys);
+  });
+  return ctx;
 };
