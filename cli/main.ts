@@ -4,6 +4,7 @@ import { printableLines } from '../shared/printable.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerAlarm } from './commands/alarm.ts';
 import { registerDev } from './commands/dev.ts';
+import { registerImport } from './commands/import.ts';
 import { registerRedrive } from './commands/redrive.ts';
 import { registerRender } from './commands/render.ts';
 import { registerRollback } from './commands/rollback.ts';
@@ -26,6 +27,7 @@ registerRedrive(program);
 registerAlarm(program);
 registerRender(program);
 registerValidate(program);
+registerImport(program);
 registerWebhookCommand(program);
 
 try {

@@ -17,6 +17,7 @@ import {
 import type { RenderSpec } from '../schemas/events.ts';
 import { environmentFor } from './config.ts';
 import { KubeYamlScalarError, resolveKubeDocument, resolveKubeScalar } from './kube-yaml.ts';
+import { gitopsToolOf } from './migrate/gitops-kinds.ts';
 import { applyStage, generatedName, hookOf } from './render/hooks.ts';
 import { fluxSubstitute } from './render/substitute.ts';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-limits.ts';
@@ -708,6 +709,16 @@ const finish = (
   where: string,
 ): RenderedObject[] => {
   const objects = all.filter((r) => hookOf(r.object) !== 'skip'); // helm tests, delete hooks, …
+  for (const r of objects) {
+    const tool = gitopsToolOf(r.object);
+    if (!tool) continue;
+    throw new RenderError(
+      r.overlayFile ?? r.file,
+      `${objectRef(r.object)} (${r.object.apiVersion}) is ${tool === 'Flux' ? 'a' : 'an'} ${tool} object: Sluice does not run ${tool}'s controller, so it would be deployed as an inert custom object`,
+      `run \`sluice import --from ${tool === 'Flux' ? 'flux' : 'argocd'} <repo>\` to turn it into sluice.yaml apps (docs/migrate.md), then keep ${tool}'s objects out of this app's path`,
+      { object: objectRef(r.object), tool },
+    );
+  }
   if (objects.length > limits.maxObjects) {
     throw new RenderError(
       where,
