@@ -205,7 +205,8 @@ export interface Pipeline {
 /** Builds every stage's handler and the route table from a set of ports. */
 export const createPipeline = (adapters: PipelineAdapters, options: PipelineOptions = {}): Pipeline => {
   const signing = options.signing ?? 'required';
-  const logger = options.logger ?? new Logger({ serviceName: 'sluice' });
+  // The host's logger as given (its class and level are the host's choice), else one per function.
+  const loggerFor = (name: string) => options.logger ?? new Logger({ serviceName: `sluice-${name}` });
 
   /** The ports `stage` needs, or a start-up error naming the first one the host did not give. */
   const need = <K extends keyof PipelineAdapters>(
@@ -234,7 +235,7 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
     signing === 'off' ? {} : { verifier: need(stage, 'verifier').verifier as BundleVerifier };
 
   const runtime = (stage: StageName): SqsRuntime => ({
-    logger: logger.createChild({ serviceName: `sluice-${stage}` }),
+    logger: loggerFor(stage),
     metrics: pipelineMetrics(stage, options.metricsSink) as Metrics,
     deadLetters: need(stage, 'deadLetters').deadLetters,
   });
@@ -352,7 +353,6 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
       return handler;
     },
     ingestDeps,
-    ingestHandler: () =>
-      createIngestHandler(ingestDeps(), logger.createChild({ serviceName: 'sluice-ingest' })),
+    ingestHandler: () => createIngestHandler(ingestDeps(), loggerFor('ingest')),
   };
 };
