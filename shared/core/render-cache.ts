@@ -18,7 +18,7 @@ import {
 } from './render.ts';
 
 /** Bumped whenever the renderer's output for the same inputs changes shape. */
-export const RENDER_CACHE_FORMAT = 1;
+export const RENDER_CACHE_FORMAT = 2; // 2: YAML 1.1 reading, hooks, List, cluster-scoped CRD kinds
 
 export interface RenderCacheDeps {
   readonly renderer?: ManifestRenderer | undefined;
