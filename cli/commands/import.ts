@@ -17,7 +17,7 @@ import {
 import { BadInputError } from '../../shared/errors.ts';
 import type { KubeObject } from '../../shared/ports/index.ts';
 import { CONFIG_FILE } from '../../shared/schemas/config.ts';
-import { reportBadInput } from './render.ts';
+import { cliTools, reportBadInput } from './render.ts';
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -48,8 +48,9 @@ const objectsOf = (text: string): KubeObject[] => {
 
 /** Reads every manifest of the repository at `dir` as import input. */
 export const readImportFiles = async (dir: string): Promise<ImportFile[]> => {
-  const files: ImportFile[] = [];
-  for (const full of await manifests(dir)) {
+  const all = await manifests(dir);
+  const files: ImportFile[] = await applicationCharts(dir, all);
+  for (const full of all) {
     if ((await stat(full)).size > MAX_FILE_BYTES) continue;
     const text = await readFile(full, 'utf8');
     const file = path.relative(dir, full).split(path.sep).join('/');
@@ -69,6 +70,46 @@ export const readImportFiles = async (dir: string): Promise<ImportFile[]> => {
   }
   return files;
 };
+
+/**
+ * Argo CD's own example repo keeps its app of apps as a chart whose templates are Applications:
+ * such a chart is rendered once with the layer's helm (its default values) and its output read
+ * as if each template were a file.
+ */
+const applicationCharts = async (dir: string, files: readonly string[]): Promise<ImportFile[]> => {
+  const out: ImportFile[] = [];
+  for (const chartFile of files.filter((f) => path.basename(f) === 'Chart.yaml')) {
+    const chartDir = path.dirname(chartFile);
+    const templates = files.filter((f) => f.startsWith(`${chartDir}${path.sep}templates${path.sep}`));
+    const texts = await Promise.all(templates.map((f) => readFile(f, 'utf8')));
+    if (!texts.some((t) => /argoproj\.io\//.test(t) && /kind:\s*Application\b/.test(t))) continue;
+    const chart = path.relative(dir, chartDir).split(path.sep).join('/') || '.';
+    const result = await cliTools().renderer.helmTemplate({
+      root: dir,
+      chart,
+      releaseName: dns(path.basename(chartDir)),
+      valueFiles: [],
+      values: {},
+      includeCrds: false,
+      inputs: [chart],
+    });
+    if (!result.ok) continue; // a chart that does not render is listed by nothing: validate shows it
+    for (const chunk of result.stdout.split(/^---[ \t]*$/m)) {
+      const source = /^# Source: (.+)$/m.exec(chunk)?.[1]?.trim();
+      if (!source) continue;
+      const file = posixJoin(chart, source.split('/').slice(1).join('/'));
+      out.push({ file, objects: objectsOf(chunk) });
+    }
+  }
+  return out;
+};
+
+const dns = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '') || 'apps';
+const posixJoin = (a: string, b: string) => (a === '.' ? b : `${a}/${b}`);
 
 /** The sluice.yaml text of an import, with what was not mapped as comments on top. */
 export const importText = (result: ImportResult, from: string): string => {
