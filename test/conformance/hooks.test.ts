@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openBarePath } from '../../cli/commands/render.ts';
+import { applyOrder } from '../../shared/adapters/k8s/kubernetes-cluster.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { encodeBundle, sha256Digest } from '../../shared/core/bundle.ts';
 import { objectRef, type RenderedObject, renderApp } from '../../shared/core/render.ts';
@@ -60,5 +61,23 @@ describe('Argo CD hooks and sync waves', () => {
       'Deployment/web',
       'Job/smoke',
     ]);
+  });
+});
+
+describe('the Kubernetes agent keeps the phases', () => {
+  it('applies pre hooks, the app by wave and kind, then post hooks, whatever order the bundle holds', async () => {
+    // GIVEN the rendered Argo CD and helm hook fixtures, shuffled
+    const objects = [...(await render('argocd')), ...(await render('chart'))].map((r) => r.object).reverse();
+    // WHEN the agent orders them for its server-side apply
+    const refs = applyOrder(objects).map(objectRef);
+    // THEN the Namespace leads, pre hooks precede every object of the app and post hooks follow
+    const at = (pattern: RegExp) => refs.findIndex((r) => pattern.test(r));
+    expect(refs[0]).toBe('Namespace/web');
+    expect(at(/^ServiceAccount\/chart-zz-hook-account$/)).toBeLessThan(at(/^Job\/chart-migrate$/));
+    expect(at(/^Job\/chart-migrate$/)).toBeLessThan(at(/^ConfigMap\/web-config$/));
+    expect(at(/^Job\/schema-/)).toBeLessThan(at(/^ConfigMap\/web-config$/));
+    expect(at(/^ConfigMap\/web-config$/)).toBeLessThan(at(/^Deployment\/web$/));
+    expect(at(/^Deployment\/web$/)).toBeLessThan(at(/^Job\/smoke$/));
+    expect(at(/^ConfigMap\/chart-config$/)).toBeLessThan(at(/^Job\/chart-notify-/));
   });
 });

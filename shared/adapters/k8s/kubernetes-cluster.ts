@@ -3,6 +3,7 @@
  * labels, an in-cluster inventory (one ConfigMap per app in `sluice-system`), guarded prune.
  * The policies are written up in docs/agent.md.
  */
+import { applyStage } from '../../core/render/hooks.ts';
 import { SluiceError } from '../../errors.ts';
 import type {
   ApplyOptions,
@@ -97,17 +98,24 @@ const waveOf = (o: KubeObject): number => {
   return wave;
 };
 
-/** CRDs and Namespaces first, then waves in ascending order, then kinds in dependency order. */
-export const applyOrder = (objects: readonly KubeObject[]): KubeObject[] => {
-  const phase = (o: KubeObject) =>
-    o.kind === 'CustomResourceDefinition' ? 0 : o.kind === 'Namespace' ? 1 : 2;
-  return [...objects]
-    .map((o, i) => ({ o, i, phase: phase(o), wave: phase(o) < 2 ? 0 : waveOf(o) }))
+/** 0 CRDs, 1 Namespaces, 2 pre hooks, 3 the app's objects, 4 post hooks. */
+const phaseOf = (o: KubeObject) =>
+  o.kind === 'CustomResourceDefinition' ? 0 : o.kind === 'Namespace' ? 1 : 1 + applyStage(o, 2)[0];
+const hookWaveOf = (o: KubeObject) =>
+  o.metadata.annotations?.[WAVE_ANNOTATION] === undefined ? applyStage(o, 2)[1] : waveOf(o);
+
+/**
+ * CRDs and Namespaces first; then Helm/Argo CD pre hooks, the app's objects and post hooks
+ * (docs/rendering.md#hooks-and-ordering), each by wave (sluice.dev/wave, else the hook weight or
+ * Argo CD sync-wave), then kinds in dependency order.
+ */
+export const applyOrder = (objects: readonly KubeObject[]): KubeObject[] =>
+  [...objects]
+    .map((o, i) => ({ o, i, phase: phaseOf(o), wave: phaseOf(o) < 2 ? 0 : hookWaveOf(o) }))
     .sort(
       (a, b) => a.phase - b.phase || a.wave - b.wave || kindRank(a.o.kind) - kindRank(b.o.kind) || a.i - b.i,
     )
     .map((x) => x.o);
-};
 
 /** Every string value of a Secret, to scrub from server messages that might echo it. */
 const secretValues = (o: KubeObject): string[] => {
@@ -319,13 +327,14 @@ export class KubernetesCluster implements ClusterClient {
     const current: string[] = [];
     let applied = 0;
     let unchanged = 0;
-    let wave: { key: number; objects: KubeObject[] } | undefined;
+    let wave: { key: string; objects: KubeObject[] } | undefined;
     for (let object of normalized) {
-      // Objects of a later wave wait until the previous wave is healthy (the caller's afterWave).
+      // Objects of a later wave wait until the previous wave is healthy (the caller's afterWave);
+      // a hook phase (pre hooks, the app, post hooks) is a wave boundary too.
       const key =
         object.kind === 'CustomResourceDefinition' || object.kind === 'Namespace'
           ? undefined
-          : waveOf(object);
+          : `${phaseOf(object)}/${hookWaveOf(object)}`;
       if (key !== undefined && wave && wave.key !== key) await options.afterWave?.(wave.objects);
       if (key !== undefined && wave?.key !== key) wave = { key, objects: [] };
       object = await this.#normalize(object);
