@@ -2,10 +2,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
-import { checkLayers, loadPolicyLayers, versionsOf } from '../../shared/core/admission-layers.ts';
-import { environmentFor, selectTargets } from '../../shared/core/config.ts';
-import { BUILTIN_POLICIES, checkPolicies, compareViolations } from '../../shared/core/policy.ts';
-import { renderSpecForEnvironment } from '../../shared/core/render.ts';
+import { BUILTIN_POLICIES } from '../../shared/core/policy.ts';
+import { type ValidateResult, validateRepo } from '../../shared/core/validate.ts';
 import { BadInputError, isSluiceError } from '../../shared/errors.ts';
 import type { KubeSchemaSource } from '../../shared/ports/index.ts';
 import { CONFIG_FILE } from '../../shared/schemas/config.ts';
@@ -16,63 +14,18 @@ interface ValidateOptions {
   format: string;
 }
 
-export interface ValidateResult {
-  apps: number;
-  renders: number;
-  objects: number;
-  violations: Violation[];
-}
-
-/**
- * Renders every app once per declared environment (once when it has none) and runs the policy
- * pack over each render. A violation found in several environments is reported once.
- */
-export const validateRepo = async (
+/** Opens a directory as `sluice validate` does and runs the validate use case over it. */
+export const validateDirectory = async (
   dir: string,
   schemas: KubeSchemaSource = fileK8sSchemas(),
 ): Promise<ValidateResult> => {
+  const deps = { schemas, render: renderWithCliTools };
   if ((await stat(path.join(dir, CONFIG_FILE)).catch(() => undefined)) === undefined) {
     const bare = await openBarePath(dir);
-    const rendered = await renderWithCliTools(bare.tree, bare.spec);
-    const layers = await loadPolicyLayers({ schemas }, bare.tree);
-    const violations = [
-      ...checkPolicies(rendered, []),
-      ...(await checkLayers(layers, rendered, { disabled: [], versions: versionsOf(layers, []) })),
-    ].sort(compareViolations);
-    return { apps: 1, renders: 1, objects: rendered.length, violations };
+    return validateRepo(deps, { kind: 'bare', tree: bare.tree, spec: bare.spec });
   }
   const { tree, config } = await loadConfigRepo(dir);
-  const layers = await loadPolicyLayers({ schemas }, tree);
-  const seen = new Set<string>();
-  const violations: Violation[] = [];
-  let renders = 0;
-  let objects = 0;
-  for (const app of config.apps) {
-    const environments = Object.keys(app.environments).sort();
-    for (const environment of environments.length > 0 ? environments : [undefined]) {
-      const spec = renderSpecForEnvironment(config, app, environment);
-      const rendered = await renderWithCliTools(tree, spec);
-      renders += 1;
-      objects += rendered.length;
-      const targets = selectTargets(app.targets, config.targets)
-        .filter((t) => environmentFor(app, t) === environment)
-        .map((t) => t.name);
-      const found = [
-        ...checkPolicies(rendered, spec.disabledPolicies),
-        ...(await checkLayers(layers, rendered, {
-          disabled: spec.disabledPolicies,
-          versions: versionsOf(layers, targets),
-        })),
-      ].sort(compareViolations);
-      for (const v of found) {
-        const key = JSON.stringify(v);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        violations.push(v);
-      }
-    }
-  }
-  return { apps: config.apps.length, renders, objects, violations };
+  return validateRepo(deps, { kind: 'fleet', tree, config });
 };
 
 export const formatViolation = (v: Violation): string =>
@@ -148,7 +101,7 @@ export const registerValidate = (program: Command): void => {
             'use text, json or sarif',
           );
         }
-        const result = await validateRepo(dir);
+        const result = await validateDirectory(dir);
         const ok = result.violations.length === 0;
         if (options.format === 'sarif') {
           console.log(JSON.stringify(toSarif(result.violations), null, 2));

@@ -8,7 +8,7 @@ import { CONFIG_FILE, DEFAULT_KUBERNETES_VERSION, type FleetConfig } from '../sc
 import type { Violation } from '../schemas/events.ts';
 import { type AdmissionSet, checkAdmission, EMPTY_ADMISSION, loadAdmission } from './admission.ts';
 import { parseFleetConfig } from './config.ts';
-import { compareViolations } from './policy.ts';
+import { checkPolicies, compareViolations } from './policy.ts';
 import type { RenderedObject } from './render.ts';
 import { type CrdKind, checkSchemas, crdsInTree, indexCrds, SCHEMA_POLICY } from './schema-validation.ts';
 
@@ -90,3 +90,21 @@ export const checkLayers = async (
   }
   return [...out.values()].sort(compareViolations);
 };
+
+/**
+ * The whole policy verdict on one render: the built-in pack, then the layers for the Kubernetes
+ * versions of the given targets. The render stage and `sluice validate` both call this, so a
+ * render is judged the same way before a push and after it.
+ */
+export const checkRender = async (
+  layers: PolicyLayers,
+  objects: readonly RenderedObject[],
+  options: { disabled: readonly string[]; targets: readonly string[] },
+): Promise<Violation[]> =>
+  [
+    ...checkPolicies(objects, options.disabled),
+    ...(await checkLayers(layers, objects, {
+      disabled: options.disabled,
+      versions: versionsOf(layers, options.targets),
+    })),
+  ].sort(compareViolations);

@@ -1,9 +1,8 @@
 import { isSluiceError, type SluiceError } from '../errors.ts';
 import type { BundleStore, Clock, EventBus, GitProvider, GitSource, Ledger } from '../ports/index.ts';
 import type { OutboundEvent, ReleasePlanned, Violation } from '../schemas/events.ts';
-import { checkLayers, loadPolicyLayers, type PolicyLayerDeps, versionsOf } from './admission-layers.ts';
+import { checkRender, loadPolicyLayers, type PolicyLayerDeps } from './admission-layers.ts';
 import { encodeBundle } from './bundle.ts';
-import { checkPolicies, compareViolations } from './policy.ts';
 import { RenderError, type RenderedObject } from './render.ts';
 import { type RenderCacheDeps, renderCached } from './render-cache.ts';
 import { reportRejected, reportSuperseded } from './webhooks/commit-status.ts';
@@ -121,16 +120,10 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
     try {
       if (layersFailure) throw layersFailure;
       ({ objects, cached } = await renderCached(deps, tree, spec));
-      violations = [
-        ...checkPolicies(objects, spec.disabledPolicies),
-        ...(await checkLayers(layers!, objects, {
-          disabled: spec.disabledPolicies,
-          versions: versionsOf(
-            layers!,
-            targets.map((t) => t.name),
-          ),
-        })),
-      ].sort(compareViolations);
+      violations = await checkRender(layers!, objects, {
+        disabled: spec.disabledPolicies,
+        targets: targets.map((t) => t.name),
+      });
     } catch (error) {
       const failure = appFailure(error, `app ${spec.app} (${spec.path})`);
       if (!failure) throw error;

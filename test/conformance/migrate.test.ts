@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importRepo, importText } from '../../cli/commands/import.ts';
 import { openBarePath, renderWithCliTools } from '../../cli/commands/render.ts';
-import { validateRepo } from '../../cli/commands/validate.ts';
+import { validateDirectory } from '../../cli/commands/validate.ts';
 import { startTestDev, type TestDev, tempDir, waitFor } from '../support/dev-harness.ts';
 
 /**
@@ -130,7 +130,7 @@ describe('sluice validate after import', () => {
       const dir = await imported(from, fixture);
       try {
         // WHEN it is validated THEN every app renders and no policy fails
-        const result = await validateRepo(dir);
+        const result = await validateDirectory(dir);
         expect(result.violations).toEqual([]);
         expect(result.renders).toBeGreaterThan(1);
       } finally {

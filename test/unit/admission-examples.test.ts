@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateRepo } from '../../cli/commands/validate.ts';
+import { validateDirectory } from '../../cli/commands/validate.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/policy-violations');
 
@@ -9,7 +9,7 @@ describe('examples/policy-violations', () => {
     // GIVEN the example repo: one bad object per apps/shop/*-bad-*.yaml, a CRD under crds/, and
     // ValidatingAdmissionPolicies with a params ConfigMap under policies/
     // WHEN validated as `sluice validate` does
-    const result = await validateRepo(EXAMPLE);
+    const result = await validateDirectory(EXAMPLE);
     // THEN exactly the seeded violations are reported, each against its own file
     expect(result.violations.map((v) => [v.policy, v.object, v.file])).toEqual([
       ['team-label', 'ConfigMap/shop/settings', 'apps/shop/configmap-bad-team-label.yaml'],
@@ -26,7 +26,7 @@ describe('examples/policy-violations', () => {
 
   it('keeps the example fleet clean under every layer', async () => {
     // GIVEN examples/fleet WHEN validated THEN the schema and admission layers find nothing either
-    const result = await validateRepo(path.resolve(EXAMPLE, '../fleet'));
+    const result = await validateDirectory(path.resolve(EXAMPLE, '../fleet'));
     expect(result.violations).toEqual([]);
   });
 });
