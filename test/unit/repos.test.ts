@@ -7,6 +7,7 @@ import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore } from '../../shared/adapters/local/memory.ts';
 import { readDedupeLimits, readDeployRepos, readRepoUrlMap, readRepoUrls } from '../../shared/config/env.ts';
+import { foldHistory } from '../../shared/core/history.ts';
 import { REPO_GENERATION_BRANCH } from '../../shared/core/ledger.ts';
 import { planCommit } from '../../shared/core/plan.ts';
 import { deployBranches, repoCatalog } from '../../shared/core/repos.ts';
@@ -315,5 +316,28 @@ describe('deployment config repos', () => {
     expect(() => readDeployRepos({ SLUICE_REPOS: '[{"name":"acme/x","url":"ftp://x"}]' })).toThrow(
       /SLUICE_REPOS/,
     );
+  });
+});
+
+describe('sluice status for a push that does not deploy', () => {
+  it('shows a push to another branch as Not A Deploy Branch, with the reason', async () => {
+    // GIVEN the planner's answer to a push to feature
+    const bus = new LocalEventBus();
+    const { git } = await repoOnDisk(fleet());
+    await planCommit(
+      { git, ledger: new FileLedger(), bus, clock, repos: catalog() },
+      push({ branch: 'feature' }),
+    );
+    // WHEN the record is folded for `sluice status`
+    const { branches } = foldHistory(bus.events);
+    // THEN the branch's newest commit says why it did not deploy
+    expect(branches).toEqual([
+      expect.objectContaining({
+        repo: 'acme/fleet',
+        branch: 'feature',
+        outcome: 'Not A Deploy Branch',
+        reason: expect.stringContaining('branch "feature" of acme/fleet does not deploy'),
+      }),
+    ]);
   });
 });
