@@ -47,7 +47,10 @@ export const PLAN_QUEUE_URL_ENV = 'SLUICE_PLAN_QUEUE_URL';
 export const planGroupId = (detail: { repo: string; branch: string }): string =>
   `${detail.repo}#${detail.branch}`;
 
-/** A region's agent queue. */
-export const agentQueueName = (region: string): string => `sluice-agent-${region}`;
+/**
+ * A region's agent queue: FIFO in every host, grouped per (target, app) (agentGroupId), so an agent
+ * applies one delivery per app and target at a time and in order, everything else in parallel.
+ */
+export const agentQueueName = (region: string): string => `sluice-agent-${region}.fifo`;
 
 export const MAX_RECEIVE_COUNT = 5;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { keyedLock } from '../../shared/adapters/keyed-lock.ts';
+import { LocalAgentDispatcher } from '../../shared/adapters/local/agent-dispatcher.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { localDeadLetters } from '../../shared/adapters/local/dead-letters.ts';
@@ -17,7 +18,7 @@ import type { TrustDeps } from '../../shared/core/provenance.ts';
 import { cloneUrlOf } from '../../shared/core/repos.ts';
 import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import type { AgentDispatcher, BundleStore, SecretStore } from '../../shared/ports/index.ts';
+import type { BundleStore, SecretStore } from '../../shared/ports/index.ts';
 import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
@@ -102,13 +103,10 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     return queue;
   };
 
-  const agents: AgentDispatcher = {
-    send: async (target, message) => {
-      const name = agentQueueName(target.region);
-      const queue = queues.get(name) ?? startAgent(name);
-      queue.send([{ body: message.body }]);
-    },
-  };
+  const agents = new LocalAgentDispatcher((target) => {
+    const name = agentQueueName(target.region);
+    return queues.get(name) ?? startAgent(name);
+  });
 
   const pipeline: Pipeline = createPipeline(
     {
@@ -191,7 +189,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
   }
 
   const startAgent = (name: string) => {
-    const queue = makeQueue(name, false);
+    const queue = makeQueue(name, true);
     consumers.push(startConsumer(queue, pipeline.handler('agent'), { ...consumerOptions, batchSize: 5 }));
     return queue;
   };

@@ -57,7 +57,7 @@ export { bundleBucketName };
  * A regional agent queue on AWS is FIFO: dispatch groups messages by target+app, so the Lambda
  * agent works on one delivery per (target, app) at a time, as the in-process agent does.
  */
-export const agentFifoQueueName = (region: string): string => `${agentQueueName(region)}.fifo`;
+export const agentFifoQueueName = agentQueueName;
 
 export const agentQueueUrl = (r: Pick<RegionalConfig, 'account' | 'region'>): string =>
   `https://sqs.${r.region}.amazonaws.com/${r.account}/${agentFifoQueueName(r.region)}`;

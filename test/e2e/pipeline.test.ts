@@ -142,7 +142,11 @@ describe('sluice dev pipeline (real git over HTTP, signed webhooks, directory ta
       .events('Apply Requested')
       .map((e) => e.detail as ApplyRequested)
       .find((d) => d.commit === older && d.target.name === 'staging-use1');
-    t.dev.pipeline.queues.get('sluice-agent-us-east-1')?.send([{ body: JSON.stringify(olderApply) }]);
+    t.dev.pipeline.queues
+      .get('sluice-agent-us-east-1.fifo')
+      ?.send([
+        { body: JSON.stringify(olderApply), groupId: 'staging-use1/guestbook', dedupId: 'replayed-older' },
+      ]);
     await waitFor('the agent to refuse stale work', () =>
       t.events('Deployment Skipped').find((e) => (e.detail as { commit: string }).commit === older),
     );

@@ -81,15 +81,17 @@ describe('faults: every target converges to its branch head afterwards', () => {
     // WHEN garbage lands on the dispatch and agent queues next to a good push
     fleet.pipeline.queues.get('sluice-dispatch')?.send([{ body: 'not json at all' }]);
     fleet.pipeline.queues
-      .get('sluice-agent-us-east-1')
-      ?.send([{ body: JSON.stringify({ schemaVersion: 1, app: 'app-0', generation: 'many' }) }]);
+      .get('sluice-agent-us-east-1.fifo')
+      ?.send([
+        { body: JSON.stringify({ schemaVersion: 1, app: 'app-0', generation: 'many' }), groupId: 'garbage' },
+      ]);
     await fleet.commit('r0', change(1));
     // THEN the good push deploys, and each poison message sits in its DLQ saying why
     await convergedToHeads(fleet, TWO_TARGETS);
     const reasons = (dlq: string) =>
       (fleet?.pipeline.deadLetters.get(dlq)?.peek() ?? []).map((m) => m.attributes.deadLetterReason);
     expect(reasons('sluice-dispatch-dlq')).toEqual([expect.stringMatching(/body is not JSON/)]);
-    expect(reasons('sluice-agent-us-east-1-dlq')).toEqual([expect.stringMatching(/\S/)]);
+    expect(reasons('sluice-agent-us-east-1-dlq.fifo')).toEqual([expect.stringMatching(/\S/)]);
     await expectStatusAtHead(fleet, await fleet.head('r0'));
   });
 

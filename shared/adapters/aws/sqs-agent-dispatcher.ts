@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AgentQueueUrls, AwsSettings } from '../../config/env.ts';
 import { ConfigError } from '../../errors.ts';
 import type { AgentDispatcher } from '../../ports/index.ts';
 import type { TargetRef } from '../../schemas/events.ts';
+import { fifoId, groupIdFor } from '../agent-message.ts';
 import { clientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
 
@@ -31,21 +31,6 @@ export const agentQueueUrlFor =
     }
     return url;
   };
-
-/** SQS caps MessageDeduplicationId at 128 characters of `[!-~]`. */
-const dedupIdFor = (id: string): string =>
-  /^[!-~]{1,128}$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
-
-/** `<target>/<app>` from an Apply Requested body (just the target for any other message). */
-export const groupIdFor = (target: TargetRef, body: string): string => {
-  let app: unknown;
-  try {
-    app = (JSON.parse(body) as { app?: unknown }).app;
-  } catch {
-    app = undefined;
-  }
-  return dedupIdFor(typeof app === 'string' ? `${target.name}/${app}` : target.name);
-};
 
 export class SqsAgentDispatcher implements AgentDispatcher {
   readonly #queueUrlFor: (target: TargetRef) => string;
@@ -80,7 +65,7 @@ export class SqsAgentDispatcher implements AgentDispatcher {
           ...(fifo
             ? {
                 MessageGroupId: groupIdFor(target, message.body),
-                MessageDeduplicationId: dedupIdFor(message.dedupId),
+                MessageDeduplicationId: fifoId(message.dedupId),
               }
             : {}),
           MessageAttributes: {
