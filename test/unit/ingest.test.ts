@@ -264,15 +264,16 @@ describe('ingestWebhook', () => {
   });
 
   it('answers 400 naming the missing field of a signed push', async () => {
-    // GIVEN a signed push without repository.clone_url
+    // GIVEN a signed push without repository.full_name (the clone URL is optional: it comes from
+    // configuration, never from the payload)
     const { deps, published } = setup();
     const payload = JSON.parse(new TextDecoder().decode(pushBody()));
-    delete payload.repository.clone_url;
+    delete payload.repository.full_name;
     // WHEN ingested  THEN the answer names the field and nothing is published
     const response = await ingestWebhook(deps, request(encode(payload)));
     expect(response.status).toBe(400);
-    expect(response.body.field).toBe('repository.clone_url');
-    expect(response.body.message).toMatch(/push payload field "repository\.clone_url"/);
+    expect(response.body.field).toBe('repository.full_name');
+    expect(response.body.message).toMatch(/push payload field "repository\.full_name"/);
     expect(published).toEqual([]);
   });
 
