@@ -9,14 +9,20 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeEventBusCommand,
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AwsPipeline, startAwsPipeline } from '../../cli/runtime/aws-pipeline.ts';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
-import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
+import { ALARM_SOURCE, cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
 import type { DeploymentRecord } from '../../shared/ports/index.ts';
 import type { CommitPushed } from '../../shared/schemas/events.ts';
 import { git, waitFor } from '../support/dev-harness.ts';
@@ -26,7 +32,17 @@ const REPO = 'local/fleet';
 const ALARM = 'hello-dev-aws-errors';
 const CONFIGMAP = 'apps/hello/configmap.yaml';
 
-describe('rollback in sluice dev --aws (the local pipeline on LocalStack)', () => {
+/**
+ * Where CloudWatch puts the alarm's state change: the management account's own default bus, or a
+ * target region's default bus whose rule forwards it to the sluice bus (what each regional stack's
+ * ForwardAlarms rule does), to be taken there as the management stack's ForwardedAlarmRule takes it.
+ */
+const PLACEMENTS = [
+  { where: 'the default bus', prefix: 'sluice-rollback-dev', region: undefined },
+  { where: "a second region's default bus, forwarded", prefix: 'sluice-rollback-fwd', region: 'eu-west-1' },
+] as const;
+
+describe.each(PLACEMENTS)('rollback in sluice dev --aws on an alarm put on $where', (placement) => {
   let aws: AwsSettings;
   let work: string;
   let gitServer: GitServer;
@@ -75,7 +91,7 @@ describe('rollback in sluice dev --aws (the local pipeline on LocalStack)', () =
     gitServer = await startGitServer({ root: join(work, 'git'), onPush: (u) => plan(u.before, u.after) });
     pipeline = await startAwsPipeline({
       aws,
-      prefix: 'sluice-rollback-dev',
+      prefix: placement.prefix,
       git: createGitSource({ cacheDir: join(work, 'cache') }),
       targetsDir: join(work, 'targets'),
       coalesceSeconds: 1,
@@ -83,6 +99,30 @@ describe('rollback in sluice dev --aws (the local pipeline on LocalStack)', () =
     clone = join(work, 'clone');
     await git(work, 'clone', '-q', repoUrl(), clone);
     await plan('0'.repeat(40), await git(clone, 'rev-parse', 'HEAD'));
+    if (placement.region) {
+      // The regional stack's forwarding rule: that region's alarms onto the management sluice bus.
+      const away = new EventBridgeClient(clientConfig({ ...aws, region: placement.region }));
+      const home = new EventBridgeClient(clientConfig(aws));
+      const { Arn: EventBusArn } = await home.send(
+        new DescribeEventBusCommand({ Name: pipeline.resources.busName }),
+      );
+      const Name = `${placement.prefix}-forward-alarms`;
+      await away.send(
+        new PutRuleCommand({
+          Name,
+          EventPattern: JSON.stringify({
+            source: [ALARM_SOURCE],
+            'detail-type': ['CloudWatch Alarm State Change'],
+          }),
+        }),
+      );
+      await away.send(
+        new PutTargetsCommand({
+          Rule: Name,
+          Targets: [{ Id: 'bus', Arn: EventBusArn!, RoleArn: 'arn:aws:iam::000000000000:role/forward' }],
+        }),
+      );
+    }
   }, 120_000);
 
   afterAll(async () => {
@@ -91,7 +131,7 @@ describe('rollback in sluice dev --aws (the local pipeline on LocalStack)', () =
     if (work) await rm(work, { recursive: true, force: true });
   }, 60_000);
 
-  it('rolls back on an alarm put on the default bus, reverts in Git, and deploys the revert as a no-op', async () => {
+  it('rolls back on the alarm, reverts in Git, and deploys the revert as a no-op', async () => {
     // GIVEN hello Healthy at the seed, then at a bad commit
     const good = await at((r) => r.state === 'Healthy', 'hello Healthy at the seed');
     await writeFile(join(clone, CONFIGMAP), helloConfigMap('hello from a bad release'));
@@ -104,9 +144,10 @@ describe('rollback in sluice dev --aws (the local pipeline on LocalStack)', () =
     );
 
     // WHEN CloudWatch's event for the mapped alarm entering ALARM is put on the default bus
-    const event = cloudWatchAlarmEvent({ id: randomUUID(), name: ALARM, at: new Date(), region: aws.region });
+    const region = placement.region ?? aws.region;
+    const event = cloudWatchAlarmEvent({ id: randomUUID(), name: ALARM, at: new Date(), region });
     const started = performance.now();
-    const out = await new EventBridgeClient(clientConfig(aws)).send(
+    const out = await new EventBridgeClient(clientConfig({ ...aws, region })).send(
       new PutEventsCommand({
         Entries: [
           {
@@ -128,7 +169,7 @@ describe('rollback in sluice dev --aws (the local pipeline on LocalStack)', () =
     console.log(
       JSON.stringify({
         metric: 'alarm-to-rolled-back-ms',
-        where: 'sluice dev --aws',
+        where: placement.region ? `sluice dev --aws, forwarded from ${placement.region}` : 'sluice dev --aws',
         ms: Math.round(performance.now() - started),
         targets: 1,
       }),

@@ -120,6 +120,9 @@ export const provisionAwsPipeline = async (
         detail: { state: { value: ['ALARM'] } },
       };
       await rule(`${foreign.source}-to-${route.fn}`, pattern, queue.arn, undefined, 'default');
+      // …and those of other accounts and regions, forwarded onto the pipeline's bus by their
+      // regional stacks' rules, as the management stack's ForwardedAlarmRule takes them.
+      await rule(`${foreign.source}-forwarded-to-${route.fn}`, pattern, queue.arn);
     }
   }
   // The operating side (docs/operate.md): every event but the schedules' requests is kept (record),
