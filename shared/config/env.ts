@@ -318,6 +318,44 @@ export interface RenderHostLimits {
   readonly tools: ToolLimits;
 }
 
+/**
+ * A whole-number host setting: undefined when unset, else at least `min`; a malformed value fails
+ * loudly, naming the variable and the fix (with the default when the caller has one).
+ */
+const wholeNumber = (
+  env: Env,
+  name: string,
+  { min = 1, fallback }: { min?: number; fallback?: number } = {},
+): number | undefined => {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(
+      'environment',
+      name,
+      `must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`,
+      fallback === undefined
+        ? `export ${name}=<n>, or unset it for the default`
+        : `export ${name}=${fallback} (the default), or unset it`,
+    );
+  }
+  return value;
+};
+
+/** The whole-number settings of a `{ key: VARIABLE }` map that are set (the others keep their defaults). */
+const wholeNumbers = <K extends string>(
+  env: Env,
+  names: Readonly<Record<K, string>>,
+): Partial<Record<K, number>> => {
+  const out: Partial<Record<K, number>> = {};
+  for (const [key, name] of Object.entries(names) as [K, string][]) {
+    const value = wholeNumber(env, name);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+};
+
 export const RENDER_LIMIT_ENV = {
   maxFileBytes: 'SLUICE_RENDER_MAX_FILE_BYTES',
   maxObjects: 'SLUICE_RENDER_MAX_OBJECTS',
@@ -329,20 +367,8 @@ export const RENDER_LIMIT_ENV = {
 
 /** Reads the render bounds; each unset variable keeps its default, a malformed one fails loudly. */
 export const readRenderLimits = (env: Env = process.env): RenderHostLimits => {
-  const whole = (name: string, fallback: number, min = 1): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min) {
-      throw new ConfigError(
-        'environment',
-        name,
-        `must be a whole number of at least ${min} (got ${JSON.stringify(raw)})`,
-        `export ${name}=${fallback} (the default), or unset it`,
-      );
-    }
-    return value;
-  };
+  const whole = (name: string, fallback: number, min = 1): number =>
+    wholeNumber(env, name, { min, fallback }) ?? fallback;
   const d = DEFAULT_RENDER_LIMITS;
   const t = DEFAULT_TOOL_LIMITS;
   const maxRenderedBytes = whole(RENDER_LIMIT_ENV.maxRenderedBytes, d.maxRenderedBytes);
@@ -377,25 +403,7 @@ export const CHECKOUT_LIMIT_ENV = {
 export const readCheckoutLimits = (
   env: Env = process.env,
 ): Partial<Record<keyof typeof CHECKOUT_LIMIT_ENV, number>> => {
-  const out: Partial<Record<keyof typeof CHECKOUT_LIMIT_ENV, number>> = {};
-  for (const [key, name] of Object.entries(CHECKOUT_LIMIT_ENV) as [
-    keyof typeof CHECKOUT_LIMIT_ENV,
-    string,
-  ][]) {
-    const raw = env[name]?.trim();
-    if (!raw) continue;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) {
-      throw new ConfigError(
-        'environment',
-        name,
-        `must be a whole number of at least 1 (got ${JSON.stringify(raw)})`,
-        `unset ${name} for the default, or export a positive whole number`,
-      );
-    }
-    out[key] = value;
-  }
-  return out;
+  return wholeNumbers(env, CHECKOUT_LIMIT_ENV);
 };
 
 /** Host settings for `sluice dev`'s in-memory webhook dedupe (docs/security.md#limits). */
@@ -406,20 +414,5 @@ export const DEDUPE_LIMIT_ENV = {
 
 /** The dedupe bounds this host sets (only those set; the store keeps its default for the others). */
 export const readDedupeLimits = (env: Env = process.env): { maxEntries?: number; maxTtlSeconds?: number } => {
-  const out: { maxEntries?: number; maxTtlSeconds?: number } = {};
-  for (const [key, name] of Object.entries(DEDUPE_LIMIT_ENV) as [keyof typeof DEDUPE_LIMIT_ENV, string][]) {
-    const raw = env[name]?.trim();
-    if (!raw) continue;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) {
-      throw new ConfigError(
-        'environment',
-        name,
-        `must be a whole number of at least 1 (got ${JSON.stringify(raw)})`,
-        `export ${name}=<n>, or unset it for the default`,
-      );
-    }
-    out[key] = value;
-  }
-  return out;
+  return wholeNumbers(env, DEDUPE_LIMIT_ENV);
 };
