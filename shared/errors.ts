@@ -41,6 +41,8 @@ export const ErrorCode = {
   HEALTH_FAILED: 'HEALTH_FAILED',
   /** A kubeconfig that cannot be used. */
   KUBECONFIG_INVALID: 'KUBECONFIG_INVALID',
+  /** A target names a kubeconfig context the operator did not allow, or that does not exist (`sluice dev`). */
+  KUBE_CONTEXT_REFUSED: 'KUBE_CONTEXT_REFUSED',
   /** A thing that was looked up does not exist. */
   NOT_FOUND: 'NOT_FOUND',
   /** An object already belongs to another app, or to no Sluice app. */

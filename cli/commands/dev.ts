@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -7,6 +8,7 @@ import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-tri
 import { loadTrustPolicy } from '../../shared/adapters/git/commit-signatures.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
+import { kubeconfigTargets } from '../../shared/adapters/k8s/kubeconfig-targets.ts';
 import { localSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import {
   controlFile,
@@ -17,7 +19,13 @@ import { initBareRepo } from '../../shared/adapters/local/git-server.ts';
 import { readJson, writeFileAtomic } from '../../shared/adapters/local/json-file.ts';
 import { FileSecretStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { RecordingGitProvider } from '../../shared/adapters/local/status-recorder.ts';
-import { readAwsSettings, readCheckoutLimits, readDedupeLimits } from '../../shared/config/env.ts';
+import {
+  kubeconfigFiles,
+  optionalEnv,
+  readAwsSettings,
+  readCheckoutLimits,
+  readDedupeLimits,
+} from '../../shared/config/env.ts';
 import { ingestWebhook } from '../../shared/core/ingest.ts';
 import { lateRepoCatalog } from '../../shared/core/repos.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
@@ -29,11 +37,13 @@ import { writeAwsOutputs } from '../runtime/aws-operate.ts';
 import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import {
   devRepo,
+  remoteRepo,
   scheduleReconcile,
   startEdge,
   startReconciler,
   webhookSecretFor,
 } from '../runtime/dev-edge.ts';
+import { directoryClusters } from '../runtime/host.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
@@ -58,6 +68,14 @@ export interface DevOptions {
   readonly branch?: readonly string[];
   /** A trust policy file: commit signatures are checked at plan time (docs/provenance.md). @default none: nothing is verified */
   readonly trust?: string;
+  /** Follow this repository (HTTPS clone URL) instead of the seeded one (docs/real-clusters.md). */
+  readonly repo?: string;
+  /** With `repo`: how often its branches' heads are polled. @default 10 */
+  readonly pollSeconds?: number;
+  /** The operator's kubeconfig for kubeconfig targets. @default KUBECONFIG, else ~/.kube/config */
+  readonly kubeconfig?: string;
+  /** Contexts a kubeconfig target may name. @default the kubeconfig's current-context only */
+  readonly kubeContext?: readonly string[];
 }
 
 export interface DevServer {
@@ -108,6 +126,19 @@ const parseSeconds = (value: string) => {
 };
 
 /**
+ * Credentials for a followed repo, sent to its own origin only: SLUICE_GIT_TOKEN, else the secret
+ * store entry `git-writer` (`user:token`, the one rollback pushes with), else none (public repo).
+ */
+const followedRepoAuth =
+  (repoUrl: string, secrets: FileSecretStore) =>
+  async (url: string): Promise<{ username: string; password: string } | undefined> => {
+    if (new URL(url).origin !== new URL(repoUrl).origin) return undefined;
+    const token = optionalEnv('SLUICE_GIT_TOKEN');
+    if (token) return { username: 'x-access-token', password: token };
+    return secretStoreAuth(secrets, 'git-writer')(url).catch(() => undefined);
+  };
+
+/**
  * `sluice dev`: a real git smart-HTTP server seeded with the example fleet, the webhook endpoint,
  * and the whole pipeline in this process. A push to the git server is sent to the endpoint as a
  * signed GitHub push webhook, exactly as a provider would send it.
@@ -135,7 +166,12 @@ export const startDev = async (
         print(`status    ${s.commit.slice(0, 7)} ${s.context} ${s.state}: ${s.description}`);
     },
   });
-  const gitSource = createGitSource({ cacheDir: paths.gitCache, limits: readCheckoutLimits() });
+  const followed = options.repo ? remoteRepo(options.repo, options) : undefined;
+  const gitSource = createGitSource({
+    cacheDir: paths.gitCache,
+    limits: readCheckoutLimits(),
+    ...(followed ? { auth: followedRepoAuth(followed.url, secrets) } : {}),
+  });
   const trust = options.trust ? await loadTrustPolicy(path.resolve(options.trust), gitSource) : undefined;
   let gitUrl = '';
   // Trust lives outside the repo: `sluice dev` deploys its own repo, on --branch (main), only.
@@ -157,7 +193,18 @@ export const startDev = async (
       cacheDir: path.join(workdir, 'cache', 'git-writer'),
       auth: (url) => secretStoreAuth(secrets, 'git-writer')(url).catch(() => undefined),
     }),
-    repoUrl: (repo) => `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo.replace(/^local\//, '')}.git`,
+    repoUrl: (repo) =>
+      followed?.name === repo
+        ? followed.url
+        : `${gitUrl.replace(/\/fleet\.git$/, '')}/${repo.replace(/^local\//, '')}.git`,
+    // kubeconfig targets on the operator's kubeconfig and allowed contexts; the others are directories.
+    cluster: kubeconfigTargets(
+      {
+        files: kubeconfigFiles(options.kubeconfig, homedir()),
+        allowedContexts: options.kubeContext ?? [],
+      },
+      directoryClusters(paths.targets),
+    ),
     logger: new Logger({ serviceName: 'sluice-dev', logLevel: options.quiet ? 'SILENT' : 'ERROR' }),
     sharedWebhookSecrets: async () => [secret],
     rateLimiter: new TokenBucketLimiter({ clock: systemClock }),
@@ -177,8 +224,16 @@ export const startDev = async (
   print(`webhook: ${webhookUrl}`);
   print(`webhooks: ${edge.ingestUrl}/webhooks/{${PROVIDER_NAMES.join(',')}}`);
 
-  repos.set([devRepo(git.url, options)], '--branch');
-  const reconciler = await startReconciler(options, repos.catalog, gitSource, pipeline, print);
+  repos.set([followed ?? devRepo(git.url, options)], followed ? '--repo' : '--branch');
+  // A followed repo is polled every --poll-seconds; a webhook to the endpoint above is taken at once.
+  const reconciler = await startReconciler(
+    followed ? { ...options, reconcileSeconds: options.pollSeconds ?? 10 } : options,
+    repos.catalog,
+    gitSource,
+    pipeline,
+    print,
+  );
+  if (followed) print(`following: ${followed.url} (${followed.branches.join(', ')}) as ${followed.name}`);
   const control = await startControlServer(pipeline.bus, { tokenFile: controlTokenFile(workdir) });
   await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
   print(`control: ${control.url}/local/events (bearer token in ${controlTokenFile(workdir)}, mode 600)`);
@@ -320,6 +375,20 @@ export const registerDev = (program: Command): void => {
     )
     .option('--trust <file>', 'trust policy: which signers may deploy to which targets (docs/provenance.md)')
     .option('--aws', 'run the pipeline on the AWS emulator at AWS_ENDPOINT_URL (docs/aws-emulator.md)')
+    .option(
+      '--repo <url>',
+      'follow this HTTPS repository instead of the built-in git server (docs/real-clusters.md)',
+    )
+    .option('--poll-seconds <n>', 'with --repo: how often its branch heads are polled', parseSeconds, 10)
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for kubeconfig targets (default: KUBECONFIG, else ~/.kube/config)',
+    )
+    .option(
+      '--kube-context <name>',
+      'a kubeconfig context targets may name (repeatable; default: the current-context only)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .action(async (options: DevOptions) => {
       // Every line may carry a pushed branch, repo or path: escaped before it reaches the terminal.
       const print = (line: string) => console.log(printable(line));

@@ -152,3 +152,63 @@ export const scheduleReconcile = (
   timer.unref();
   return { stop: () => clearInterval(timer) };
 };
+
+/**
+ * `sluice dev --repo URL`: an existing repository followed instead of the seeded one. Its name is
+ * the URL's path (`acme/fleet` for https://github.com/acme/fleet.git), which is what a provider's
+ * webhook names it. Credentials never ride in the URL (they would be printed and stored): they
+ * come from SLUICE_GIT_TOKEN or the secret store (docs/real-clusters.md). isomorphic-git speaks
+ * HTTP(S) only, so an SSH URL is refused with the way out.
+ */
+export const remoteRepo = (raw: string, options: EdgeOptions) => {
+  if (/^(ssh:\/\/|git@|[^/:]+@[^/:]+:)/.test(raw)) {
+    throw new BadInputError(
+      `--repo ${raw}`,
+      'is an SSH URL; sluice dev follows repositories over HTTPS only',
+      'pass the https:// clone URL and a token in SLUICE_GIT_TOKEN (or the secret store entry "git")',
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new BadInputError(
+      `--repo ${raw}`,
+      'is not a URL',
+      'pass a clone URL such as https://github.com/acme/fleet.git',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new BadInputError(
+      `--repo ${url.protocol}`,
+      'is not an HTTP(S) clone URL',
+      'pass an https:// clone URL',
+    );
+  }
+  if (url.username || url.password) {
+    throw new BadInputError(
+      '--repo',
+      'carries credentials in the URL (they would be printed and stored)',
+      'drop them from the URL and put the token in SLUICE_GIT_TOKEN or the secret store entry "git"',
+    );
+  }
+  const name = url.pathname
+    .replace(/\.git\/?$/, '')
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/.test(name)) {
+    throw new BadInputError(
+      `--repo ${raw}`,
+      'has no owner/name path',
+      'pass a clone URL such as https://github.com/acme/fleet.git',
+    );
+  }
+  return {
+    // A provider always has owner/name; a bare server's /fleet.git is named remote/fleet.
+    name: name.includes('/') ? name : `remote/${name}`,
+    url: url.toString(),
+    branches: [...(options.branch?.length ? options.branch : [DEFAULT_DEPLOY_BRANCH])],
+  };
+};

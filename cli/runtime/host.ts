@@ -17,6 +17,7 @@ import type {
   ManifestRenderer,
   PullRequestOpener,
 } from '../../shared/ports/index.ts';
+import type { TargetRef } from '../../shared/schemas/events.ts';
 
 export interface HostOptions {
   readonly git: GitSource;
@@ -24,7 +25,7 @@ export interface HostOptions {
   /** kubectl kustomize / helm template. @default the layer's binaries, unpacked on first use */
   readonly renderer?: ManifestRenderer;
   /** The cluster client of a target. @default a directory per target (`directoryClusters`) */
-  readonly cluster?: (target: string) => ClusterClient;
+  readonly cluster?: (target: string, ref?: TargetRef) => ClusterClient;
   /** Signs what dispatch and rollback hand to agents; agents refuse anything else. @default a per-process key */
   readonly signing?: { signer: BundleSigner; verifier: BundleVerifier };
   /** Commit statuses back to the Git provider. @default none */

@@ -416,3 +416,14 @@ export const DEDUPE_LIMIT_ENV = {
 export const readDedupeLimits = (env: Env = process.env): { maxEntries?: number; maxTtlSeconds?: number } => {
   return wholeNumbers(env, DEDUPE_LIMIT_ENV);
 };
+
+/**
+ * The kubeconfig files `sluice dev` reads for kubeconfig targets, resolved as kubectl does: the
+ * flag's file, else every file in KUBECONFIG (merged, the first one's current-context wins), else
+ * ~/.kube/config. The files are the operator's; a config repo can only name a context in them.
+ */
+export const kubeconfigFiles = (flag: string | undefined, home: string, env: Env = process.env): string[] => {
+  if (flag) return [flag];
+  const list = (env.KUBECONFIG ?? '').split(':').filter((f) => f.trim() !== '');
+  return list.length > 0 ? list : [`${home}/.kube/config`];
+};

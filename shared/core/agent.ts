@@ -8,13 +8,14 @@ import type {
   KubeObject,
   SecretStore,
 } from '../ports/index.ts';
-import type { ApplyRequested, OutboundEvent } from '../schemas/events.ts';
+import type { ApplyRequested, OutboundEvent, TargetRef } from '../schemas/events.ts';
 import { decodeBundle } from './bundle.ts';
 import { DEFAULT_HEALTH_DEADLINE_MS, healthDeadlineMs, waitForHealth } from './health.ts';
 
 export interface AgentDeps {
   readonly bundles: BundleStore;
-  readonly cluster: (target: string) => ClusterClient;
+  /** The target's cluster; `ref` says how to reach it when the host serves several kinds (`sluice dev`). */
+  readonly cluster: (target: string, ref?: TargetRef) => ClusterClient;
   readonly secrets: SecretStore;
   readonly bus: EventBus;
   readonly clock: Clock;
@@ -76,7 +77,7 @@ export const applyRequested = (deps: AgentDeps, request: ApplyRequested): Promis
 
 const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> => {
   const started = deps.clock.now().getTime();
-  const cluster = deps.cluster(request.target.name);
+  const cluster = deps.cluster(request.target.name, request.target);
   const outcome = {
     schemaVersion: 1 as const,
     traceId: request.traceId,
@@ -113,7 +114,30 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
     }
   }
 
-  const inventory = await cluster.readInventory(request.app);
+  const failed = (error: SluiceError) =>
+    publish({
+      detailType: 'Deployment Failed',
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        reason: error.code,
+        message: error.message,
+        objects: Array.isArray(error.data.objects)
+          ? error.data.objects.map(String)
+          : typeof error.data.object === 'string'
+            ? [error.data.object]
+            : [],
+      },
+    });
+
+  let inventory: Awaited<ReturnType<ClusterClient['readInventory']>>;
+  try {
+    inventory = await cluster.readInventory(request.app);
+  } catch (error) {
+    // A cluster the host refuses to reach (a kubeconfig context the operator did not allow) fails the app.
+    if (!isSluiceError(error) || error.retryable) throw error;
+    return failed(error);
+  }
   // Generations are ordered per (repo, app, target): another repo's app of the same name on this
   // target is neither newer nor older, it is someone else's. Applying (and pruning) over it would
   // let one repo's push change what another repo deploys, so it is refused, loudly.
@@ -194,19 +218,6 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
     });
   } catch (error) {
     if (!isSluiceError(error) || error.retryable) throw error;
-    return publish({
-      detailType: 'Deployment Failed',
-      detail: {
-        ...outcome,
-        occurredAt: at(),
-        reason: error.code,
-        message: error.message,
-        objects: Array.isArray(error.data.objects)
-          ? error.data.objects.map(String)
-          : typeof error.data.object === 'string'
-            ? [error.data.object]
-            : [],
-      },
-    });
+    return failed(error);
   }
 };

@@ -46,6 +46,10 @@ const toTargetRef = (t: TargetConfig): TargetRef => ({
   cloud: t.cloud,
   region: t.region,
   agent: t.agent,
+  cluster: {
+    kind: t.cluster.kind,
+    ...(t.cluster.kind === 'kubeconfig' && t.cluster.context ? { context: t.cluster.context } : {}),
+  },
 });
 
 /** The app's releases for this config: targets grouped by identical render spec (one render each). */

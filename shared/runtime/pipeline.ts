@@ -45,7 +45,7 @@ import type {
   SecretStore,
 } from '../ports/index.ts';
 import { agentQueueName, planGroupId, ROLLBACK_ROUTE, ROUTES } from '../routing.ts';
-import type { DetailType } from '../schemas/events.ts';
+import type { DetailType, TargetRef } from '../schemas/events.ts';
 import { createIngestHandler } from './ingest-handler.ts';
 import { pipelineMetrics } from './metrics.ts';
 import { reconcileStage, recordStage } from './operate-stages.ts';
@@ -93,7 +93,7 @@ export interface PipelineAdapters {
   readonly signer?: BundleSigner;
   /** Checks a bundle's signature on the agent before anything else. */
   readonly verifier?: BundleVerifier;
-  readonly cluster?: (target: string) => ClusterClient;
+  readonly cluster?: (target: string, ref?: TargetRef) => ClusterClient;
   /** Secret references at apply time (agent); webhook secrets (ingest). */
   readonly secrets?: SecretStore;
   /** Rollback's claims: one rollback per trigger. */

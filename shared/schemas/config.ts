@@ -62,7 +62,22 @@ export const secretRef = z
 
 export const clusterSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('eks'), name: z.string().min(1) }).strict(),
-  z.object({ kind: z.literal('kubeconfig'), credentials: secretRef }).strict(),
+  /**
+   * A cluster reached through a kubeconfig. `credentials`: the kubeconfig itself, from a secret
+   * store (the Lambda agent). `context`: a context of the OPERATOR's kubeconfig (`sluice dev`:
+   * --kubeconfig, else KUBECONFIG, else ~/.kube/config), used only when the operator allows it
+   * (--kube-context); the repo names a context, never a file. Neither: the current context.
+   */
+  z
+    .object({
+      kind: z.literal('kubeconfig'),
+      credentials: secretRef.optional(),
+      context: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,252}$/, 'must be a kubeconfig context name')
+        .optional(),
+    })
+    .strict(),
   z.object({ kind: z.literal('in-cluster') }).strict(),
   z.object({ kind: z.literal('directory'), path: z.string().min(1).optional() }).strict(),
 ]);

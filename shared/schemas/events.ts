@@ -24,6 +24,8 @@ export const targetRef = z.object({
   cloud: z.string().min(1),
   region: z.string().min(1),
   agent: z.enum(['lambda', 'in-cluster']),
+  /** How the agent reaches the cluster, when the host picks the client per target (`sluice dev`). Never credentials. */
+  cluster: z.object({ kind: z.string().min(1), context: z.string().min(1).optional() }).optional(),
 });
 
 export const bundleRef = z.object({
