@@ -94,6 +94,16 @@ const describeRaw = (envelope: Envelope): string[] => {
       const e = d as EventDetail<'Deployment Skipped'>;
       return [`${pad('refused')} ${short(e.commit)} ${e.app}@${e.target}: ${e.message}`];
     }
+    case 'Removal Requested': {
+      const e = d as EventDetail<'Removal Requested'>;
+      return [`${pad('remove')} ${short(e.commit)} ${e.app} → ${e.target.name}: ${e.reason}`];
+    }
+    case 'Deployment Removed': {
+      const e = d as EventDetail<'Deployment Removed'>;
+      return [
+        `${pad('removed')} ${short(e.commit)} ${e.app}@${e.target}: ${e.removed} object(s) deleted (${e.reason})`,
+      ];
+    }
     case 'Rollback Requested': {
       const e = d as EventDetail<'Rollback Requested'>;
       const why = e.trigger === 'alarm' ? 'alarmed' : e.trigger === 'manual' ? 'rollback' : 'failed';

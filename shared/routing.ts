@@ -15,12 +15,17 @@ export const ROUTES: readonly Route[] = [
   // FIFO, grouped by repo+branch: one planner per branch at a time, pushes in order.
   { fn: 'plan', queue: 'sluice-plan.fifo', fifo: true, detailTypes: ['Commit Pushed'] },
   { fn: 'render', queue: 'sluice-render', fifo: false, detailTypes: ['Release Planned'] },
-  { fn: 'dispatch', queue: 'sluice-dispatch', fifo: false, detailTypes: ['Bundle Verified'] },
+  {
+    fn: 'dispatch',
+    queue: 'sluice-dispatch',
+    fifo: false,
+    detailTypes: ['Bundle Verified', 'Removal Requested'],
+  },
   {
     fn: 'report',
     queue: 'sluice-report',
     fifo: false,
-    detailTypes: ['Deployment Succeeded', 'Deployment Failed'],
+    detailTypes: ['Deployment Succeeded', 'Deployment Failed', 'Deployment Removed'],
   },
 ];
 

@@ -57,6 +57,8 @@ const RANK: Record<string, number> = {
   Failed: 5,
   'Rolled Back': 6,
   'Rollback Failed': 6,
+  'Removal Requested': 3,
+  Removed: 5,
 };
 
 const short = (sha: string) => sha.slice(0, 7);
@@ -136,6 +138,14 @@ export const plannedUpdates = (e: Envelope): PlannedOutcome[] => {
     case 'Deployment Skipped': {
       const d = e.detail as EventDetail<'Deployment Skipped'>;
       return [entry(d, d.app, d.target, 'Refused', `${d.reason}: ${d.message}`)];
+    }
+    case 'Removal Requested': {
+      const d = e.detail as EventDetail<'Removal Requested'>;
+      return [entry(d, d.app, d.target.name, 'Removal Requested', d.reason)];
+    }
+    case 'Deployment Removed': {
+      const d = e.detail as EventDetail<'Deployment Removed'>;
+      return [entry(d, d.app, d.target, 'Removed', `${d.reason}: ${d.removed} object(s) deleted`)];
     }
     default:
       return [];

@@ -3,7 +3,7 @@ import type { DeploymentRecord, DeploymentUpdate, Ledger } from '../ports/index.
 
 const HISTORY_LIMIT = 50;
 
-const STATE_ORDER = { Pending: 0, Progressing: 1, Healthy: 2, Failed: 2, RolledBack: 3 } as const;
+const STATE_ORDER = { Pending: 0, Progressing: 1, Healthy: 2, Failed: 2, RolledBack: 3, Removed: 3 } as const;
 
 /**
  * The ledger's one rule, shared by every adapter: a record only moves forward. An older

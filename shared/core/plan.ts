@@ -6,6 +6,7 @@ import type {
   ReleasePlanned,
   ReleaseRejected,
   ReleaseSkipped,
+  RemovalRequested,
   RenderSpec,
   TargetRef,
 } from '../schemas/events.ts';
@@ -13,6 +14,7 @@ import { DEFAULT_DEPLOY_BRANCH } from '../schemas/repos.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
 import { reserveGeneration } from './ledger.ts';
 import { type TrustDeps, trustedReleases } from './provenance.ts';
+import { removalDigest, removalsFor } from './removal.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
 import { reportInvalidConfig, reportPlanned, reportUntrusted } from './webhooks/commit-status.ts';
@@ -66,6 +68,46 @@ export const releasesFor = (
     groups.set(key, group);
   }
   return [...groups.values()];
+};
+
+/**
+ * Apps this branch deployed that its config no longer puts on a target: one Removal Requested
+ * each, for dispatch to sign and hand to the target's agent (shared/core/removal.ts).
+ */
+const requestRemovals = async (
+  deps: PlanDeps,
+  input: {
+    push: { repo: string; branch: string };
+    common: Omit<
+      RemovalRequested,
+      'occurredAt' | 'generation' | 'app' | 'target' | 'reason' | 'digest' | 'signature'
+    >;
+    generation: number;
+    now: string;
+    config: FleetConfig;
+    previousConfig?: FleetConfig;
+    considered: boolean;
+  },
+): Promise<void> => {
+  if (!input.considered) return;
+  const removals = removalsFor({
+    repo: input.push.repo,
+    branch: input.push.branch,
+    config: input.config,
+    ...(input.previousConfig ? { previous: input.previousConfig } : {}),
+    deployed: await deps.ledger.listDeployments(),
+    toTargetRef,
+  });
+  if (removals.length === 0) return;
+  await deps.bus.publish(
+    removals.map((r) => {
+      const detail = { ...input.common, occurredAt: input.now, generation: input.generation, ...r };
+      return {
+        detailType: 'Removal Requested' as const,
+        detail: { ...detail, digest: removalDigest(detail) },
+      };
+    }),
+  );
 };
 
 const readConfig = async (tree: SourceTree): Promise<FleetConfig> => {
@@ -241,6 +283,17 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
   const now = deps.clock.now().toISOString();
   // Taken from the repo's counter, so releases of one repo are ordered across its deploy branches.
   const generation = await reserveGeneration(deps.ledger, push.repo, branchState?.generation ?? 0, now);
+  await requestRemovals(deps, {
+    push,
+    common,
+    generation,
+    now,
+    config,
+    ...(previousConfig ? { previousConfig } : {}),
+    // Only a commit that changes sluice.yaml (or whose diff is unknown) can take an app off a target.
+    // With a trust policy, removals are not planned: a deletion would need the signers' consent too.
+    considered: !deps.trust && (changed === undefined || changed.includes(CONFIG_FILE)),
+  });
   const rejected = trusted.refused.map(
     ({ app, targets, refusal }): ReleaseRejected => ({
       ...common,

@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors.ts';
 import type { Clock, DeploymentRecord, GitProvider, Ledger } from '../ports/index.ts';
-import type { DeploymentFailed, DeploymentSucceeded } from '../schemas/events.ts';
+import type { DeploymentFailed, DeploymentRemoved, DeploymentSucceeded } from '../schemas/events.ts';
 import { rolledBackOutcome } from './rollback/known-good.ts';
 
 export interface ReportDeps {
@@ -105,6 +105,41 @@ export const recordOutcome = async (
           ? `RolledBack: ${rolledBack.reason}`
           : 'Healthy'
       ).slice(0, 140),
+    });
+  }
+  return record;
+};
+
+/** Records that the agent removed an app from a target: the ledger says Removed, at the removing commit. */
+export const recordRemoval = async (
+  deps: ReportDeps,
+  d: DeploymentRemoved,
+  origin: OutcomeOrigin = {},
+): Promise<DeploymentRecord> => {
+  if (deps.owners) checkOutcomeOrigin(deps.owners, d.target, origin);
+  const current = await deps.ledger.getDeployment(d.app, d.target, d.repo);
+  const record = await deps.ledger.recordDeployment({
+    app: d.app,
+    target: d.target,
+    repo: d.repo,
+    branch: d.branch,
+    commit: d.commit,
+    generation: d.generation,
+    // What was deployed last stays named; the removal's own digest names nothing stored.
+    digest: current?.digest ?? d.digest,
+    bundleKey: current?.bundleKey ?? '',
+    traceId: d.traceId,
+    state: 'Removed',
+    reason: `${d.reason}: ${d.removed} object(s) deleted`,
+    at: d.occurredAt,
+  });
+  if (deps.provider && record.generation === d.generation) {
+    await deps.provider.setStatus({
+      repo: d.repo,
+      commit: d.commit,
+      context: `sluice/${d.app}@${d.target}`,
+      state: 'success',
+      description: `Removed: ${d.removed} object(s) deleted`,
     });
   }
   return record;

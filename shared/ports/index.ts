@@ -255,7 +255,8 @@ export interface WebhookAdmin {
   delete(repo: string, id: string): Promise<void>;
 }
 
-export type DeploymentState = 'Pending' | 'Progressing' | 'Healthy' | 'Failed' | 'RolledBack';
+/** Removed: the app left the target (gone from sluice.yaml or no longer selected) and its objects were deleted. */
+export type DeploymentState = 'Pending' | 'Progressing' | 'Healthy' | 'Failed' | 'RolledBack' | 'Removed';
 
 export interface BranchState {
   repo: string;
@@ -419,6 +420,12 @@ export interface ApplyOptions {
   inventory: Omit<Inventory, 'objects' | 'appliedAt'>;
   /** Take fields another field manager owns (the app opted in, or self-heal). Default false: conflicts fail. */
   force?: boolean;
+  /**
+   * The app leaves the target: `objects` is empty, every object of its inventory that carries its
+   * ownership labels is deleted (no prune-share guard: the removal is the intent), and the
+   * inventory is kept as a tombstone (no objects, no source) so older deliveries stay refused.
+   */
+  remove?: boolean;
   /** Called after each wave (`sluice.dev/wave`) but the last, with its objects: the next wave waits for it. */
   afterWave?: (objects: readonly KubeObject[]) => Promise<void>;
 }

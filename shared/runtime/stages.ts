@@ -10,7 +10,8 @@ import { type DispatchDeps, dispatchBundle } from '../core/dispatch.ts';
 import { driftCheckRequested } from '../core/drift.ts';
 import { type PlanDeps, planCommit } from '../core/plan.ts';
 import { type RenderDeps, renderRelease } from '../core/release.ts';
-import { type ReportDeps, recordOutcome } from '../core/report.ts';
+import { dispatchRemoval, removeRequested } from '../core/removal.ts';
+import { type ReportDeps, recordOutcome, recordRemoval } from '../core/report.ts';
 import {
   executeRollback,
   type RollbackDeps,
@@ -20,12 +21,16 @@ import {
 import { BadInputError, isSluiceError } from '../errors.ts';
 import {
   applyRequested as applyRequestedSchema,
+  type BundleVerified,
   type DeploymentFailed,
+  type DeploymentRemoved,
   type DeploymentSucceeded,
   driftCheckRequested as driftCheckRequestedSchema,
   envelopeSchema,
   type OutboundEvent,
+  type RemovalRequested,
   type RollbackRequested,
+  removalRequested as removalRequestedSchema,
 } from '../schemas/events.ts';
 import { busEvent, parseDetail, type SqsRuntime, type SqsStage } from './sqs-handler.ts';
 
@@ -107,12 +112,16 @@ export const dispatchStage = (
   return {
     name: 'dispatch',
     parse: dispatchParse,
-    process: async ({ detail }) => {
-      count('ApplyRequests', (await dispatchBundle(deps, detail)).length);
+    process: async (event) => {
+      if (event.detailType === 'Removal Requested') {
+        if (await dispatchRemoval(deps, event.detail as RemovalRequested)) count('RemovalRequests');
+        return;
+      }
+      count('ApplyRequests', (await dispatchBundle(deps, event.detail as BundleVerified)).length);
     },
   };
 };
-const dispatchParse = busEvent('Bundle Verified');
+const dispatchParse = busEvent('Bundle Verified', 'Removal Requested');
 
 /** Report, from the report queue: agent outcomes → ledger (last known good) and commit status. */
 export const reportStage = (
@@ -122,6 +131,11 @@ export const reportStage = (
   name: 'report',
   parse: reportParse,
   process: async (event) => {
+    if (event.detailType === 'Deployment Removed') {
+      await recordRemoval(deps, event.detail as DeploymentRemoved, event.origin);
+      counter(runtime)('DeploymentsRemoved');
+      return;
+    }
     await recordOutcome(
       deps,
       event.detailType === 'Deployment Succeeded'
@@ -136,11 +150,12 @@ export const reportStage = (
     );
   },
 });
-const reportParse = busEvent('Deployment Succeeded', 'Deployment Failed');
+const reportParse = busEvent('Deployment Succeeded', 'Deployment Failed', 'Deployment Removed');
 
 type AgentMessage =
   | { kind: 'drift'; request: ReturnType<typeof driftCheckRequestedSchema.parse> }
-  | { kind: 'apply'; request: ReturnType<typeof applyRequestedSchema.parse> };
+  | { kind: 'apply'; request: ReturnType<typeof applyRequestedSchema.parse> }
+  | { kind: 'remove'; request: RemovalRequested };
 
 /**
  * The agent, from a region's agent queue: Apply Requested details from dispatch, and Drift Check
@@ -154,13 +169,20 @@ export const agentStage = (deps: AgentDeps, runtime: SqsRuntime): SqsStage<Agent
     parse: (record) => {
       const body = safeJson(record.body);
       const drift = driftCheckRequestedSchema.safeParse(body);
-      return drift.success
-        ? { kind: 'drift', request: drift.data }
+      if (drift.success) return { kind: 'drift', request: drift.data };
+      // A removal carries no bundle; an Apply Requested always does.
+      const removal = body && typeof body === 'object' && !('bundle' in body);
+      return removal
+        ? { kind: 'remove', request: parseDetail(removalRequestedSchema, body, record.messageId) }
         : { kind: 'apply', request: parseDetail(applyRequestedSchema, body, record.messageId) };
     },
     process: async (message, _record, logger) => {
       if (message.kind === 'apply') {
         countEvents(count, [await applyRequested(deps, message.request)]);
+        return;
+      }
+      if (message.kind === 'remove') {
+        countEvents(count, [await removeRequested(deps, message.request)]);
         return;
       }
       for (const failed of await driftCheckRequested(deps, message.request)) {

@@ -227,9 +227,36 @@ export const deploymentFailed = z.object({
 
 export const deploymentSkipped = z.object({
   ...outcome,
-  reason: z.enum(['stale', 'duplicate']),
+  /** prune-disabled / not-owned: a removal the agent declined (docs/agent.md#removing-an-app). */
+  reason: z.enum(['stale', 'duplicate', 'prune-disabled', 'not-owned']),
   message: z.string(),
   appliedGeneration: z.number().int().nonnegative(),
+});
+
+/** Why an app leaves a target: gone from sluice.yaml, or its selector no longer picks the target. */
+const removalReason = z.enum(['app-removed', 'target-deselected']);
+
+/**
+ * Plan: an app this repo's branch deployed to a target is no longer in its config there. Dispatch
+ * signs it and hands it to the target's agent, which removes the app's objects only when the last
+ * deployed config had sync.prune. `digest` names the removal (removalDigest), so it can be signed.
+ */
+export const removalRequested = z.object({
+  ...base,
+  generation: z.number().int().positive(),
+  app: z.string(),
+  target: targetRef,
+  reason: removalReason,
+  digest,
+  /** Dispatch's signature over `digest`, as for a bundle; checked by the agent. */
+  signature: bundleRef.shape.signature,
+});
+
+/** The agent removed the app from the target: every object it owned there is deleted. */
+export const deploymentRemoved = z.object({
+  ...outcome,
+  reason: removalReason,
+  removed: z.number().int().nonnegative(),
 });
 
 export const rollbackRequested = z.object({
@@ -339,6 +366,8 @@ export const eventSchemas = {
   'Deployment Succeeded': deploymentSucceeded,
   'Deployment Failed': deploymentFailed,
   'Deployment Skipped': deploymentSkipped,
+  'Removal Requested': removalRequested,
+  'Deployment Removed': deploymentRemoved,
   'Rollback Requested': rollbackRequested,
   'Rollback Skipped': rollbackSkipped,
   'Revert Committed': revertCommitted,
@@ -360,6 +389,8 @@ export type ApplyRequested = EventDetail<'Apply Requested'>;
 export type DeploymentSucceeded = EventDetail<'Deployment Succeeded'>;
 export type DeploymentFailed = EventDetail<'Deployment Failed'>;
 export type DeploymentSkipped = EventDetail<'Deployment Skipped'>;
+export type RemovalRequested = EventDetail<'Removal Requested'>;
+export type DeploymentRemoved = EventDetail<'Deployment Removed'>;
 export type RollbackRequested = EventDetail<'Rollback Requested'>;
 export type RollbackSkipped = EventDetail<'Rollback Skipped'>;
 export type RevertCommitted = EventDetail<'Revert Committed'>;

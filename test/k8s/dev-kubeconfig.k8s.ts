@@ -230,4 +230,105 @@ describe('sluice dev --repo URL with a kubeconfig target', () => {
     });
     expect(JSON.stringify(detail(drift!))).toContain('spec.replicas');
   });
+
+  it('removes an app deleted from sluice.yaml, and only the objects it owns', async () => {
+    // GIVEN objects in the guestbook namespace that are not the guestbook app's: one without
+    // Sluice's labels, one of an app named like it, and a tampered inventory that lists the first
+    const { request } = admin(kube);
+    await request('POST', '/api/v1/namespaces/guestbook/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'hand-made' },
+      data: { owner: 'a human' },
+    });
+    await request('POST', '/api/v1/namespaces/guestbook/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'lookalike',
+        labels: { 'app.kubernetes.io/managed-by': 'sluice', 'sluice.dev/app': 'guestbook-v2' },
+      },
+    });
+    const inventoryPath = '/api/v1/namespaces/sluice-system/configmaps/sluice-inventory-guestbook';
+    const inventory = JSON.parse(
+      String(((await getObject(kube, inventoryPath))?.data as Record<string, string> | undefined)?.inventory),
+    ) as { objects: string[] };
+    inventory.objects.push('v1/ConfigMap/guestbook/hand-made', 'v1/ConfigMap/guestbook/lookalike');
+    await request(
+      'PATCH',
+      inventoryPath,
+      { data: { inventory: JSON.stringify(inventory) } },
+      'application/merge-patch+json',
+    );
+
+    // WHEN a push on the remote deletes the guestbook app from sluice.yaml (its sync.prune was on)
+    const configFile = path.join(clone, 'sluice.yaml');
+    const config = await readFile(configFile, 'utf8');
+    const start = config.indexOf('  - name: guestbook');
+    const end = config.indexOf('  # (b)', start);
+    expect(start).toBeGreaterThan(0);
+    await writeFile(configFile, config.slice(0, start) + config.slice(end));
+    await git(clone, 'commit', '--quiet', '-am', 'retire the guestbook');
+    await git(clone, 'push', '--quiet', 'origin', 'HEAD:main');
+    const head = await git(clone, 'rev-parse', 'HEAD');
+
+    // THEN Deployment Removed: its Deployment and ConfigMap are gone, nothing else is
+    const [removed] = await waitFor(
+      'guestbook to be removed',
+      async () => {
+        const found = events('Deployment Removed').filter(
+          (e) => detail(e).target === TARGET && detail(e).commit === head,
+        );
+        return found.length > 0 ? found : undefined;
+      },
+      60_000,
+    );
+    expect(detail(removed!)).toMatchObject({ app: 'guestbook', reason: 'app-removed', removed: 2 });
+    expect(await getObject(kube, '/apis/apps/v1/namespaces/guestbook/deployments/guestbook')).toBeUndefined();
+    expect(await getObject(kube, '/api/v1/namespaces/guestbook/configmaps/guestbook-config')).toBeUndefined();
+    expect(await getObject(kube, '/api/v1/namespaces/guestbook/configmaps/hand-made')).toBeDefined();
+    expect(await getObject(kube, '/api/v1/namespaces/guestbook/configmaps/lookalike')).toBeDefined();
+    expect(await getObject(kube, '/apis/apps/v1/namespaces/api/deployments/api')).toBeDefined();
+    expect((await dev.pipeline.ledger.getDeployment('guestbook', TARGET))?.state).toBe('Removed');
+    expect(
+      events('Removal Requested').map(
+        (e) => `${detail(e).app}@${(detail(e).target as { name: string }).name}`,
+      ),
+    ).toContain(`guestbook@${TARGET}`);
+  });
+
+  it('keeps the objects of a removed app whose last deployed config had prune off', async () => {
+    // GIVEN api deployed with sync.prune: false
+    const configFile = path.join(clone, 'sluice.yaml');
+    const config = await readFile(configFile, 'utf8');
+    expect(config).toContain('sync: { prune: true, selfHeal: true }');
+    await writeFile(
+      configFile,
+      config.replace('sync: { prune: true, selfHeal: true }', 'sync: { prune: false, selfHeal: true }'),
+    );
+    await git(clone, 'commit', '--quiet', '-am', 'api: prune off');
+    await git(clone, 'push', '--quiet', 'origin', 'HEAD:main');
+    await deployedAt(await git(clone, 'rev-parse', 'HEAD'), ['api']);
+    // WHEN api is taken off every target (its selector matches none)
+    await writeFile(
+      configFile,
+      (await readFile(configFile, 'utf8')).replace('values: [staging, prod] }', 'values: [nowhere] }'),
+    );
+    await git(clone, 'commit', '--quiet', '-am', 'api: no targets');
+    await git(clone, 'push', '--quiet', 'origin', 'HEAD:main');
+    const head = await git(clone, 'rev-parse', 'HEAD');
+    // THEN the agent declines: Deployment Skipped (prune-disabled), the objects stay
+    const [skipped] = await waitFor(
+      'the removal of api to be declined',
+      async () => {
+        const found = events('Deployment Skipped').filter(
+          (e) => detail(e).target === TARGET && detail(e).commit === head && detail(e).app === 'api',
+        );
+        return found.length > 0 ? found : undefined;
+      },
+      60_000,
+    );
+    expect(detail(skipped!).reason).toBe('prune-disabled');
+    expect(await getObject(kube, '/apis/apps/v1/namespaces/api/deployments/api')).toBeDefined();
+  });
 });

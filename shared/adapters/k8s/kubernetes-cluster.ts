@@ -308,9 +308,10 @@ export class KubernetesCluster implements ClusterClient {
     const currentIds = new Set(normalized.map(idOf));
 
     // The prune guard runs before anything changes: a delivery that would delete too much applies nothing.
-    const candidates = options.prune ? [...previousIds].filter((id) => !currentIds.has(id)) : [];
+    const candidates =
+      options.prune || options.remove ? [...previousIds].filter((id) => !currentIds.has(id)) : [];
     const base = previous?.objects.length ?? 0;
-    if (base > 0 && candidates.length / base > this.#maxPruneShare) {
+    if (!options.remove && base > 0 && candidates.length / base > this.#maxPruneShare) {
       throw new SluiceError(
         'PRUNE_LIMIT',
         `app "${app}": this delivery would prune ${candidates.length} of its ${base} objects (${Math.round((candidates.length / base) * 100)}%), more than the ${Math.round(this.#maxPruneShare * 100)}% allowed; nothing was applied. Fix: if the removal is intended, raise the agent's --max-prune-share for this delivery, or deliver it with sync.prune: false and delete the objects by hand`,
@@ -358,14 +359,15 @@ export class KubernetesCluster implements ClusterClient {
 
     let pruned = 0;
     const currentSet = new Set(current);
-    if (options.prune) {
+    if (options.prune || options.remove) {
       // Reverse apply order: workloads before their ConfigMaps, Namespaces and CRDs last.
       const gone = applyOrder([...previousIds].filter((i) => !currentSet.has(i)).map(parseId)).reverse();
       for (const ref of gone) {
         if (await this.#prune(app, ref)) pruned += 1;
       }
     }
-    const kept = options.prune ? current : [...new Set([...(previous?.objects ?? []), ...current])];
+    const kept =
+      options.prune || options.remove ? current : [...new Set([...(previous?.objects ?? []), ...current])];
     const inventory: Inventory = {
       ...options.inventory,
       objects: kept.sort(),

@@ -105,7 +105,7 @@ export class DirectoryCluster implements ClusterClient {
     }
     let pruned = 0;
     const current = new Set(objects.map(identity));
-    if (options.prune && previous) {
+    if ((options.prune || options.remove) && previous) {
       for (const id of previous.objects) {
         if (current.has(id)) continue;
         const segments = pathOfIdentity(id);
@@ -116,7 +116,10 @@ export class DirectoryCluster implements ClusterClient {
         pruned += 1;
       }
     }
-    const kept = options.prune || !previous ? [...current] : [...new Set([...previous.objects, ...current])];
+    const kept =
+      options.prune || options.remove || !previous
+        ? [...current]
+        : [...new Set([...previous.objects, ...current])];
     const inventory: Inventory = {
       ...options.inventory,
       objects: kept.sort(),
