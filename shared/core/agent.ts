@@ -66,6 +66,22 @@ export const resolveSecretRefs = async (
     }),
   );
 
+/** The fields every agent outcome about one request carries (`digest`: what the request names). */
+export const outcomeOf = (
+  request: Pick<ApplyRequested, 'traceId' | 'repo' | 'branch' | 'commit' | 'generation' | 'app' | 'target'>,
+  digest: string,
+) => ({
+  schemaVersion: 1 as const,
+  traceId: request.traceId,
+  repo: request.repo,
+  branch: request.branch,
+  commit: request.commit,
+  generation: request.generation,
+  app: request.app,
+  target: request.target.name,
+  digest,
+});
+
 /**
  * The regional agent's one use case: apply a bundle to a target. Stale work (an older generation
  * than the one applied) is refused; the same generation again re-reports without re-applying.
@@ -79,15 +95,7 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
   const started = deps.clock.now().getTime();
   const cluster = deps.cluster(request.target.name, request.target);
   const outcome = {
-    schemaVersion: 1 as const,
-    traceId: request.traceId,
-    repo: request.repo,
-    branch: request.branch,
-    commit: request.commit,
-    generation: request.generation,
-    app: request.app,
-    target: request.target.name,
-    digest: request.bundle.digest,
+    ...outcomeOf(request, request.bundle.digest),
     ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}),
   };
   const at = () => deps.clock.now().toISOString();

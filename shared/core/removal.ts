@@ -9,7 +9,7 @@ import { isSluiceError, type SluiceError } from '../errors.ts';
 import type { DeploymentRecord } from '../ports/index.ts';
 import type { FleetConfig, TargetConfig } from '../schemas/config.ts';
 import type { OutboundEvent, RemovalRequested, TargetRef } from '../schemas/events.ts';
-import type { AgentDeps } from './agent.ts';
+import { type AgentDeps, outcomeOf } from './agent.ts';
 import { selectTargets } from './config.ts';
 import type { DispatchDeps } from './dispatch.ts';
 
@@ -85,17 +85,7 @@ export const dispatchRemoval = async (deps: DispatchDeps, request: RemovalReques
 export const removeRequested = async (deps: AgentDeps, request: RemovalRequested): Promise<OutboundEvent> => {
   const run = async (): Promise<OutboundEvent> => {
     const cluster = deps.cluster(request.target.name, request.target);
-    const outcome = {
-      schemaVersion: 1 as const,
-      traceId: request.traceId,
-      repo: request.repo,
-      branch: request.branch,
-      commit: request.commit,
-      generation: request.generation,
-      app: request.app,
-      target: request.target.name,
-      digest: request.digest,
-    };
+    const outcome = outcomeOf(request, request.digest);
     const at = () => deps.clock.now().toISOString();
     const publish = async (event: OutboundEvent) => {
       await deps.bus.publish([event]);
