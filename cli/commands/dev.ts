@@ -132,7 +132,12 @@ const parseSeconds = (value: string) => {
 const followedRepoAuth =
   (repoUrl: string, secrets: FileSecretStore) =>
   async (url: string): Promise<{ username: string; password: string } | undefined> => {
-    if (new URL(url).origin !== new URL(repoUrl).origin) return undefined;
+    const target = new URL(url);
+    if (target.origin !== new URL(repoUrl).origin) return undefined;
+    // A token never crosses the network in clear text: plain http gets one only on this machine.
+    if (target.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) {
+      return undefined;
+    }
     const token = optionalEnv('SLUICE_GIT_TOKEN');
     if (token) return { username: 'x-access-token', password: token };
     return secretStoreAuth(secrets, 'git-writer')(url).catch(() => undefined);
