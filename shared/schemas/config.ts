@@ -242,13 +242,17 @@ export const appSchema = z
       })
       .strict()
       .default({ onAlarm: true, onFailed: false, review: false }),
-    sync: z
-      .object({ prune: z.boolean().default(true), selfHeal: z.boolean().default(false) })
-      .strict()
-      .default({ prune: true, selfHeal: false }),
+    /** Unset fields come from the fleet's `sync` (default prune: true, selfHeal: false). */
+    sync: z.object({ prune: z.boolean().optional(), selfHeal: z.boolean().optional() }).strict().optional(),
     policies: policyToggles,
   })
   .strict();
+
+/** The fleet-wide sync default every app's `sync` is layered over. */
+const fleetSync = z
+  .object({ prune: z.boolean().default(true), selfHeal: z.boolean().default(false) })
+  .strict()
+  .default({ prune: true, selfHeal: false });
 
 export const fleetConfigSchema = z
   .object({
@@ -261,13 +265,26 @@ export const fleetConfigSchema = z
     branches: z.array(branchName).min(1).max(50).optional(),
     targets: z.array(targetSchema).min(1),
     apps: z.array(appSchema).default([]),
+    /**
+     * Sync options for every app that does not set its own (field by field). `prune` also decides
+     * whether an app's objects leave a target with it (docs/agent.md#removing-an-app).
+     */
+    sync: fleetSync,
     policies: fleetPolicies,
   })
-  .strict();
+  .strict()
+  .transform(({ sync, ...fleet }) => ({
+    ...fleet,
+    apps: fleet.apps.map((app) => ({ ...app, sync: { ...sync, ...definedOnly(app.sync) } })),
+  }));
+
+const definedOnly = <T extends object>(value: T | undefined): Partial<T> =>
+  Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export type FleetConfig = z.infer<typeof fleetConfigSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
-export type AppConfig = z.infer<typeof appSchema>;
+/** An app with its `sync` resolved against the fleet's default. */
+export type AppConfig = FleetConfig['apps'][number];
 export type Selector = z.infer<typeof selectorSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AppKind = (typeof APP_KINDS)[number];

@@ -29,6 +29,17 @@ describe('parseFleetConfig', () => {
     expect(selectTargets(config.apps[0]!.targets, config.targets).map((t) => t.name)).toEqual(['prod-use1']);
   });
 
+  it('layers each app sync over the fleet-wide sync default, field by field', () => {
+    // GIVEN a fleet default with prune off, one app that turns selfHeal on, one that turns prune back on
+    const text = minimal.replace(
+      'apps:\n  - name: web\n',
+      'sync: { prune: false }\napps:\n  - name: api\n    path: apps/api\n    targets: {}\n    sync: { prune: true }\n  - name: web\n    sync: { selfHeal: true }\n',
+    );
+    // WHEN parsed THEN unset fields come from the fleet, set ones from the app
+    const sync = Object.fromEntries(parseFleetConfig(text).apps.map((a) => [a.name, a.sync]));
+    expect(sync).toEqual({ api: { prune: true, selfHeal: false }, web: { prune: false, selfHeal: true } });
+  });
+
   it('names the file, the path with its line, and the fix for a wrong field', () => {
     // GIVEN a target with an unknown cloud
     const bad = minimal.replace('cloud: onprem', 'cloud: mainframe');
