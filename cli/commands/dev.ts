@@ -278,6 +278,14 @@ export const startAwsDev = async (
       'drop --aws to verify commit signatures locally',
     );
   }
+  if (options.repo || options.kubeconfig || options.kubeContext?.length) {
+    // Never silently elsewhere: the AWS pipeline deploys the seeded repo to directory targets.
+    throw new BadInputError(
+      '--repo/--kubeconfig/--kube-context with --aws',
+      'are not supported yet',
+      'drop --aws to follow a repository or apply to a kubeconfig context (docs/real-clusters.md)',
+    );
+  }
   const aws = readAwsSettings();
   if (aws.endpoint === undefined) {
     throw new BadInputError(
