@@ -125,7 +125,7 @@ describe('deploy/helm/sluice-agent', () => {
     'renders objects the API server accepts (server-side dry run) with %s',
     async (values) => {
       const { request } = admin(kube);
-      for (const ns of ['sluice-system', 'guestbook', 'api']) {
+      for (const ns of ['sluice-system', 'team-a', 'team-b']) {
         await request('POST', '/api/v1/namespaces', {
           apiVersion: 'v1',
           kind: 'Namespace',
