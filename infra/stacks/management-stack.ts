@@ -47,6 +47,7 @@ export const AGENT_DETAIL_TYPES = [
   'Deployment Succeeded',
   'Deployment Failed',
   'Deployment Skipped',
+  'Deployment Removed',
   'Drift Detected',
 ] as const;
 
