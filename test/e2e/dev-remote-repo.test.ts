@@ -3,18 +3,17 @@
  * a provider), the poll interval is an hour, and a push there deploys as soon as the provider's
  * signed push webhook reaches `sluice dev`; a webhook for a repo it does not follow deploys nothing.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDev } from '../../cli/commands/dev.ts';
 import { initBareRepo } from '../../shared/adapters/local/git-server.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
-import { EXAMPLE_FLEET, git, tempDir, waitFor } from '../support/dev-harness.ts';
+import { EXAMPLE_FLEET, git, spawnGitServer, tempDir, waitFor } from '../support/dev-harness.ts';
 
 const SECRET = 'test-webhook-secret';
 let dir: string;
-let server: ChildProcess;
+let server: { url: string; stop(): void };
 let repoUrl: string;
 let dev: DevServer;
 let clone: string;
@@ -28,18 +27,8 @@ const healthyAt = (commit: string) =>
 beforeAll(async () => {
   dir = await tempDir('dev-remote');
   await initBareRepo(path.join(dir, 'remote', 'acme'), 'fleet', EXAMPLE_FLEET);
-  server = spawn(
-    process.execPath,
-    [path.resolve(import.meta.dirname, '../support/git-server-process.ts'), path.join(dir, 'remote')],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  repoUrl = await new Promise<string>((ok, fail) => {
-    server.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));
-    server.stdout?.on('data', (chunk: Buffer) => {
-      const match = /^url (\S+)/m.exec(chunk.toString());
-      if (match?.[1]) ok(`${match[1]}/acme/fleet.git`);
-    });
-  });
+  server = await spawnGitServer(path.join(dir, 'remote'));
+  repoUrl = `${server.url}/acme/fleet.git`;
   dev = await startDev(
     {
       workdir: path.join(dir, 'work'),
@@ -60,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dev?.stop();
-  server?.stdin?.end();
+  server?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

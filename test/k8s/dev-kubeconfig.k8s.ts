@@ -4,7 +4,6 @@
  * with one target a kubeconfig target on the test kube-apiserver. The agent user's kubeconfig is
  * the operator's; the repo only names its context.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -12,15 +11,14 @@ import { type DevServer, startDev } from '../../cli/commands/dev.ts';
 import { initBareRepo } from '../../shared/adapters/local/git-server.ts';
 import { agentQueueName } from '../../shared/routing.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
-import { EXAMPLE_FLEET, git, tempDir, waitFor } from '../support/dev-harness.ts';
-import { REPO_ROOT } from '../support/kube.ts';
+import { EXAMPLE_FLEET, git, spawnGitServer, tempDir, waitFor } from '../support/dev-harness.ts';
 import { admin, completeRollout, getObject, grantAgentRbac } from './harness.ts';
 
 const kube = inject('kube');
 const TARGET = 'staging-use1';
 
 let dir: string;
-let server: ChildProcess;
+let server: { url: string; stop(): void };
 let repoUrl: string;
 let dev: DevServer;
 let clone: string;
@@ -103,18 +101,8 @@ beforeAll(async () => {
   await writeFile(path.join(seed, 'sluice.yaml'), config);
   await initBareRepo(path.join(dir, 'remote'), 'fleet', seed);
 
-  server = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, 'test/support/git-server-process.ts'), path.join(dir, 'remote')],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  repoUrl = await new Promise<string>((ok, fail) => {
-    server.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));
-    server.stdout?.on('data', (chunk: Buffer) => {
-      const match = /^url (\S+)/m.exec(chunk.toString());
-      if (match?.[1]) ok(`${match[1]}/fleet.git`);
-    });
-  });
+  server = await spawnGitServer(path.join(dir, 'remote'));
+  repoUrl = `${server.url}/fleet.git`;
 
   dev = await startDev(
     {
@@ -137,7 +125,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dev?.stop();
-  server?.stdin?.end();
+  server?.stop();
   // The namespaces stay: with no namespace controller a deleted one would be Terminating for good.
   await admin(kube).request(
     'DELETE',

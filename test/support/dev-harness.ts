@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -89,4 +89,22 @@ export const startTestDev = async (options: { coalesceMs?: number } = {}): Promi
       await rm(workdir, { recursive: true, force: true });
     },
   };
+};
+
+/**
+ * A git smart-HTTP server in its own process (test/support/git-server-process.ts), as a provider
+ * would serve `root`'s bare repos: resolves with its base URL once it listens; `stop` ends it.
+ */
+export const spawnGitServer = async (root: string): Promise<{ url: string; stop(): void }> => {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'git-server-process.ts'), root], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((ok, fail) => {
+    child.once('exit', (code) => fail(new Error(`git server exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const match = /^url (\S+)/m.exec(chunk.toString());
+      if (match?.[1]) ok(match[1]);
+    });
+  });
+  return { url, stop: () => child.stdin?.end() };
 };
