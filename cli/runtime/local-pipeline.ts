@@ -116,7 +116,13 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       bundles,
       git: options.git,
       // The host's render bounds (SLUICE_RENDER_*, docs/security.md#limits); sluice.yaml cannot raise them.
-      renderer: options.renderer ?? createToolRenderer(readRenderLimits().tools),
+      renderer:
+        options.renderer ??
+        // Repository charts are kept by digest in the workdir, so later renders need no network.
+        createToolRenderer({
+          ...readRenderLimits().tools,
+          chartCacheDir: join(options.workdir, 'cache', 'charts'),
+        }),
       renderLimits: readRenderLimits().render,
       renderCache: new FileRenderCache(paths.bundles),
       schemas: fileK8sSchemas(),

@@ -1073,7 +1073,7 @@ const toolFailure = (file: string, tool: string, result: Exclude<ToolResult, { o
   return new RenderError(
     file,
     `${tool} ${result.reason === 'refused' ? 'refused' : 'failed'}: ${result.message}`,
-    fixes[result.reason],
+    result.fix ?? fixes[result.reason],
     {
       tool,
       reason: result.reason,
@@ -1142,7 +1142,14 @@ const renderHelm = async (
     const result = await needTools(renderer, file, 'helm').helmTemplate({
       root: tree.root,
       ...(repo
-        ? { repo: { url: repo, name: spec.helm?.name ?? spec.app, version: spec.helm?.version ?? '' } }
+        ? {
+            repo: {
+              url: repo,
+              name: spec.helm?.name ?? spec.app,
+              version: spec.helm?.version ?? '',
+              ...(spec.helm?.digest ? { digest: spec.helm.digest } : {}),
+            },
+          }
         : { chart: dir }),
       releaseName: spec.helm?.releaseName ?? spec.app,
       ...(spec.namespace ? { namespace: spec.namespace } : {}),

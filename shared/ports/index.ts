@@ -467,6 +467,8 @@ export type ToolResult =
       readonly reason: 'failed' | 'timeout' | 'refused';
       /** The tool's own stderr (or the refusal), trimmed. */
       readonly message: string;
+      /** How to fix it, when the renderer knows better than the generic fix for `reason`. */
+      readonly fix?: string;
     };
 
 /** Runs the real manifest tools (kubectl kustomize, helm template) over a checkout on disk. */
@@ -478,12 +480,15 @@ export interface ManifestRenderer {
    * directories the build reads; a symlink in them that leaves `root` is refused.
    */
   kustomize(request: { root: string; dir: string; inputs: readonly string[] }): Promise<ToolResult>;
-  /** `helm template` of a chart directory in the checkout, or of `repo`/`name`@`version` (network). */
+  /**
+   * `helm template` of a chart directory in the checkout, or of `repo`/`name`@`version`: that
+   * archive is fetched once, checked against `digest` and cached by it, then rendered offline.
+   */
   helmTemplate(request: {
     root: string;
     /** Repo-relative chart directory; absent for a repository chart. */
     chart?: string;
-    repo?: { url: string; name: string; version: string };
+    repo?: { url: string; name: string; version: string; digest?: string };
     releaseName: string;
     namespace?: string;
     /** Repo-relative values files, in layering order. */

@@ -159,6 +159,14 @@ export const helmSchema = z
     name: chartName.optional(),
     /** Exact chart version from `repo`. */
     version: pinnedVersion.optional(),
+    /**
+     * sha256 of the chart archive from `repo` (index.yaml's digest, the OCI chart layer's digest):
+     * a render refuses any other content for this version. The first render without it reports it.
+     */
+    digest: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 lower-case hex digits>')
+      .optional(),
     /** Helm release name (default: the app's name). */
     releaseName: dnsLabel.optional(),
     /** Render the chart's crds/ directory too (default true, as Argo CD does). */
@@ -167,6 +175,9 @@ export const helmSchema = z
   .strict()
   .refine((h) => h.repo === undefined || (h.name !== undefined && h.version !== undefined), {
     message: 'a chart from a repository needs name and an exact version',
+  })
+  .refine((h) => h.digest === undefined || h.repo !== undefined, {
+    message: 'digest pins a chart from a repository: set repo, name and version with it',
   })
   .refine((h) => h.repo === undefined || h.chart === undefined, {
     message: 'set either chart (a directory in this repo) or repo + name + version, not both',

@@ -64,6 +64,8 @@ export const renderSpec = z.object({
       repo: z.string().min(1).optional(),
       name: z.string().min(1).optional(),
       version: z.string().min(1).optional(),
+      /** `sha256:<hex>` of a repository chart's archive. */
+      digest: z.string().min(1).optional(),
       releaseName: z.string().min(1).optional(),
       includeCrds: z.boolean(),
     })

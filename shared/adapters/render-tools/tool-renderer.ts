@@ -5,8 +5,9 @@
  * - runs kustomize with `--load-restrictor LoadRestrictionsRootOnly` and no plugins, exec
  *   functions or helm inflation (their flags stay at their `false` defaults);
  * - runs in a fresh scratch directory that is its HOME, XDG and helm homes, with an empty PATH
- *   (kustomize finds no `git` to clone with) and, unless sluice.yaml configures a chart
- *   repository for the app, proxies that point nowhere, so no HTTP fetch leaves the host;
+ *   (kustomize finds no `git` to clone with) and proxies that point nowhere, so no HTTP fetch
+ *   leaves the host: a chart from a repository is fetched by chart-fetch.ts (checked against its
+ *   recorded digest, cached by it) and helm templates that local archive;
  * - runs in its own process group under `ulimit -v`; on timeout or an output bound the whole
  *   group is killed (`process.kill(-pid)`), grandchildren included.
  * Before a run every input directory is walked and a symlink that resolves outside the
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../../core/render-limits.ts';
 import type { ManifestRenderer, ToolResult } from '../../ports/index.ts';
+import { fetchChart } from './chart-fetch.ts';
 import { defaultToolCacheDir, ensureTools, type ToolPaths } from './layer.ts';
 
 export interface ToolRendererOptions {
@@ -33,6 +35,19 @@ export interface ToolRendererOptions {
   readonly maxOutputBytes?: number;
   /** Parent of each run's scratch directory (default the OS temp directory: /tmp in Lambda). */
   readonly scratchDir?: string;
+  /**
+   * Where repository charts are kept by digest (default `<scratchDir>/sluice-charts`): the
+   * workdir locally, /tmp in Lambda. A chart found here is rendered with no network.
+   */
+  readonly chartCacheDir?: string;
+  /**
+   * Hosts (`host[:port]`) a repository's index may point chart archives at besides its own
+   * (default: SLUICE_CHART_HOSTS, comma-separated).
+   */
+  readonly allowedChartHosts?: readonly string[];
+  /** Bound of one chart download, and of one chart unpacked (defaults 20 MiB and 100 MiB). */
+  readonly maxChartBytes?: number;
+  readonly maxChartUnpackedBytes?: number;
 }
 
 /** Proxies that refuse every connection: Go's HTTP client (helm, kustomize) honours them. */
@@ -104,10 +119,7 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
     options.binaries ? Promise.resolve(options.binaries) : ensureTools(cacheDir);
 
   /** A fresh directory for one run: HOME, XDG and helm homes, an empty PATH; removed after. */
-  const withScratch = async <T>(
-    work: (scratch: string, env: NodeJS.ProcessEnv) => Promise<T>,
-    network: boolean,
-  ) => {
+  const withScratch = async <T>(work: (scratch: string, env: NodeJS.ProcessEnv) => Promise<T>) => {
     const parent = options.scratchDir ?? tmpdir();
     await mkdir(parent, { recursive: true });
     const scratch = await mkdtemp(path.join(parent, 'sluice-render-'));
@@ -127,7 +139,7 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
         HELM_PLUGINS: path.join(scratch, 'plugins'),
         KUSTOMIZE_PLUGIN_HOME: path.join(scratch, 'plugins'),
         LANG: 'C',
-        ...(network ? {} : NO_NETWORK),
+        ...NO_NETWORK,
       };
       return await work(scratch, env);
     } finally {
@@ -260,7 +272,7 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
           kustomizeVersion?: string;
         };
         return `kubectl ${info.clientVersion?.gitVersion}, kustomize ${info.kustomizeVersion}, helm ${h.stdout.trim()}`;
-      }, false);
+      });
       versions.catch(() => {
         versions = undefined;
       });
@@ -274,16 +286,14 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
       const target = inside(realRoot, dir);
       if (!target) return outside('kustomization directory', dir);
       const { kubectl } = await tools();
-      return withScratch(
-        (scratch, env) =>
-          run(
-            kubectl,
-            ['kustomize', '--load-restrictor', 'LoadRestrictionsRootOnly', '--', target],
-            realRoot,
-            env,
-            [scratch],
-          ),
-        false,
+      return withScratch((scratch, env) =>
+        run(
+          kubectl,
+          ['kustomize', '--load-restrictor', 'LoadRestrictionsRootOnly', '--', target],
+          realRoot,
+          env,
+          [scratch],
+        ),
       );
     },
 
@@ -297,15 +307,22 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
         if (!full) return outside('values file', file);
         valueFiles.push(full);
       }
-      let chart: string[];
-      if (request.repo?.url.startsWith('oci://')) {
-        chart = [`${request.repo.url.replace(/\/+$/, '')}/${request.repo.name}`];
-      } else if (request.repo) {
-        chart = [request.repo.name];
+      let chart: string;
+      if (request.repo) {
+        const fetched = await fetchChart(request.repo, {
+          cacheDir: options.chartCacheDir ?? path.join(options.scratchDir ?? tmpdir(), 'sluice-charts'),
+          // The operator's list (never sluice.yaml's): the option, else SLUICE_CHART_HOSTS.
+          allowedHosts:
+            options.allowedChartHosts ?? (process.env.SLUICE_CHART_HOSTS ?? '').split(',').filter(Boolean),
+          ...(options.maxChartBytes ? { maxDownloadBytes: options.maxChartBytes } : {}),
+          ...(options.maxChartUnpackedBytes ? { maxUnpackedBytes: options.maxChartUnpackedBytes } : {}),
+        });
+        if (!fetched.ok) return { ok: false, reason: 'refused', message: fetched.message, fix: fetched.fix };
+        chart = fetched.file;
       } else {
         const full = inside(realRoot, request.chart ?? '.');
         if (!full) return outside('chart directory', request.chart ?? '.');
-        chart = [full];
+        chart = full;
       }
       const { helm } = await tools();
       return withScratch(async (scratch, env) => {
@@ -315,17 +332,13 @@ export const createToolRenderer = (options: ToolRendererOptions = {}): ManifestR
         // `wx`: a fresh file in the fresh scratch directory, never through a name already there.
         await writeFile(valuesFile, JSON.stringify(request.values), { flag: 'wx', mode: 0o600 });
         const flags: string[] = [];
-        if (request.repo && !request.repo.url.startsWith('oci://')) flags.push('--repo', request.repo.url);
-        if (request.repo) flags.push('--version', request.repo.version);
         if (request.namespace) flags.push('--namespace', request.namespace);
         if (request.includeCrds) flags.push('--include-crds');
         for (const file of valueFiles) flags.push('--values', file);
         flags.push('--values', valuesFile);
         // Repo-derived names come after `--`: helm reads them as the release name and chart only.
-        return run(helm, ['template', ...flags, '--', request.releaseName, ...chart], realRoot, env, [
-          scratch,
-        ]);
-      }, request.repo !== undefined);
+        return run(helm, ['template', ...flags, '--', request.releaseName, chart], realRoot, env, [scratch]);
+      });
     },
   };
 };
