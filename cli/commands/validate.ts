@@ -29,7 +29,7 @@ export const validateDirectory = async (
 };
 
 export const formatViolation = (v: Violation): string =>
-  `${v.policy}  ${v.object}  ${v.file}  ${v.message} (fix: ${v.fix})`;
+  `${v.severity === 'warning' ? 'warning: ' : ''}${v.policy}  ${v.object}  ${v.file}  ${v.message} (fix: ${v.fix})`;
 
 const RULE_HELP: Readonly<Record<string, string>> = {
   'no-latest-tag': 'Container images must carry an explicit tag other than latest, or a digest',
@@ -67,7 +67,7 @@ export const toSarif = (violations: readonly Violation[]): object => {
         results: violations.map((v) => ({
           ruleId: v.policy,
           ruleIndex: ids.indexOf(v.policy),
-          level: 'error',
+          level: v.severity === 'warning' ? 'warning' : 'error',
           message: { text: `${v.object}: ${v.message}. Fix: ${v.fix}` },
           locations: [
             {
@@ -102,19 +102,23 @@ export const registerValidate = (program: Command): void => {
           );
         }
         const result = await validateDirectory(dir);
-        const ok = result.violations.length === 0;
+        // Warnings (custom kinds not checked) are printed but never fail the command.
+        const failures = result.violations.filter((v) => v.severity !== 'warning');
+        const ok = failures.length === 0;
         if (options.format === 'sarif') {
           console.log(JSON.stringify(toSarif(result.violations), null, 2));
         } else if (json) {
           console.log(JSON.stringify({ ok, violations: result.violations }, null, 2));
         } else if (ok) {
+          for (const v of result.violations) console.log(formatViolation(v));
+          const warned = result.violations.length > 0 ? `, ${result.violations.length} warning(s)` : '';
           console.log(
-            `ok: ${result.apps} app(s), ${result.renders} render(s), ${result.objects} object(s), no policy violations`,
+            `ok: ${result.apps} app(s), ${result.renders} render(s), ${result.objects} object(s), no policy violations${warned}`,
           );
         } else {
           for (const v of result.violations) console.log(formatViolation(v));
           console.error(
-            `sluice: ${result.violations.length} policy violation(s); fix them or disable the policy (docs/policies.md)`,
+            `sluice: ${failures.length} policy violation(s); fix them or disable the policy (docs/policies.md)`,
           );
         }
         process.exitCode = ok ? 0 : 1;

@@ -81,7 +81,13 @@ export const checkLayers = async (
       const loaded = await layers.source.load(version);
       if (!loaded) continue;
       schemas ??= loaded;
-      add(checkSchemas(objects, { schemas: loaded, crds }));
+      add(
+        checkSchemas(objects, {
+          schemas: loaded,
+          crds,
+          strictCrds: layers.config?.policies.crds?.strict ?? false,
+        }),
+      );
     }
   }
   if (layers.admission.bindings.length > 0) {

@@ -138,7 +138,8 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
       });
       continue;
     }
-    if (violations.length > 0) {
+    // Warnings (a custom kind no CRD covers, "not checked") are reported, never a rejection.
+    if (violations.some((v) => v.severity !== 'warning')) {
       events.push({
         detailType: 'Policy Rejected',
         detail: {
@@ -165,6 +166,7 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
         targets,
         sync: spec.sync,
         cached,
+        ...(violations.length > 0 ? { warnings: violations } : {}),
       },
     });
   }

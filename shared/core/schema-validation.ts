@@ -73,8 +73,12 @@ export const crdsInTree = async (tree: SourceTree, dir = '.'): Promise<KubeObjec
       for (const doc of parseAllDocuments(text)) {
         if (doc.errors.length > 0) continue;
         const value: unknown = doc.toJS();
-        if (isMapping(value) && value.kind === 'CustomResourceDefinition' && isMapping(value.metadata)) {
-          found.push(value as unknown as KubeObject);
+        // A catalog written by `kubectl get crds -o yaml` is one List (or CustomResourceDefinitionList).
+        const items = isMapping(value) && Array.isArray(value.items) ? value.items : [value];
+        for (const item of items) {
+          if (isMapping(item) && item.kind === 'CustomResourceDefinition' && isMapping(item.metadata)) {
+            found.push(item as unknown as KubeObject);
+          }
         }
       }
     } catch {
@@ -88,6 +92,8 @@ interface Problem {
   path: string;
   message: string;
   fix: string;
+  /** Reported as a warning, not a failure. */
+  warning?: boolean;
 }
 
 const describe = (value: unknown): string => {
@@ -334,7 +340,18 @@ class Checker {
 export interface SchemaContext {
   readonly schemas: KubeSchemas;
   readonly crds: CrdIndex;
+  /** A custom kind no CRD defines fails (fleet `policies.crds.strict`); else a warning. */
+  readonly strictCrds?: boolean | undefined;
 }
+
+/**
+ * A group only a CustomResourceDefinition can serve: dotted, and not one of Kubernetes' own
+ * (`*.k8s.io`, `*.kubernetes.io`, which CRDs may not take without approval).
+ */
+const isCustomGroup = (apiVersion: string): boolean => {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  return group.includes('.') && !/(^|\.)(k8s|kubernetes)\.io$/.test(group);
+};
 
 /** At most this many problems per object; the rest are summed up in one line. */
 const MAX_PER_OBJECT = 10;
@@ -356,6 +373,16 @@ const problemsOf = (object: KubeObject, ctx: SchemaContext): Problem[] => {
   const crd = ctx.crds.get(key);
   if (!crd) {
     const others = knownVersionsOf(object.kind, ctx);
+    if (others.length === 0 && isCustomGroup(object.apiVersion) && !ctx.strictCrds) {
+      return [
+        {
+          path: '',
+          message: `${object.kind} in apiVersion ${object.apiVersion} is not checked: no CustomResourceDefinition in the repo defines it`,
+          fix: `add its CustomResourceDefinition to the repo (a crds/ folder, or a catalog file written by kubectl get crds -o yaml) to have it validated; policies.crds.strict: true makes this a failure`,
+          warning: true,
+        },
+      ];
+    }
     return [
       {
         path: '',
@@ -403,6 +430,7 @@ export const checkSchemas = (objects: readonly RenderedObject[], ctx: SchemaCont
         ...base,
         message: p.path ? `${p.path} ${p.message}` : p.message,
         fix: `${p.fix}${patched}`,
+        ...(p.warning ? { severity: 'warning' as const } : {}),
       });
     }
     if (problems.length > MAX_PER_OBJECT) {

@@ -221,6 +221,14 @@ const fleetPolicies = z
     disable: z.array(z.enum(SWITCHABLE_POLICIES)).default([]),
     /** Files or directories holding ValidatingAdmissionPolicies, bindings and params (docs/policies.md). */
     admission: z.array(repoPath).default([]),
+    /**
+     * `strict: true`: a custom kind no CRD in the repo (or a CRD catalog file kept in it)
+     * defines fails the `schema` policy; by default it is a warning, "not checked".
+     */
+    crds: z
+      .object({ strict: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict()
   .default({ disable: [], admission: [] });

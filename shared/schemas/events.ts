@@ -93,6 +93,8 @@ export const violation = z.object({
   file: z.string(),
   message: z.string(),
   fix: z.string(),
+  /** `warning`: reported, never a rejection (e.g. a custom kind no CRD covers: "not checked"). */
+  severity: z.literal('warning').optional(),
 });
 
 export const commitPushed = z.object({
@@ -171,6 +173,8 @@ export const bundleVerified = z.object({
   sync: syncOptions,
   /** True when this bundle came from a cache of an identical earlier render. */
   cached: z.boolean(),
+  /** Policy warnings of the render (never a rejection), e.g. custom kinds not checked. */
+  warnings: z.array(violation).optional(),
 });
 
 export const policyRejected = z.object({

@@ -185,12 +185,33 @@ describe('checkSchemas', () => {
     ]);
   });
 
-  it('reports a custom resource whose CRD is missing or does not serve its version', async () => {
+  it('reports a custom resource whose CRD is missing (a warning unless strict) or does not serve its version', async () => {
     // GIVEN a Widget with no CRD, and one whose CRD version is not served
-    // WHEN validated THEN both say so
-    expect(await check([widget({ size: 'small' })])).toEqual([
-      'Widget in apiVersion acme.dev/v1 is not a kind Kubernetes 1.34 serves, and no CustomResourceDefinition in the repo defines it',
+    // WHEN validated THEN the first is a warning "not checked", a failure only when strict
+    const missing = checkSchemas([widget({ size: 'small' })], { schemas: await schemas(), crds: new Map() });
+    expect(missing.map((v) => [v.severity, v.message])).toEqual([
+      [
+        'warning',
+        'Widget in apiVersion acme.dev/v1 is not checked: no CustomResourceDefinition in the repo defines it',
+      ],
     ]);
+    const strict = checkSchemas([widget({ size: 'small' })], {
+      schemas: await schemas(),
+      crds: new Map(),
+      strictCrds: true,
+    });
+    expect(strict.map((v) => [v.severity, v.message])).toEqual([
+      [
+        undefined,
+        'Widget in apiVersion acme.dev/v1 is not a kind Kubernetes 1.34 serves, and no CustomResourceDefinition in the repo defines it',
+      ],
+    ]);
+    // AND a kind in a Kubernetes group (a typo, or a kind not served yet) is never only a warning
+    const typo = rendered({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'd' } });
+    const future = rendered({ apiVersion: 'storage.k8s.io/v1', kind: 'Bucket', metadata: { name: 'b' } });
+    expect(
+      checkSchemas([typo, future], { schemas: await schemas(), crds: new Map() }).map((v) => v.severity),
+    ).toEqual([undefined, undefined]);
     expect(await check([widget({ size: 'small' })], [widgetCrd(false)])).toEqual([
       'version acme.dev/v1 of Widget is not served by CustomResourceDefinition widgets.acme.dev',
     ]);
@@ -228,6 +249,44 @@ spec:
     });
     // WHEN the tree is scanned THEN the one CRD is found
     expect((await crdsInTree(tree)).map((o) => o.metadata.name)).toEqual(['widgets.acme.dev']);
+  });
+
+  it('validates custom kinds against a CRD catalog file (kubectl get crds -o yaml) in the repo', async () => {
+    // GIVEN the CRDs a cluster serves, kept as one List, and Widgets good and bad
+    const catalog = `apiVersion: v1\nkind: List\nitems:\n${crdYaml
+      .trimEnd()
+      .split('\n')
+      .map((line, i) => `${i === 0 ? '  - ' : '    '}${line}`)
+      .join('\n')}\n`;
+    const tree = await repo({ 'catalog/crds.yaml': catalog });
+    const layers = await loadPolicyLayers({ schemas: source }, tree);
+    // WHEN checked THEN the good Widget passes and the unknown field fails, no "not checked"
+    const found = await checkLayers(layers, [widget({ size: 'small' }), widget({ colour: 'red' })], {
+      disabled: [],
+      versions: ['1.34'],
+    });
+    expect(found.map((v) => [v.severity, v.message])).toEqual([
+      [
+        undefined,
+        'spec.colour is not a known field (the API server rejects it with strict field validation)',
+      ],
+    ]);
+  });
+
+  it('makes a custom kind with no CRD a failure when the fleet sets policies.crds.strict', async () => {
+    const fleet = (strict: boolean) =>
+      `apiVersion: sluice.dev/v1\nkind: Fleet\ntargets: [{ name: dev, cloud: other, region: local, cluster: { kind: directory } }]\npolicies: { crds: { strict: ${strict} } }\n`;
+    for (const strict of [false, true]) {
+      const layers = await loadPolicyLayers(
+        { schemas: source },
+        await repo({ 'sluice.yaml': fleet(strict) }),
+      );
+      const found = await checkLayers(layers, [widget({ size: 'small' })], {
+        disabled: [],
+        versions: ['1.34'],
+      });
+      expect(found.map((v) => v.severity)).toEqual([strict ? undefined : 'warning']);
+    }
   });
 
   it('is switched off by policies.disable: [schema]', async () => {
