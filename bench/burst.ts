@@ -1,7 +1,8 @@
 /**
  * burst: 1,000 pushes across 50 repos within ~10 s, against the same pipeline run naively
  * (no coalescing window, a planner without supersession: one release per push). Reports renders,
- * releases applied, whether every target ends at its branch head, and the time to quiet.
+ * releases applied, whether every target ends at its branch head, the branch listings (git round
+ * trips) the planner made, and the time to quiet after the last push (goal: 15 s on 2 cores).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +24,7 @@ interface BurstResult {
   atHead: number;
   targets: number;
   sendMs: number;
+  headListings: number;
 }
 
 /** Every target's applied inventory (what the agent wrote), not just the ledger, at the head. */
@@ -39,10 +41,22 @@ const targetsAtHead = async (fleet: Fleet, names: string[]): Promise<number> => 
 
 const burst = async (naive: boolean): Promise<BurstResult> => {
   const repos = Object.fromEntries(Array.from({ length: REPOS }, (_, i) => [`r${i}`, smallRepo(i)]));
+  let listings = 0;
   const fleet = await startFleet({
     repos,
     coalesceMs: naive ? 0 : 1500,
-    ...(naive ? { git: withoutSupersession } : {}),
+    // The naive planner shares no branch listing between pushes: one git round trip per push.
+    ...(naive ? { ingestClockSkewMs: Number.POSITIVE_INFINITY } : {}),
+    git: (real, pipeline) => {
+      const git = naive ? withoutSupersession(real, pipeline) : real;
+      return {
+        ...git,
+        head: (...args) => {
+          listings += 1;
+          return git.head(...args);
+        },
+      };
+    },
   });
   const names = Object.keys(repos);
   await until('seed commits healthy', async () => {
@@ -65,6 +79,7 @@ const burst = async (naive: boolean): Promise<BurstResult> => {
     commits.set(repo, await writeCommits(fleet.gitDir(repo), await fleet.head(repo), changes));
   }
   const before = fleet.events().length;
+  const listingsBefore = listings;
   const started = performance.now();
   const sends: Promise<number>[] = [];
   for (let n = 0; n < PUSHES; n++) {
@@ -102,6 +117,7 @@ const burst = async (naive: boolean): Promise<BurstResult> => {
     atHead: await targetsAtHead(fleet, targets),
     targets: targets.length,
     sendMs,
+    headListings: listings - listingsBefore,
   };
   await fleet.stop();
   return result;
@@ -142,11 +158,17 @@ emit({
   comparison: 'naive: no coalescing, one release per push',
   comparisonValue: naive.releases,
 });
+// The goal (≤ 15 s on 2 cores) counts from the last push: the burst itself lasts the window.
 emit({
   ...common,
   figure: 'time-to-quiet',
-  value: sluice.quietMs,
-  unit: 'ms',
+  value: sluice.quietMs - sluice.sendMs,
+  unit: 'ms after the last push',
   comparison: 'naive: no coalescing, one release per push',
-  comparisonValue: naive.quietMs,
+  comparisonValue: naive.quietMs - naive.sendMs,
+  goal: 15_000,
+  fromFirstPushMs: Math.round(sluice.quietMs),
+  naiveFromFirstPushMs: Math.round(naive.quietMs),
+  headListings: sluice.headListings,
+  naiveHeadListings: naive.headListings,
 });

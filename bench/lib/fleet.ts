@@ -112,6 +112,8 @@ export interface FleetOptions {
   /** Called for every event, after the pipeline's own rules. */
   readonly onEvent?: (event: Envelope) => void;
   readonly workdir?: string;
+  /** Passed to the local pipeline: Infinity makes the planner list the branch for every push. */
+  readonly ingestClockSkewMs?: number;
 }
 
 export interface Fleet {
@@ -155,6 +157,7 @@ export const startFleet = async (options: FleetOptions): Promise<Fleet> => {
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.bundles ? { bundles: options.bundles } : {}),
     sharedWebhookSecrets: async () => [webhookSecret],
+    ...(options.ingestClockSkewMs === undefined ? {} : { ingestClockSkewMs: options.ingestClockSkewMs }),
   });
   if (options.onEvent) pipeline.bus.subscribe(options.onEvent);
   // The ingest the pipeline's composition root builds, as `sluice dev` runs it.

@@ -45,6 +45,11 @@ export interface LocalPipelineOptions extends HostOptions {
   readonly rateLimiter?: RateLimiter;
   /** Commit signatures checked at plan time (`sluice dev --trust FILE`, docs/provenance.md). */
   readonly trust?: TrustDeps;
+  /**
+   * How much later than a push's receipt a branch listing must start to answer for it (one
+   * process: one clock). Infinity lists the branch once per push (a benchmark baseline). @default 0
+   */
+  readonly ingestClockSkewMs?: number;
 }
 
 export interface LocalPipeline {
@@ -160,6 +165,8 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       exclusive: keyedLock(),
       // secrets.json is read on every delivery: what `sluice webhook register` stores counts at once.
       webhookSecretTtlMs: 0,
+      // One process stamps receipts and plans: one clock.
+      ingestClockSkewMs: options.ingestClockSkewMs ?? 0,
     },
   );
 

@@ -11,6 +11,7 @@ import type {
   TargetRef,
 } from '../schemas/events.ts';
 import { DEFAULT_DEPLOY_BRANCH } from '../schemas/repos.ts';
+import type { BranchHeads } from './branch-heads.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
 import { reserveGeneration } from './ledger.ts';
 import { type TrustDeps, trustedReleases } from './provenance.ts';
@@ -37,6 +38,8 @@ export interface PlanDeps {
    * only when its signatures satisfy the target's rule. Absent, nothing is verified.
    */
   readonly trust?: TrustDeps;
+  /** Branch heads shared between pushes (a burst costs one listing, not one per push). */
+  readonly heads?: BranchHeads;
 }
 
 export type PlanOutcome =
@@ -202,7 +205,9 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
   if (push.deleted) {
     return skip('branch-deleted', `branch ${push.branch} was deleted; targets keep their last release`);
   }
-  const head = await deps.git.head(repoUrl, push.branch);
+  const head = deps.heads
+    ? await deps.heads.headSince(repoUrl, push.branch, new Date(push.receivedAt))
+    : await deps.git.head(repoUrl, push.branch);
   if (head === undefined) {
     return skip('branch-deleted', `branch ${push.branch} no longer exists on ${push.repo}`);
   }

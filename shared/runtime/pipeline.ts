@@ -11,6 +11,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SqsHandler } from '../adapters/local/event-source.ts';
 import { TtlCache } from '../adapters/ttl-cache.ts';
 import type { AgentDeps } from '../core/agent.ts';
+import { branchHeads } from '../core/branch-heads.ts';
 import type { IngestDeps } from '../core/ingest.ts';
 import type { TrustDeps } from '../core/provenance.ts';
 import { trackedBranches } from '../core/reconcile.ts';
@@ -158,6 +159,12 @@ export interface PipelineOptions {
   readonly exclusive?: AgentDeps['exclusive'];
   /** How long the ingest reuses a repo's webhook secrets (a repo on the shared secret costs no lookup per push). @default 60 s */
   readonly webhookSecretTtlMs?: number;
+  /**
+   * Plan: how far this host's clock may run ahead of the ingest's, when the two differ (a branch
+   * listing counts for a push only if it started this long after the push was received).
+   * 0 when one process ingests and plans. @default 1000
+   */
+  readonly ingestClockSkewMs?: number;
 }
 
 /** One queue of the route table and what consumes it. */
@@ -245,7 +252,12 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
     switch (stage) {
       case 'plan':
         return planStage(
-          { ...need('plan', 'git', 'ledger', 'bus'), clock, ...optional('provider', 'repos', 'trust') },
+          {
+            ...need('plan', 'git', 'ledger', 'bus'),
+            clock,
+            heads: branchHeads(need('plan', 'git').git, clock, { skewMs: options.ingestClockSkewMs ?? 1000 }),
+            ...optional('provider', 'repos', 'trust'),
+          },
           rt,
         ) as SqsStage<unknown>;
       case 'render':
