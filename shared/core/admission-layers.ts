@@ -9,7 +9,7 @@ import type { Violation } from '../schemas/events.ts';
 import { type AdmissionSet, checkAdmission, EMPTY_ADMISSION, loadAdmission } from './admission.ts';
 import { parseFleetConfig } from './config.ts';
 import { checkPolicies, compareViolations } from './policy.ts';
-import type { RenderedObject } from './render.ts';
+import { objectRef, type RenderedObject } from './render.ts';
 import { type CrdKind, checkSchemas, crdsInTree, indexCrds, SCHEMA_POLICY } from './schema-validation.ts';
 
 export interface PolicyLayerDeps {
@@ -97,6 +97,55 @@ export const checkLayers = async (
   return [...out.values()].sort(compareViolations);
 };
 
+/** The warning policy for `${VAR}` left literally in the output of an app without `substitute:`. */
+export const UNRESOLVED_VARIABLE_POLICY = 'unresolved-variable';
+
+const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-=][^}]*)?\}/;
+
+/** The first string in `value` holding a Flux-style placeholder, with its path. */
+const placeholderIn = (value: unknown, at: string): { path: string; text: string } | undefined => {
+  if (typeof value === 'string') {
+    const m = PLACEHOLDER.exec(value);
+    return m ? { path: at, text: m[0] } : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = placeholderIn(value[i], `${at}[${i}]`);
+      if (found) return found;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      const found = placeholderIn(v, at ? `${at}.${key}` : key);
+      if (found) return found;
+    }
+  }
+  return undefined;
+};
+
+/**
+ * Warnings (never a rejection) for objects that still hold a literal `${VAR}` when the app sets
+ * no `substitute:`: Flux would have substituted it, Sluice deploys it as written. With
+ * `substitute:` an unresolved variable is already a Render Failed, and what is left came from a
+ * `$${VAR}` escape, meant literally.
+ */
+export const unresolvedVariables = (objects: readonly RenderedObject[]): Violation[] => {
+  const out: Violation[] = [];
+  for (const rendered of objects) {
+    const { metadata: _metadata, ...body } = rendered.object as unknown as Record<string, unknown>;
+    const found = placeholderIn(body, '');
+    if (!found) continue;
+    out.push({
+      policy: UNRESOLVED_VARIABLE_POLICY,
+      object: objectRef(rendered.object),
+      file: rendered.file,
+      message: `${found.path} holds ${found.text}, deployed literally: the app sets no substitute:`,
+      fix: "if it is a Flux post-build variable, give its value in the app's substitute: (docs/rendering.md); if it is meant literally (a shell script), nothing to do",
+      severity: 'warning',
+    });
+  }
+  return out;
+};
+
 /**
  * The whole policy verdict on one render: the built-in pack, then the layers for the Kubernetes
  * versions of the given targets. The render stage and `sluice validate` both call this, so a
@@ -105,10 +154,11 @@ export const checkLayers = async (
 export const checkRender = async (
   layers: PolicyLayers,
   objects: readonly RenderedObject[],
-  options: { disabled: readonly string[]; targets: readonly string[] },
+  options: { disabled: readonly string[]; targets: readonly string[]; substituted?: boolean },
 ): Promise<Violation[]> =>
   [
     ...checkPolicies(objects, options.disabled),
+    ...(options.substituted ? [] : unresolvedVariables(objects)),
     ...(await checkLayers(layers, objects, {
       disabled: options.disabled,
       versions: versionsOf(layers, options.targets),

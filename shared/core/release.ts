@@ -123,6 +123,7 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
       violations = await checkRender(layers!, objects, {
         disabled: spec.disabledPolicies,
         targets: targets.map((t) => t.name),
+        substituted: spec.substitute !== undefined,
       });
     } catch (error) {
       const failure = appFailure(error, `app ${spec.app} (${spec.path})`);

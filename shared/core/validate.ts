@@ -52,7 +52,11 @@ export const validateRepo = async (deps: ValidateDeps, input: ValidateInput): Pr
       const targets = selectTargets(app.targets, config.targets)
         .filter((t) => environmentFor(app, t) === environment)
         .map((t) => t.name);
-      for (const v of await checkRender(layers, rendered, { disabled: spec.disabledPolicies, targets })) {
+      for (const v of await checkRender(layers, rendered, {
+        disabled: spec.disabledPolicies,
+        targets,
+        substituted: spec.substitute !== undefined,
+      })) {
         const key = JSON.stringify(v);
         if (seen.has(key)) continue;
         seen.add(key);
