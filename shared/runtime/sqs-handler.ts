@@ -83,8 +83,9 @@ const partialBatch = (
  */
 export const sqsHandler = <T>(stage: SqsStage<T>, runtime: SqsRuntime): SqsHandler => {
   const { logger, metrics, deadLetters } = runtime;
+  // No per-record success or duration metric: CloudWatch bills each custom metric by the hour it
+  // receives data, and Lambda's own Invocations and Duration say the same for free (docs/cost.md).
   const recordHandler = async (record: SQSRecord): Promise<void> => {
-    const started = performance.now();
     let log = logger;
     try {
       const message = stage.parse(record);
@@ -95,7 +96,6 @@ export const sqsHandler = <T>(stage: SqsStage<T>, runtime: SqsRuntime): SqsHandl
         log.setCorrelationId(traceId);
       }
       await stage.process(message, record, log);
-      metrics.addMetric('RecordsProcessed', MetricUnit.Count, 1);
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       const action = failureAction(err);
@@ -113,8 +113,6 @@ export const sqsHandler = <T>(stage: SqsStage<T>, runtime: SqsRuntime): SqsHandl
         return;
       }
       throw err;
-    } finally {
-      metrics.addMetric('RecordDuration', MetricUnit.Milliseconds, performance.now() - started);
     }
   };
   // The batch middleware answers; the handler itself has nothing left to do.
