@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { loadTrustPolicy } from '../../shared/adapters/git/commit-signatures.ts';
+import { localCommitSigner } from '../../shared/adapters/git/commit-signing.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
 import { kubeconfigTargets } from '../../shared/adapters/k8s/kubeconfig-targets.ts';
@@ -177,7 +178,11 @@ export const startDev = async (
     limits: readCheckoutLimits(),
     ...(followed ? { auth: followedRepoAuth(followed.url, secrets) } : {}),
   });
-  const trust = options.trust ? await loadTrustPolicy(path.resolve(options.trust), gitSource) : undefined;
+  // Rollback signs its reverts with this key; a trust policy names it as `sluice: true`.
+  const commitSigner = await localCommitSigner(path.join(workdir, 'state'));
+  const trust = options.trust
+    ? await loadTrustPolicy(path.resolve(options.trust), gitSource, undefined, commitSigner.publicKey)
+    : undefined;
   let gitUrl = '';
   // Trust lives outside the repo: `sluice dev` deploys its own repo, on --branch (main), only.
   const repos = lateRepoCatalog();
@@ -197,6 +202,7 @@ export const startDev = async (
     writer: createGitWriter({
       cacheDir: path.join(workdir, 'cache', 'git-writer'),
       auth: (url) => secretStoreAuth(secrets, 'git-writer')(url).catch(() => undefined),
+      signer: commitSigner,
     }),
     repoUrl: (repo) =>
       followed?.name === repo

@@ -19,11 +19,18 @@ export const trustSignerSchema = z
     ssh: z.string().min(1).optional(),
     /** An armored OpenPGP public key block. */
     pgp: z.string().min(1).optional(),
+    /**
+     * `true`: the key Sluice itself signs its rollback reverts with (`sluice dev`: the workdir's
+     * `state/commit-signing.pub`). Name it in the rules where a revert may deploy.
+     */
+    sluice: z.literal(true).optional(),
   })
   .strict()
-  .refine((s) => (s.ssh === undefined) !== (s.pgp === undefined), {
-    message: 'must have exactly one key: "ssh" or "pgp"',
-    params: { fix: 'give the signer one key, an "ssh:" public key line or a "pgp:" armored public key' },
+  .refine((s) => [s.ssh, s.pgp, s.sluice].filter((k) => k !== undefined).length === 1, {
+    message: 'must have exactly one key: "ssh", "pgp" or "sluice: true"',
+    params: {
+      fix: 'give the signer one key, an "ssh:" public key line, a "pgp:" armored public key, or "sluice: true" for Sluice\'s own revert-signing key',
+    },
   });
 
 export const trustRuleSchema = z

@@ -108,10 +108,11 @@ const DAEMONSET = 'apps/metrics-agent/daemonset.yaml';
 export const startTrustedDev = async (
   keys: SigningKeys,
   mode: 'head' | 'every-commit',
+  policy = trustYaml(keys, mode),
 ): Promise<TrustedDev> => {
   const workdir = await tempDir('trust');
   const trustFile = path.join(workdir, 'trust.yaml');
-  await writeFile(trustFile, trustYaml(keys, mode));
+  await writeFile(trustFile, policy);
   const dev = await startDev(
     {
       workdir: path.join(workdir, 'dev'),

@@ -62,7 +62,7 @@ class SshReader {
   }
 }
 
-const sshString = (value: Buffer | string): Buffer => {
+export const sshString = (value: Buffer | string): Buffer => {
   const data = typeof value === 'string' ? Buffer.from(value) : value;
   const length = Buffer.alloc(4);
   length.writeUInt32BE(data.length);
@@ -162,8 +162,8 @@ const parseSshPublicKey = (line: string, where: string, file: string): Buffer =>
   }
 };
 
-const SSHSIG_MAGIC = Buffer.from('SSHSIG');
-const GIT_NAMESPACE = 'git';
+export const SSHSIG_MAGIC = Buffer.from('SSHSIG');
+export const GIT_NAMESPACE = 'git';
 
 /** Splits a raw commit object into the payload git signs and the `gpgsig` header value. */
 export const splitSignedCommit = (raw: Buffer): { payload: Buffer; signature?: string } => {
@@ -199,14 +199,25 @@ export interface CommitVerifierOptions {
   readonly signers: readonly TrustSigner[];
   /** The trust file, for error messages. */
   readonly file: string;
+  /** Sluice's own commit-signing public key line: what a `sluice: true` signer stands for. */
+  readonly ownKey?: string;
 }
 
 /** Parses every signer's key (errors name `signers[i].ssh|pgp`) and returns the verifier. */
 export const createCommitVerifier = async (opts: CommitVerifierOptions): Promise<CommitVerifier> => {
   const signers: ParsedSigner[] = [];
   for (const [i, signer] of opts.signers.entries()) {
-    if (signer.ssh !== undefined) {
-      const blob = parseSshPublicKey(signer.ssh, `signers[${i}].ssh`, opts.file);
+    if (signer.sluice && opts.ownKey === undefined) {
+      throw new ConfigError(
+        opts.file,
+        `signers[${i}].sluice`,
+        "names Sluice's own commit-signing key, which this pipeline does not hold",
+        'give the signer the "ssh:" line of the key Sluice signs reverts with, or remove it',
+      );
+    }
+    const ssh = signer.sluice ? opts.ownKey : signer.ssh;
+    if (ssh !== undefined) {
+      const blob = parseSshPublicKey(ssh, `signers[${i}].${signer.sluice ? 'sluice' : 'ssh'}`, opts.file);
       signers.push({ name: signer.name, kind: 'ssh', blob, fingerprint: sshFingerprint(blob) });
     } else if (signer.pgp !== undefined) {
       try {
@@ -351,6 +362,7 @@ export const loadTrustPolicy = async (
   file: string,
   objects: LocalGitObjects,
   text?: string,
+  ownKey?: string,
 ): Promise<TrustDeps> => {
   let content = text;
   if (content === undefined) {
@@ -366,7 +378,7 @@ export const loadTrustPolicy = async (
       );
     }
   }
-  return trustFromPolicy(parseTrustPolicy(content, file), objects, file);
+  return trustFromPolicy(parseTrustPolicy(content, file), objects, file, ownKey);
 };
 
 /** What plan enforces, from a policy already read (the deployed plan's SLUICE_TRUST_POLICY). */
@@ -374,7 +386,13 @@ export const trustFromPolicy = async (
   policy: TrustPolicy,
   objects: LocalGitObjects,
   file: string,
+  ownKey?: string,
 ): Promise<TrustDeps> => ({
   policy,
-  verifier: await createCommitVerifier({ objects, signers: policy.signers, file }),
+  verifier: await createCommitVerifier({
+    objects,
+    signers: policy.signers,
+    file,
+    ...(ownKey === undefined ? {} : { ownKey }),
+  }),
 });

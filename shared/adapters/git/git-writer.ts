@@ -12,6 +12,7 @@ import http from 'isomorphic-git/http/node';
 import { ConflictError, NotFoundError, SluiceError, UnavailableError } from '../../errors.ts';
 import type { GitWriter, RevertResult, SecretStore } from '../../ports/index.ts';
 import { printable } from '../../printable.ts';
+import type { CommitSigner } from './commit-signing.ts';
 import { type GitCredentials, redactUrl } from './git-source.ts';
 
 export interface GitWriterOptions {
@@ -21,6 +22,8 @@ export interface GitWriterOptions {
   readonly auth?: (url: string) => Promise<GitCredentials | undefined>;
   /** @default Sluice <sluice@localhost> */
   readonly author?: { name: string; email: string };
+  /** Signs each revert commit (Sluice's own key, docs/provenance.md); unsigned when absent. */
+  readonly signer?: Pick<CommitSigner, 'sign'>;
 }
 
 /**
@@ -78,6 +81,7 @@ type Blob = { oid: string; mode: string };
 
 export const createGitWriter = (opts: GitWriterOptions): GitWriter => {
   const author = opts.author ?? { name: 'Sluice', email: 'sluice@localhost' };
+  const signer = opts.signer;
   const onAuth = opts.auth
     ? async (url: string) => {
         const c = await opts.auth?.(redactUrl(url));
@@ -208,6 +212,10 @@ export const createGitWriter = (opts: GitWriterOptions): GitWriter => {
       tree,
       parent: [head],
       noUpdateBranch: true,
+      // A trust policy that names Sluice's key lets the revert deploy (gpgsig, git's ssh format).
+      ...(signer
+        ? { signingKey: 'sluice', onSign: ({ payload }) => ({ signature: signer.sign(payload) }) }
+        : {}),
     });
     await git.writeRef({ fs, gitdir, ref: `refs/heads/${pushTo}`, value: commit, force: true });
     try {
