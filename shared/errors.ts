@@ -59,6 +59,8 @@ export const ErrorCode = {
   RENDER_FAILED: 'RENDER_FAILED',
   /** A secret reference in a manifest could not be resolved at apply time. */
   SECRET_UNRESOLVED: 'SECRET_UNRESOLVED',
+  /** A SOPS-encrypted manifest could not be decrypted or verified at apply time. */
+  SOPS_DECRYPT_FAILED: 'SOPS_DECRYPT_FAILED',
   /** The render tools (kubectl, helm) are not installed where expected. */
   TOOLS_MISSING: 'TOOLS_MISSING',
   /** A credential was not accepted. */

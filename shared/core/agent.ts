@@ -5,12 +5,14 @@ import type {
   Clock,
   ClusterClient,
   EventBus,
+  KmsDecrypter,
   KubeObject,
   SecretStore,
 } from '../ports/index.ts';
 import type { ApplyRequested, OutboundEvent, TargetRef } from '../schemas/events.ts';
 import { decodeBundle } from './bundle.ts';
 import { DEFAULT_HEALTH_DEADLINE_MS, healthDeadlineMs, waitForHealth } from './health.ts';
+import { decryptSopsObjects } from './sops.ts';
 
 export interface AgentDeps {
   readonly bundles: BundleStore;
@@ -32,6 +34,8 @@ export interface AgentDeps {
   readonly exclusive?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   /** When set, a bundle without a valid signature from a trusted key is refused before anything else. */
   readonly verifier?: BundleVerifier;
+  /** SOPS-encrypted manifests: where the age identities are (default `sluice/sops-age-key`) and the KMS port. */
+  readonly sops?: { readonly ageKeyRef?: string; readonly kms?: KmsDecrypter };
 }
 
 const SECRET_REF = /^(aws-sm|vault):\/\/[^#\s]+(#\S+)?$/;
@@ -185,7 +189,10 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
   try {
     const bytes = await deps.bundles.get(request.bundle);
     const bundle = decodeBundle(bytes);
-    const rendered = bundle.objects.map((o) => o.object);
+    // SOPS documents are decrypted only here, into the objects handed to the cluster.
+    const rendered = duplicate
+      ? bundle.objects.map((o) => o.object)
+      : await decryptSopsObjects(bundle.objects, { secrets: deps.secrets, ...deps.sops });
     const objects = duplicate ? rendered : await resolveSecretRefs(rendered, deps.secrets);
     // One deadline for the whole app: each wave waits for its own health, then the app for all of it.
     const since = deps.clock.now().getTime();

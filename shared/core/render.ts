@@ -21,6 +21,7 @@ import { gitopsToolOf } from './migrate/gitops-kinds.ts';
 import { applyStage, generatedName, hookOf } from './render/hooks.ts';
 import { fluxSubstitute } from './render/substitute.ts';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-limits.ts';
+import { isSopsDocument, SOPS_SOURCE_FIELD, sopsDocumentProblem } from './sops.ts';
 
 export { DEFAULT_RENDER_LIMITS, type RenderLimits };
 
@@ -332,6 +333,10 @@ const parseDocuments = (
     }
     const start = doc.contents?.range?.[0];
     const line = start === undefined ? undefined : lineOf(start);
+    if (doc.has('sops')) {
+      out.push(...sopsDocument(doc, docs.length, text, where(file, line), file, line, limits));
+      continue;
+    }
     try {
       resolveKubeDocument(doc);
     } catch (error) {
@@ -355,6 +360,42 @@ const parseDocuments = (
     }
   }
   return out;
+};
+
+/**
+ * A SOPS-encrypted document passes through unread: no substitution (SOPS's MAC covers the values),
+ * and the file's text rides along in the metadata for the agent, which verifies and decrypts it
+ * right before apply (core/sops.ts).
+ */
+const sopsDocument = (
+  doc: Document,
+  documents: number,
+  text: string,
+  at: string,
+  file: string,
+  line: number | undefined,
+  limits: RenderLimits,
+): Parsed[] => {
+  const raw: unknown = doc.toJS({ maxAliasCount: limits.maxAliasCount });
+  if (!isMapping(raw) || !isSopsDocument(raw)) {
+    throw new RenderError(
+      at,
+      'has `sops:` metadata without a MAC',
+      'encrypt the file with sops, or rename the `sops` key',
+    );
+  }
+  if (documents > 1) {
+    throw new RenderError(
+      at,
+      'is a SOPS-encrypted file with several YAML documents, which SOPS seals together',
+      'put each SOPS-encrypted object in a file of its own, and encrypt each file with sops',
+    );
+  }
+  const problem = sopsDocumentProblem(raw, text);
+  if (problem) throw new RenderError(at, problem.problem, problem.fix);
+  checkObject(raw, file, line);
+  const object = { ...raw, sops: { ...(raw.sops as JsonMap), [SOPS_SOURCE_FIELD]: text } };
+  return [{ object: object as unknown as KubeObject, file, line }];
 };
 
 /**

@@ -82,6 +82,20 @@ export interface SecretStore {
   get(ref: string): Promise<string>;
 }
 
+/**
+ * Unwraps a SOPS data key sealed by an AWS KMS key (KMS Decrypt with the file's encryption
+ * context). The agent uses it for SOPS files with `kms` keys; the core imports no SDK.
+ */
+export interface KmsDecrypter {
+  decrypt(input: {
+    keyArn: string;
+    ciphertext: Uint8Array;
+    context: Readonly<Record<string, string>>;
+    /** The IAM role SOPS recorded for the key, if any. */
+    role?: string;
+  }): Promise<Uint8Array>;
+}
+
 /** A SecretStore that can also write (`sluice webhook register` stores the secrets it generates). */
 export interface WritableSecretStore extends SecretStore {
   /**
