@@ -125,5 +125,9 @@ export const encryptSops = async (
     encrypted_regex: regex.source,
     version: '3.13.3',
   };
-  return stringify({ ...body, sops });
+  // sops reads lastmodified as a string only when quoted, as it writes it.
+  return stringify({ ...body, sops }).replace(
+    `lastmodified: ${lastmodified}`,
+    `lastmodified: "${lastmodified}"`,
+  );
 };
