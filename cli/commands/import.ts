@@ -34,7 +34,8 @@ const manifests = async (root: string, dir = root): Promise<string[]> => {
 
 const objectsOf = (text: string): KubeObject[] => {
   const objects: KubeObject[] = [];
-  if (text.includes('{{')) return objects; // a chart template: helm's input, not an object
+  // A chart template is helm's input, not an object; an ApplicationSet's `{{param}}` are its own.
+  if (text.includes('{{') && !/^kind:\s*ApplicationSet\b/m.test(text)) return objects;
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) return []; // not YAML: nothing to import
     resolveKubeDocument(doc);

@@ -75,6 +75,19 @@ describe('sluice import --from argocd', () => {
   });
 });
 
+describe('sluice import --from argocd with an ApplicationSet', () => {
+  it('reads the ApplicationSet file and makes one app per list element', async () => {
+    // GIVEN a repo whose ApplicationSet (with {{cluster}} templates) makes dev and prod Applications
+    const { config, unmapped } = await importRepo('argocd', path.join(here, 'argocd-appset'));
+    // WHEN imported THEN both generated Applications are apps on their own targets
+    expect(config.apps.map((a) => [a.name, a.path, a.targets])).toEqual([
+      ['dev-guestbook', 'guestbook/dev', { matchLabels: { cluster: 'dev' } }],
+      ['prod-guestbook', 'guestbook/prod', { matchLabels: { cluster: 'prod' } }],
+    ]);
+    expect(unmapped).toEqual([]);
+  });
+});
+
 describe('sluice import --from flux', () => {
   it('maps Kustomizations and HelmReleases to apps, postBuild.substitute included', async () => {
     // GIVEN a Flux repo with clusters/production, apps/ overlays and infrastructure/

@@ -89,17 +89,168 @@ const ref = (o: KubeObject, file: string) => `${o.kind}/${o.metadata.name} (${fi
 
 const isApplication = (o: KubeObject) => o.kind === 'Application' && o.apiVersion.startsWith('argoproj.io/');
 
+const CLUSTER_SECRET = 'argocd.argoproj.io/secret-type';
+
+/** Base64 `data` or plain `stringData` of a Secret, by key. */
+const secretValue = (o: KubeObject, key: string): string | undefined => {
+  const raw = o as unknown as Json;
+  const plain = isMap(raw.stringData) ? str(raw.stringData[key]) : undefined;
+  if (plain !== undefined) return plain;
+  const encoded = isMap(raw.data) ? str(raw.data[key]) : undefined;
+  if (encoded === undefined) return undefined;
+  try {
+    return new TextDecoder().decode(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
+  } catch {
+    return undefined;
+  }
+};
+
+/** The parameters the cluster generator gives for each Argo CD cluster Secret in the files. */
+const clusterParams = (objects: readonly KubeObject[]): Json[] =>
+  objects
+    .filter((o) => o.kind === 'Secret' && o.metadata.labels?.[CLUSTER_SECRET] === 'cluster')
+    .flatMap((o) => {
+      const name = secretValue(o, 'name');
+      const server = secretValue(o, 'server');
+      if (name === undefined || server === undefined) return [];
+      const params: Json = { name, nameNormalized: dns(name), server };
+      for (const [k, v] of Object.entries(o.metadata.labels ?? {})) params[`metadata.labels.${k}`] = v;
+      for (const [k, v] of Object.entries(o.metadata.annotations ?? {}))
+        params[`metadata.annotations.${k}`] = v;
+      return [params];
+    });
+
+/** `{{param}}` and goTemplate's `{{.param}}` in every string of `value`; undefined names a missing one. */
+const fillTemplate = (value: unknown, params: Json, missing: Set<string>): unknown => {
+  if (typeof value === 'string') {
+    return value.replace(/\{\{\s*(\.)?([\w./-]+)\s*\}\}/g, (whole, _dot, name: string) => {
+      const v = params[name];
+      if (v === undefined) {
+        missing.add(name);
+        return whole;
+      }
+      return String(v);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => fillTemplate(v, params, missing));
+  if (isMap(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillTemplate(v, params, missing)]));
+  return value;
+};
+
+/**
+ * The Applications an ApplicationSet generates from its list and cluster generators (clusters
+ * from the Argo CD cluster Secrets among the files, selected by matchLabels); every other
+ * generator, template patch or template expression it cannot fill is listed as unmapped.
+ */
+const expandApplicationSet = (
+  set: KubeObject,
+  file: string,
+  objects: readonly KubeObject[],
+  unmapped: Unmapped[],
+): KubeObject[] => {
+  const spec = specOf(set);
+  const source = ref(set, file);
+  const template = isMap(spec.template) ? spec.template : undefined;
+  if (!template) {
+    unmapped.push({ source, field: 'spec.template', why: 'the ApplicationSet has no template' });
+    return [];
+  }
+  if (spec.templatePatch !== undefined) {
+    unmapped.push({
+      source,
+      field: 'spec.templatePatch',
+      why: 'template patches are not applied: write the patched fields into the template',
+    });
+  }
+  const paramSets: Json[] = [];
+  (Array.isArray(spec.generators) ? spec.generators : []).forEach((g: unknown, i: number) => {
+    const generator = isMap(g) ? g : {};
+    if (isMap(generator.list)) {
+      const elements = Array.isArray(generator.list.elements) ? generator.list.elements.filter(isMap) : [];
+      if (generator.list.elementsYaml !== undefined)
+        unmapped.push({
+          source,
+          field: `spec.generators[${i}].list.elementsYaml`,
+          why: 'elements from a template expression: list them under elements',
+        });
+      for (const e of elements) paramSets.push(flatten(e).values);
+    } else if (isMap(generator.clusters)) {
+      const selector = isMap(generator.clusters.selector) ? generator.clusters.selector : {};
+      if (selector.matchExpressions !== undefined)
+        unmapped.push({
+          source,
+          field: `spec.generators[${i}].clusters.selector.matchExpressions`,
+          why: 'only matchLabels selects clusters in the import',
+        });
+      const labels = isMap(selector.matchLabels) ? selector.matchLabels : {};
+      const clusters = clusterParams(objects).filter((c) =>
+        Object.entries(labels).every(([k, v]) => c[`metadata.labels.${k}`] === v),
+      );
+      if (clusters.length === 0)
+        unmapped.push({
+          source,
+          field: `spec.generators[${i}].clusters`,
+          why: 'no Argo CD cluster Secret among the files matches: pass the cluster Secrets (without credentials) to the import, or add the targets by hand',
+        });
+      const values = isMap(generator.clusters.values) ? generator.clusters.values : {};
+      for (const c of clusters) {
+        const filled = fillTemplate(values, c, new Set()) as Json;
+        paramSets.push({
+          ...c,
+          ...Object.fromEntries(Object.entries(filled).map(([k, v]) => [`values.${k}`, v])),
+        });
+      }
+    } else {
+      const kind = Object.keys(generator)[0] ?? 'generator';
+      unmapped.push({
+        source,
+        field: `spec.generators[${i}].${kind}`,
+        why: `the ${kind} generator is not imported: only list and clusters are; write one app per generated Application`,
+      });
+    }
+  });
+  const generated: KubeObject[] = [];
+  for (const params of paramSets) {
+    const missing = new Set<string>();
+    const filled = fillTemplate(template, params, missing) as Json;
+    const metadata = isMap(filled.metadata) ? filled.metadata : {};
+    if (missing.size > 0 || str(metadata.name) === undefined) {
+      unmapped.push({
+        source,
+        field: 'spec.template',
+        why: `a generated Application could not be filled (${[...missing].join(', ') || 'no metadata.name'}): only plain {{param}} references are imported`,
+      });
+      continue;
+    }
+    generated.push({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: String(metadata.name) },
+      spec: filled.spec,
+    } as unknown as KubeObject);
+  }
+  return generated;
+};
+
 export const importArgoCd = (files: readonly ImportFile[]): ImportResult => {
   const unmapped: Unmapped[] = [];
   const apps: Json[] = [];
   const targets = new Map<string, Json>();
-  const all = files.flatMap((f) => f.objects.map((object) => ({ object, file: f.file })));
+  const listed = files.flatMap((f) => f.objects.map((object) => ({ object, file: f.file })));
+  // ApplicationSets are replaced by the Applications their list and cluster generators make.
+  const objects = listed.map((l) => l.object);
+  const all = listed.flatMap((l) =>
+    l.object.kind === 'ApplicationSet' && l.object.apiVersion.startsWith('argoproj.io/')
+      ? expandApplicationSet(l.object, l.file, objects, unmapped).map((object) => ({ object, file: l.file }))
+      : [l],
+  );
   for (const { object, file } of all) {
-    if (object.kind === 'ApplicationSet' || object.kind === 'AppProject') {
+    if (object.kind === 'AppProject') {
       unmapped.push({
         source: ref(object, file),
         field: object.kind,
-        why: `${object.kind}s are not imported: ${object.kind === 'AppProject' ? 'who may deploy where lives in the deployment config, not the repo' : 'list its generated Applications, or write one app per generator entry'}`,
+        why: 'AppProjects are not imported: who may deploy where lives in the deployment config, not the repo',
       });
     }
     if (!isApplication(object)) continue;
