@@ -698,7 +698,10 @@ const renderDirectory = async (
       : joinPath(spec.path, joinPath(spec.overlay!).split('/')[0]!);
 
   const baseFiles = (await listManifests(tree, baseDir)).filter(
-    (f) => excluded === undefined || !isUnder(f, excluded),
+    (f) =>
+      (excluded === undefined || !isUnder(f, excluded)) &&
+      // `directory.recurse: false` (Argo CD's default): files directly in the directory only.
+      (spec.directory?.recurse !== false || !f.slice(baseDir === '.' ? 0 : baseDir.length + 1).includes('/')),
   );
   if (baseFiles.length === 0) {
     throw new RenderError(
@@ -1314,6 +1317,7 @@ export const renderSpecForEnvironment = (
     ...(app.helm === undefined ? {} : { helm: { ...app.helm } }),
     ...(env?.valueFiles.length ? { valueFiles: [...env.valueFiles] } : {}),
     ...(app.substitute === undefined ? {} : { substitute: sortedRecord(app.substitute) }),
+    ...(app.directory === undefined ? {} : { directory: { recurse: app.directory.recurse } }),
   };
 };
 

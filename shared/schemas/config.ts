@@ -244,6 +244,14 @@ export const appSchema = z
     targetValues: z.boolean().default(false),
     /** Flux-style post-build substitution of `${VAR}` / `${VAR:=default}` in the rendered manifests (docs/rendering.md). */
     substitute: z.record(z.string().regex(/^[_a-zA-Z][_a-zA-Z0-9]*$/), z.string()).optional(),
+    /**
+     * Directory apps: `recurse: false` reads only the manifests directly in the app path (Argo
+     * CD's default); Sluice's default reads subdirectories too.
+     */
+    directory: z
+      .object({ recurse: z.boolean().default(true) })
+      .strict()
+      .optional(),
     /** Directory under `path` holding the shared manifests when the app has overlays. */
     base: repoPath.optional(),
     /** Target label whose value picks the environment; `env` unless set. */

@@ -74,6 +74,8 @@ export const renderSpec = z.object({
   valueFiles: z.array(z.string().min(1)).optional(),
   /** Flux-style post-build variables (`${VAR}`, `${VAR:=default}`); absent: `${VAR}` stays literal. */
   substitute: z.record(z.string(), z.string()).optional(),
+  /** Directory apps: `recurse: false` reads only the files directly in the base directory. */
+  directory: z.object({ recurse: z.boolean() }).optional(),
   /** Present only for apps with targetValues: the target this render is for. */
   target: z
     .object({

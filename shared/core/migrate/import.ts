@@ -343,15 +343,25 @@ export const importArgoCd = (files: readonly ImportFile[]): ImportResult => {
         });
       }
     }
-    for (const field of ['kustomize', 'plugin', 'directory'] as const) {
+    if (isMap(source.directory)) {
+      // Argo CD reads subdirectories only with recurse: true; so does the imported app.
+      app.directory = { recurse: source.directory.recurse === true };
+      for (const option of Object.keys(source.directory)
+        .filter((k) => k !== 'recurse')
+        .sort()) {
+        unmapped.push({
+          source: source_,
+          field: `spec.source.directory.${option}`,
+          why: 'not a Sluice option: move or delete the files it would leave out, or render them into the repo',
+        });
+      }
+    }
+    for (const field of ['kustomize', 'plugin'] as const) {
       if (isMap(source[field])) {
         unmapped.push({
           source: source_,
           field: `spec.source.${field}`,
-          why:
-            field === 'directory'
-              ? 'directory options (recurse, include, exclude, jsonnet): Sluice reads every manifest under the path'
-              : `${field} options: put them in the app's own kustomization.yaml or render the output into the repo`,
+          why: `${field} options: put them in the app's own kustomization.yaml or render the output into the repo`,
         });
       }
     }
