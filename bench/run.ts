@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const BENCHES = ['ingest', 'burst', 'monorepo', 'fanout', 'latency', 'coldstart'];
+const BENCHES = ['ingest', 'burst', 'monorepo', 'fanout', 'latency', 'coldstart', 'scale', 'cost'];
 /** Benches measured by more than one file: latency in process, then on the emulator (LocalStack). */
 const FILES: Record<string, string[]> = { latency: ['latency.ts', 'latency-aws.ts'] };
 

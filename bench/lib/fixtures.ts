@@ -60,13 +60,40 @@ ${entries.join('')}`;
   return files;
 };
 
+/** Twenty AWS regions, in the order targets are spread over them. */
+export const AWS_REGIONS: readonly string[] = [
+  'us-east-1',
+  'eu-west-1',
+  'ap-south-1',
+  'us-west-2',
+  'us-east-2',
+  'us-west-1',
+  'ca-central-1',
+  'sa-east-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-north-1',
+  'eu-south-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-east-1',
+  'me-south-1',
+];
+
 /**
  * One app on `targets` targets spread over `overlays` environments (the `env` label), each
  * environment an overlay of the same base: `overlays` distinct renders.
  */
-export const fanoutRepo = (targets: number, overlays: number): Record<string, string> => {
+export const fanoutRepo = (
+  targets: number,
+  overlays: number,
+  regions: readonly string[] = AWS_REGIONS.slice(0, 4),
+): Record<string, string> => {
   const envs = Array.from({ length: overlays }, (_, i) => `env${i}`);
-  const regions = ['us-east-1', 'eu-west-1', 'ap-south-1', 'us-west-2'];
   const files: Record<string, string> = {
     'apps/edge/base/configmap.yaml': configMap('edge', 'base'),
   };
@@ -75,7 +102,7 @@ export const fanoutRepo = (targets: number, overlays: number): Record<string, st
 kind: Fleet
 targets:
 ${Array.from({ length: targets }, (_, i) =>
-  target(`edge-${String(i).padStart(4, '0')}`, regions[i % regions.length]!, { env: envs[i % overlays]! }),
+  target(`edge-${String(i).padStart(5, '0')}`, regions[i % regions.length]!, { env: envs[i % overlays]! }),
 ).join('')}apps:
   - name: edge
     path: apps/edge

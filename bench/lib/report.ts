@@ -1,6 +1,17 @@
 /** One benchmark figure, printed as a JSON line beside what it is compared with (same run). */
 export interface Figure {
-  readonly bench: 'ingest' | 'burst' | 'monorepo' | 'empty-commit' | 'fanout' | 'latency' | 'coldstart';
+  readonly bench:
+    | 'ingest'
+    | 'burst'
+    | 'monorepo'
+    | 'empty-commit'
+    | 'fanout'
+    | 'latency'
+    | 'coldstart'
+    | 'cost'
+    | 'scale'
+    | 'peers'
+    | 'render';
   readonly figure: string;
   readonly value: number;
   readonly unit: string;
