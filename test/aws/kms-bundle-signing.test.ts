@@ -1,4 +1,4 @@
-import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, KMSClient, UpdateAliasCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
 import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { KmsBundleSigner, KmsBundleVerifier } from '../../shared/adapters/aws/kms-bundle-signing.ts';
@@ -46,5 +46,37 @@ describe('KmsBundleSigner and KmsBundleVerifier (LocalStack KMS)', () => {
     const verifier = new KmsBundleVerifier({ keyId: aliasArn, aws: aws() });
     // THEN the key ids agree and the signature verifies
     expect(await verifier.verify(digest('c'), signature)).toBe(true);
+  }, 60_000);
+
+  it('rotates the key: an alias moved to a new key is followed, the old key verifies only while listed', async () => {
+    // GIVEN key A behind an alias; dispatch signs with the alias, and agents list the alias and,
+    // for the rotation window, A's ARN (SLUICE_SIGNING_KEY="<alias ARN>,<key A ARN>")
+    const kms = new KMSClient(clientConfig(aws()));
+    const create = async () =>
+      (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })))
+        .KeyMetadata!;
+    const a = await create();
+    const alias = `alias/${uniqueName('sluice-rotate')}`;
+    await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: a.KeyId! }));
+    const aliasArn = a.Arn!.replace(/:key\/.*$/, `:${alias}`);
+    const signer = new KmsBundleSigner({ keyId: aliasArn, aws: aws() });
+    const during = new KmsBundleVerifier({ keyId: `${aliasArn}, ${a.Arn}`, aws: aws(), refreshMs: 0 });
+    const byA = await signer.sign(digest('d'));
+    expect(await during.verify(digest('d'), byA)).toBe(true);
+
+    // WHEN the operator creates key B and moves the alias to it
+    const b = await create();
+    await kms.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: b.KeyId! }));
+    const byB = await signer.sign(digest('e'));
+
+    // THEN the same signer names B's key (not the A it signed with before), and the running agent
+    // follows the alias to B while a bundle A signed, still queued, verifies too
+    expect(byB.keyId).not.toBe(byA.keyId);
+    expect(await during.verify(digest('e'), byB)).toBe(true);
+    expect(await during.verify(digest('d'), byA)).toBe(true);
+    // AND after the window, an agent given the alias alone refuses A's signature
+    const after = new KmsBundleVerifier({ keyId: aliasArn, aws: aws() });
+    expect(await after.verify(digest('e'), byB)).toBe(true);
+    expect(await after.verify(digest('d'), byA)).toBe(false);
   }, 60_000);
 });
