@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const BENCHES = ['ingest', 'burst', 'monorepo', 'fanout', 'latency', 'coldstart', 'scale', 'cost'];
+const BENCHES = ['ingest', 'burst', 'monorepo', 'fanout', 'latency', 'coldstart', 'scale', 'cost', 'peers'];
 /** Benches measured by more than one file: latency in process, then on the emulator (LocalStack). */
 const FILES: Record<string, string[]> = { latency: ['latency.ts', 'latency-aws.ts'] };
 
@@ -37,6 +37,8 @@ const runLines = (command: string, args: string[]): Promise<Record<string, unkno
   });
 
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+/** Options such as `--apps=100` are passed to every selected bench; each reads the ones it knows. */
+const flags = process.argv.slice(2).filter((a) => a.startsWith('-'));
 const unknown = selected.filter((b) => !BENCHES.includes(b) && b !== 'render');
 if (unknown.length > 0) {
   console.error(`unknown bench ${unknown.join(', ')}; choose from ${[...BENCHES, 'render'].join(', ')}`);
@@ -48,7 +50,7 @@ for (const bench of BENCHES.filter((b) => selected.length === 0 || selected.incl
   process.stderr.write(`bench ${bench}\n`);
   try {
     for (const file of FILES[bench] ?? [`${bench}.ts`]) {
-      figures.push(...(await runLines(process.execPath, [path.join('bench', file)])));
+      figures.push(...(await runLines(process.execPath, [path.join('bench', file), ...flags])));
     }
   } catch (error) {
     failed.push(bench);

@@ -166,8 +166,11 @@ export interface RunningKube {
   stop(): Promise<void>;
 }
 
-/** Starts etcd and kube-apiserver; resolves when /readyz answers ok. */
-export const startKube = async (): Promise<RunningKube> => {
+/**
+ * Starts etcd and kube-apiserver; resolves when /readyz answers ok. `serviceRange`: the Service
+ * ClusterIP range (default a /24, 254 Services; the peers bench creates thousands).
+ */
+export const startKube = async (options: { serviceRange?: string } = {}): Promise<RunningKube> => {
   const { etcd, apiserver } = await ensureBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-kube-'));
   const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -221,7 +224,7 @@ export const startKube = async (): Promise<RunningKube> => {
         `--service-account-key-file=${join(dir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        '--service-cluster-ip-range=10.96.0.0/24',
+        `--service-cluster-ip-range=${options.serviceRange ?? '10.96.0.0/24'}`,
         '--enable-priority-and-fairness=false',
         '--profiling=false',
         '--v=0',
