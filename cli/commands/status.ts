@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type StatusRow, statusRows } from '../../shared/core/history.ts';
+import { type RolloutView, rolloutViews } from '../../shared/core/rollout.ts';
 import type { BranchOutcome } from '../../shared/ports/index.ts';
 import { printable } from '../../shared/printable.ts';
 import { DEFAULT_WORKDIR, openReader, type TargetFlags, targetOptions } from '../operate.ts';
@@ -88,6 +89,24 @@ export const printStatus = (
   );
 };
 
+/** Each app's rollout: where it stands, wave by wave (docs/progressive-delivery.md). */
+export const printRollouts = (rollouts: readonly RolloutView[], print: (line: string) => void): void => {
+  if (rollouts.length === 0) return;
+  print('');
+  table(
+    ['APP', 'COMMIT', 'ROLLOUT', 'WAVE', 'WAVES', 'REASON'],
+    rollouts.map((r) => [
+      r.app,
+      short(r.commit),
+      r.state,
+      r.wave,
+      r.waves.map((w) => `${w.name}:${w.state}`).join(' '),
+      (r.reason ?? '').split('\n')[0] ?? '',
+    ]),
+    print,
+  );
+};
+
 export const registerStatus = (program: Command): void => {
   targetOptions(
     program
@@ -100,17 +119,21 @@ export const registerStatus = (program: Command): void => {
     .option('--target <name>', 'only this target')
     .option(
       '--json',
-      'print JSON: {"deployments":[{app,target,commit,state,updatedAt,newest:{commit,outcome,reason}}],"branches":[…]}',
+      'print JSON: {"deployments":[{app,target,commit,state,updatedAt,newest:{commit,outcome,reason}}],"branches":[…],"rollouts":[{app,commit,wave,state,…}]}',
     )
     .action(async (options: TargetFlags & { json?: boolean; app?: string; target?: string }) => {
       const reader = await openReader(options);
-      const [deployments, newest] = await Promise.all([
+      const [deployments, newest, allRollouts] = await Promise.all([
         reader.ledger.listDeployments(),
         reader.history.newest(),
+        rolloutViews(reader.ledger),
       ]);
       const rows = statusRows(deployments, newest.targets, options);
+      const rollouts = allRollouts.filter((r) => !options.app || r.app === options.app);
       if (options.json) {
-        console.log(JSON.stringify({ deployments: rows.map(rowJson), branches: newest.branches }, null, 2));
+        console.log(
+          JSON.stringify({ deployments: rows.map(rowJson), branches: newest.branches, rollouts }, null, 2),
+        );
         return;
       }
       if (rows.length === 0 && newest.branches.length === 0) {
@@ -122,5 +145,6 @@ export const registerStatus = (program: Command): void => {
         return;
       }
       printStatus(rows, newest.branches, (line) => console.log(line));
+      printRollouts(rollouts, (line) => console.log(line));
     });
 };

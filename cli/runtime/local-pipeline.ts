@@ -10,6 +10,7 @@ import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
+import { FileRolloutTimer } from '../../shared/adapters/local/rollout-timer.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { safeJoin } from '../../shared/adapters/safe-path.ts';
@@ -21,6 +22,7 @@ import { BadInputError } from '../../shared/errors.ts';
 import type { BundleStore, SecretStore } from '../../shared/ports/index.ts';
 import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
+import { wakeBody } from '../../shared/runtime/rollout-stage.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 import { directoryClusters, type HostOptions } from './host.ts';
 
@@ -73,6 +75,7 @@ export const workdirPaths = (workdir: string) => ({
   targets: join(workdir, 'targets'),
   gitCache: join(workdir, 'cache', 'git'),
   repos: join(workdir, 'git'),
+  rolloutTimers: join(workdir, 'state', 'rollout-timers.json'),
 });
 
 /**
@@ -107,6 +110,15 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     deadLetters.set(dlqName, dlq);
     return queue;
   };
+
+  // Progressive delivery: wake-ups in a workdir file, due ones to the rollout queue (restart-safe).
+  const rolloutQueue = makeQueue('sluice-rollout', false);
+  const rolloutTimer = new FileRolloutTimer({
+    file: paths.rolloutTimers,
+    deliver: async (wake) => {
+      rolloutQueue.send([{ body: wakeBody(wake) }]);
+    },
+  });
 
   const agents = new LocalAgentDispatcher((target) => {
     const name = agentQueueName(target.region);
@@ -156,6 +168,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       ...(options.trust ? { trust: options.trust } : {}),
       ...(options.writer ? { writer: options.writer } : {}),
       ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
+      rolloutTimer,
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),
@@ -201,6 +214,14 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     );
   }
 
+  bus.addRule({
+    name: 'to-rollout',
+    detailTypes: ['Rollout Approved'],
+    deliver: (envelope) => rolloutQueue.send([{ body: JSON.stringify(envelope) }]),
+  });
+  consumers.push(startConsumer(rolloutQueue, pipeline.handler('rollout'), { ...consumerOptions, batchSize: 5 }));
+  rolloutTimer.start();
+
   const startAgent = (name: string) => {
     const queue = makeQueue(name, true);
     consumers.push(startConsumer(queue, pipeline.handler('agent'), { ...consumerOptions, batchSize: 5 }));
@@ -234,6 +255,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       );
     },
     async stop() {
+      await rolloutTimer.stop();
       await Promise.all(consumers.map((c) => c.stop()));
     },
   };

@@ -9,6 +9,7 @@ import {
   type Selector,
   type TargetConfig,
 } from '../schemas/config.ts';
+import { checkWaves } from './rollout.ts';
 
 /** `apps[1].targets.matchLabels` from a zod issue path. */
 export const formatPath = (path: readonly PropertyKey[]): string =>
@@ -66,6 +67,7 @@ const lineOf = (
 export const parseFleetConfig = (text: string, file = CONFIG_FILE): FleetConfig => {
   const config = parseYamlWith(fleetConfigSchema, text, file);
   checkReferences(config, file);
+  checkWaves(config, file);
   return config;
 };
 

@@ -1,5 +1,6 @@
-import type { AgentDispatcher, BundleSigner, Clock, EventBus, Ledger } from '../ports/index.ts';
+import type { AgentDispatcher, BundleSigner, Clock, EventBus, Ledger, RolloutTimer } from '../ports/index.ts';
 import type { ApplyRequested, BundleVerified } from '../schemas/events.ts';
+import { holdForRollout } from './rollout.ts';
 
 export interface DispatchDeps {
   readonly ledger: Ledger;
@@ -8,6 +9,8 @@ export interface DispatchDeps {
   readonly clock: Clock;
   /** Signs every bundle handed to an agent, so agents can refuse one the pipeline did not send. */
   readonly signer?: BundleSigner;
+  /** Progressive delivery: wakes a rollout whose apply requests dispatch held (shared/core/rollout.ts). */
+  readonly timer?: RolloutTimer;
 }
 
 /**
@@ -20,6 +23,21 @@ export const dispatchBundle = async (
   verified: BundleVerified,
 ): Promise<ApplyRequested[]> => {
   const requests: ApplyRequested[] = [];
+  const unsent = (target: BundleVerified['targets'][number]): ApplyRequested => ({
+    schemaVersion: 1,
+    traceId: verified.traceId,
+    repo: verified.repo,
+    branch: verified.branch,
+    commit: verified.commit,
+    occurredAt: deps.clock.now().toISOString(),
+    generation: verified.generation,
+    app: verified.app,
+    target,
+    bundle: verified.bundle,
+    sync: verified.sync,
+  });
+  // An app rolled out in waves: its requests wait in the rollout record for their wave.
+  if (await holdForRollout(deps, verified, verified.targets.map(unsent))) return requests;
   for (const target of verified.targets) {
     const current = await deps.ledger.getDeployment(verified.app, target.name, verified.repo);
     if (current && current.generation > verified.generation) continue;
@@ -37,19 +55,7 @@ export const dispatchBundle = async (
       state: 'Pending',
       at,
     });
-    const request: ApplyRequested = {
-      schemaVersion: 1,
-      traceId: verified.traceId,
-      repo: verified.repo,
-      branch: verified.branch,
-      commit: verified.commit,
-      occurredAt: at,
-      generation: verified.generation,
-      app: verified.app,
-      target,
-      bundle: verified.bundle,
-      sync: verified.sync,
-    };
+    const request: ApplyRequested = { ...unsent(target), occurredAt: at };
     await requestApply(deps, request);
     requests.push(request);
   }

@@ -17,6 +17,7 @@ import { reserveGeneration } from './ledger.ts';
 import { type TrustDeps, trustedReleases } from './provenance.ts';
 import { removalDigest, removalsFor } from './removal.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
+import { startRollout, wavesFor } from './rollout.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
 import { reportInvalidConfig, reportPlanned, reportUntrusted } from './webhooks/commit-status.ts';
 
@@ -341,6 +342,16 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
       changedPaths: changed?.length ?? 0,
       releases,
     };
+    // Progressive delivery: each app with waves starts its rollout before dispatch sees a bundle.
+    for (const app of config.apps) {
+      const targets = releases
+        .filter((r) => r.spec.app === app.name)
+        .flatMap((r) => r.targets.map((t) => t.name));
+      const waves = targets.length > 0 ? wavesFor(config, app, targets) : undefined;
+      if (waves) {
+        await startRollout(deps, { ...common, app: app.name, generation, waves });
+      }
+    }
     // Publish before advancing the branch: if the write below fails, the retry publishes the same
     // generation again (downstream is idempotent) instead of losing the release.
     await deps.bus.publish([{ detailType: 'Release Planned', detail: event }]);

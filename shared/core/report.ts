@@ -1,7 +1,8 @@
 import { SluiceError } from '../errors.ts';
-import type { Clock, DeploymentRecord, GitProvider, Ledger } from '../ports/index.ts';
+import type { Clock, DeploymentRecord, GitProvider, Ledger, RolloutTimer } from '../ports/index.ts';
 import type { DeploymentFailed, DeploymentRemoved, DeploymentSucceeded } from '../schemas/events.ts';
 import { rolledBackOutcome } from './rollback/known-good.ts';
+import { wakeOnOutcome } from './rollout.ts';
 
 export interface ReportDeps {
   readonly ledger: Ledger;
@@ -13,6 +14,8 @@ export interface ReportDeps {
    * target's owner is refused; unset (the in-process pipeline) accepts every outcome.
    */
   readonly owners?: TargetOwners;
+  /** Progressive delivery: an outcome wakes the target's rollout (its wave may be Healthy now). */
+  readonly timer?: RolloutTimer;
 }
 
 /** The account that owns each target: the regional stack serving it (sluice.deploy.yaml regions[]). */
@@ -92,6 +95,7 @@ export const recordOutcome = async (
     ...(rolledBack ? { reason: rolledBack.reason, rollbackOf: rolledBack.rollbackOf } : {}),
     at: d.occurredAt,
   });
+  if (!d.rollbackOf) await wakeOnOutcome(deps, d);
   if (deps.provider && record.generation === d.generation) {
     await deps.provider.setStatus({
       repo: d.repo,

@@ -351,6 +351,81 @@ export interface Ledger {
    */
   recordDeployment(update: DeploymentUpdate): Promise<DeploymentRecord>;
   listDeployments(): Promise<DeploymentRecord[]>;
+  getRollout?: RolloutLedger['getRollout'];
+  putRollout?: RolloutLedger['putRollout'];
+  listRollouts?: RolloutLedger['listRollouts'];
+}
+
+/** Where a rollout stands (docs/progressive-delivery.md). */
+export type RolloutState = 'Progressing' | 'Baking' | 'AwaitingApproval' | 'Halted' | 'Completed';
+
+/** One wave of a rollout: its targets (of this app), its gates, and where it stands. */
+export interface RolloutWave {
+  readonly name: string;
+  readonly targets: readonly string[];
+  readonly bakeSeconds: number;
+  readonly approval: boolean;
+  readonly maxParallel?: number;
+  state: 'Waiting' | RolloutState;
+  /** When its bake ends (ISO), once every target is Healthy. */
+  bakeUntil?: string;
+  startedAt?: string;
+  healthyAt?: string;
+  bakedAt?: string;
+  approvedBy?: string;
+}
+
+/**
+ * A progressive rollout of one app's commit from one (repo, branch), wave by wave: kept in the
+ * ledger so a restart or a redelivered message resumes it where it was (shared/core/rollout.ts).
+ */
+export interface RolloutRecord {
+  repo: string;
+  branch: string;
+  app: string;
+  commit: string;
+  generation: number;
+  traceId: string;
+  state: RolloutState;
+  /** Index into `waves` of the wave in progress. */
+  current: number;
+  waves: RolloutWave[];
+  /** The apply requests (unsigned) of targets not dispatched yet, by target name. */
+  held: Record<string, ApplyRequestedLike>;
+  /** Targets already handed to their agent. */
+  dispatched: string[];
+  /** Waves approved (`sluice approve`), possibly ahead of time. */
+  approvals: Record<string, string>;
+  reason?: string;
+  updatedAt: string;
+  version: number;
+}
+
+/** An Apply Requested detail as JSON (kept opaque here: the ports do not validate events). */
+export type ApplyRequestedLike = Readonly<Record<string, unknown>>;
+
+/** The ledger's rollout records (optional: hosts without progressive delivery leave them out). */
+export interface RolloutLedger {
+  getRollout(repo: string, branch: string, app: string): Promise<RolloutRecord | undefined>;
+  /** Writes when the stored version equals `expectedVersion` (0 = absent); throws CONFLICT otherwise. */
+  putRollout(record: Omit<RolloutRecord, 'version'>, expectedVersion: number): Promise<RolloutRecord>;
+  listRollouts(): Promise<RolloutRecord[]>;
+}
+
+/** A rollout to look at again: its bake may be over, a target may have reported, a wave approved. */
+export interface RolloutWake {
+  readonly repo: string;
+  readonly branch: string;
+  readonly app: string;
+  readonly generation: number;
+}
+
+/**
+ * Schedules a wake-up of a rollout at a time: nothing runs (no process or function sleeps) until
+ * then. Local: a file in the workdir read by a bounded timer loop; AWS: a delayed message.
+ */
+export interface RolloutTimer {
+  schedule(wake: RolloutWake, at: Date): Promise<void>;
 }
 
 /**

@@ -43,6 +43,7 @@ import type {
   PullRequestOpener,
   ReconcileTrigger,
   RenderCache,
+  RolloutTimer,
   SecretStore,
 } from '../ports/index.ts';
 import { agentQueueName, planGroupId, ROLLBACK_ROUTE, ROUTES } from '../routing.ts';
@@ -50,6 +51,7 @@ import type { DetailType, TargetRef } from '../schemas/events.ts';
 import { createIngestHandler } from './ingest-handler.ts';
 import { pipelineMetrics } from './metrics.ts';
 import { reconcileStage, recordStage } from './operate-stages.ts';
+import { rolloutStage } from './rollout-stage.ts';
 import { type SqsRuntime, type SqsStage, sqsHandler } from './sqs-handler.ts';
 import { agentStage, dispatchStage, planStage, renderStage, reportStage, rollbackStage } from './stages.ts';
 
@@ -62,7 +64,8 @@ export type StageName =
   | 'rollback'
   | 'agent'
   | 'record'
-  | 'reconcile';
+  | 'reconcile'
+  | 'rollout';
 
 /**
  * The ports a pipeline is built from. A host passes the ones its stages use (a Lambda entry point
@@ -131,6 +134,11 @@ export interface PipelineAdapters {
    * repo (`sluice dev --trust FILE`, the deployment config's `trust`). Absent, nothing is verified.
    */
   readonly trust?: TrustDeps;
+  /**
+   * Progressive delivery (docs/progressive-delivery.md): schedules a rollout's wake-ups (a bake's
+   * end, a report). Absent, apps with `rollout` waves are dispatched to every target at once.
+   */
+  readonly rolloutTimer?: RolloutTimer;
 }
 
 export interface PipelineOptions {
@@ -271,12 +279,22 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
         ) as SqsStage<unknown>;
       case 'dispatch':
         return dispatchStage(
-          { ...need('dispatch', 'ledger', 'agents', 'bus'), clock, ...signer('dispatch') },
+          {
+            ...need('dispatch', 'ledger', 'agents', 'bus'),
+            clock,
+            ...signer('dispatch'),
+            ...(adapters.rolloutTimer ? { timer: adapters.rolloutTimer } : {}),
+          },
           rt,
         ) as SqsStage<unknown>;
       case 'report':
         return reportStage(
-          { ...need('report', 'ledger'), clock, ...optional('provider', 'owners') },
+          {
+            ...need('report', 'ledger'),
+            clock,
+            ...optional('provider', 'owners'),
+            ...(adapters.rolloutTimer ? { timer: adapters.rolloutTimer } : {}),
+          },
           rt,
         ) as SqsStage<unknown>;
       case 'rollback':
@@ -289,6 +307,19 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
           },
           rt,
         ) as SqsStage<unknown>;
+      case 'rollout': {
+        const { rolloutTimer } = need('rollout', 'ledger', 'agents', 'bus', 'rolloutTimer');
+        return rolloutStage(
+          {
+            ...need('rollout', 'ledger', 'agents', 'bus'),
+            clock,
+            timer: rolloutTimer,
+            ...optional('provider'),
+            ...signer('rollout'),
+          },
+          rt,
+        ) as SqsStage<unknown>;
+      }
       case 'record':
         return recordStage(need('record', 'recorder'), rt) as SqsStage<unknown>;
       case 'reconcile': {

@@ -233,6 +233,38 @@ const fleetPolicies = z
   .strict()
   .default({ disable: [], admission: [] });
 
+/** One wave of a progressive rollout (docs/progressive-delivery.md). */
+export const waveSchema = z
+  .object({
+    name: dnsLabel,
+    /** The same selector as apps[].targets; none: every target of the app not placed yet. */
+    targets: selectorSchema.optional(),
+    /** How long every target of the wave stays Healthy, with no alarm of the app, before the next wave. */
+    bakeSeconds: z.number().int().min(0).max(604_800).default(0),
+    /** Targets of the wave applied at once (default: all). */
+    maxParallel: z.number().int().min(1).max(1000).optional(),
+    /** The wave waits for `sluice approve --app A --wave NAME` before it starts. */
+    approval: z.boolean().default(false),
+  })
+  .strict();
+
+export const rolloutSchema = z
+  .object({ waves: z.array(waveSchema).min(1).max(20) })
+  .strict()
+  .superRefine((r, ctx) => {
+    const seen = new Set<string>();
+    r.waves.forEach((w, i) => {
+      if (seen.has(w.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['waves', i, 'name'],
+          message: `wave name "${w.name}" is used twice; give every wave its own name`,
+        });
+      }
+      seen.add(w.name);
+    });
+  });
+
 export const appSchema = z
   .object({
     name: dnsLabel,
@@ -272,6 +304,8 @@ export const appSchema = z
     /** Unset fields come from the fleet's `sync` (default prune: true, selfHeal: false). */
     sync: z.object({ prune: z.boolean().optional(), selfHeal: z.boolean().optional() }).strict().optional(),
     policies: policyToggles,
+    /** Progressive delivery: waves with bake times and approvals; none = every target at once. */
+    rollout: rolloutSchema.optional(),
   })
   .strict();
 
@@ -314,5 +348,6 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 export type AppConfig = FleetConfig['apps'][number];
 export type Selector = z.infer<typeof selectorSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type WaveConfig = z.infer<typeof waveSchema>;
 export type AppKind = (typeof APP_KINDS)[number];
 export type HelmConfig = z.infer<typeof helmSchema>;

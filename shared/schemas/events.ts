@@ -361,6 +361,34 @@ export const reconcileRequested = z.object({
   repo: z.string().min(1).optional(),
 });
 
+/** A rollout's step, wave by wave (docs/progressive-delivery.md): what `sluice trace` tells. */
+export const rolloutProgressed = z.object({
+  ...base,
+  app: z.string(),
+  wave: z.string(),
+  step: z.enum([
+    'started',
+    'healthy',
+    'baking',
+    'baked',
+    'awaiting-approval',
+    'approved',
+    'halted',
+    'completed',
+  ]),
+  state: z.enum(['Progressing', 'Baking', 'AwaitingApproval', 'Halted', 'Completed']),
+  targets: z.array(z.string()),
+  message: z.string(),
+});
+
+/** `sluice approve --app A --wave W [--commit SHA]`: lets a rollout's approval wave start. */
+export const rolloutApproved = z.object({
+  ...base,
+  app: z.string().min(1),
+  wave: z.string().min(1),
+  by: z.string().max(200).optional(),
+});
+
 /** detail-type → detail schema: the one definition of every event on the bus. */
 export const eventSchemas = {
   'Commit Pushed': commitPushed,
@@ -381,6 +409,8 @@ export const eventSchemas = {
   'Revert Committed': revertCommitted,
   'Revert Failed': revertFailed,
   'Drift Detected': driftDetected,
+  'Rollout Progressed': rolloutProgressed,
+  'Rollout Approved': rolloutApproved,
 } as const;
 
 export type DetailType = keyof typeof eventSchemas;
@@ -404,6 +434,8 @@ export type RollbackSkipped = EventDetail<'Rollback Skipped'>;
 export type RevertCommitted = EventDetail<'Revert Committed'>;
 export type RevertFailed = EventDetail<'Revert Failed'>;
 export type DriftDetected = EventDetail<'Drift Detected'>;
+export type RolloutProgressed = EventDetail<'Rollout Progressed'>;
+export type RolloutApproved = EventDetail<'Rollout Approved'>;
 export type DriftCheckRequested = z.infer<typeof driftCheckRequested>;
 export type ReconcileRequested = z.infer<typeof reconcileRequested>;
 export type TargetRef = z.infer<typeof targetRef>;

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { ALARM_DETAIL_TYPE, ALARM_SOURCE } from '../../core/alarms.ts';
 import { BadInputError, SluiceError } from '../../errors.ts';
 import { printable } from '../../printable.ts';
-import { EVENT_SOURCE, envelopeSchema, rollbackRequested } from '../../schemas/events.ts';
+import { EVENT_SOURCE, envelopeSchema, rollbackRequested, rolloutApproved } from '../../schemas/events.ts';
 import { writeFileInside } from '../safe-path.ts';
 import type { LocalEventBus } from './event-bus.ts';
 import { readJson } from './json-file.ts';
@@ -62,11 +62,23 @@ const accept = async (bus: LocalEventBus, body: unknown): Promise<string[]> => {
         );
       }
       await bus.publish([{ detailType: 'Rollback Requested', detail: detail.data }]);
+    } else if (e.source === EVENT_SOURCE && e['detail-type'] === 'Rollout Approved') {
+      // `sluice approve`: lets a rollout's approval wave start.
+      const detail = rolloutApproved.safeParse(e.detail);
+      if (!detail.success) {
+        const issue = detail.error.issues[0];
+        throw new BadInputError(
+          'Rollout Approved',
+          `detail.${issue?.path.join('.')} ${issue?.message}`,
+          'match shared/schemas/events.ts',
+        );
+      }
+      await bus.publish([{ detailType: 'Rollout Approved', detail: detail.data }]);
     } else {
       throw new BadInputError(
         `event ${printable(e.source)} "${printable(e['detail-type'])}"`,
         'cannot be sent from outside',
-        `send sluice "Rollback Requested" or ${ALARM_SOURCE} "${ALARM_DETAIL_TYPE}"`,
+        `send sluice "Rollback Requested", sluice "Rollout Approved" or ${ALARM_SOURCE} "${ALARM_DETAIL_TYPE}"`,
       );
     }
     ids.push(e.id);

@@ -1,11 +1,20 @@
 import { applyUpdate, newestRecord } from '../../core/ledger.ts';
 import { ConflictError } from '../../errors.ts';
-import type { BranchState, DeploymentRecord, DeploymentUpdate, Ledger } from '../../ports/index.ts';
+import type {
+  BranchState,
+  DeploymentRecord,
+  DeploymentUpdate,
+  Ledger,
+  RolloutLedger,
+  RolloutRecord,
+} from '../../ports/index.ts';
 import { Mutex, readJson, writeFileAtomic } from './json-file.ts';
 
 interface LedgerFile {
   branches: Record<string, BranchState>;
   deployments: Record<string, DeploymentRecord>;
+  /** Progressive rollouts by repo#branch#app (absent in files written before them). */
+  rollouts?: Record<string, RolloutRecord>;
 }
 
 /** One record per (repo, app, target): two repos with an app of the same name never share one. */
@@ -32,7 +41,7 @@ const currentRecord = (
  * memory, and concurrent writers share one file write (a write resolves once a flush that
  * includes it has landed). Other processes (`sluice status`) only read the file.
  */
-export class FileLedger implements Ledger {
+export class FileLedger implements Ledger, RolloutLedger {
   private readonly file: string | undefined;
   private readonly mutex = new Mutex();
   private memory: LedgerFile = { branches: {}, deployments: {} };
@@ -127,6 +136,34 @@ export class FileLedger implements Ledger {
         (a, b) =>
           a.app.localeCompare(b.app) || a.target.localeCompare(b.target) || a.repo.localeCompare(b.repo),
       ),
+    );
+  }
+
+  async getRollout(repo: string, branch: string, app: string): Promise<RolloutRecord | undefined> {
+    return this.mutex.run(async () => (await this.load()).rollouts?.[`${repo}#${branch}#${app}`]);
+  }
+
+  async putRollout(record: Omit<RolloutRecord, 'version'>, expectedVersion: number): Promise<RolloutRecord> {
+    const next = await this.mutex.run(async () => {
+      const data = await this.load();
+      const key = `${record.repo}#${record.branch}#${record.app}`;
+      data.rollouts ??= {};
+      const current = data.rollouts[key]?.version ?? 0;
+      if (current !== expectedVersion)
+        throw new ConflictError(`rollout ${key}`, { expectedVersion, current });
+      const written = { ...structuredClone(record), version: current + 1 };
+      data.rollouts[key] = written;
+      return structuredClone(written);
+    });
+    await this.persist();
+    return next;
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    return this.mutex.run(async () =>
+      Object.values((await this.load()).rollouts ?? {})
+        .map((r) => structuredClone(r))
+        .sort((a, b) => a.app.localeCompare(b.app) || a.repo.localeCompare(b.repo)),
     );
   }
 }

@@ -9,6 +9,7 @@ import type {
   RollbackSkipped,
 } from '../../schemas/events.ts';
 import { type AlarmStateChange, matchAlarm } from '../alarms.ts';
+import { haltRollout, rolloutOf } from '../rollout.ts';
 import { claim, loadFleet, publishClaimed, type RollbackDeps, short, skipped } from './deps.ts';
 
 /** The newest deployed commit of every (repo, branch) the ledger knows: where the fleet config lives. */
@@ -46,8 +47,17 @@ export const rollbacksForAlarm = async (
     }
     for (const match of matchAlarm(fleet, alarm)) {
       const app = match.app;
+      // A rollout in progress stops: no further wave starts, and only its targets took the release.
+      const key = { repo: head.repo, branch: head.branch, app: app.name };
+      let rollout = await rolloutOf(deps.ledger, key);
+      if (rollout && rollout.state !== 'Completed' && rollout.state !== 'Halted') {
+        rollout = await haltRollout(deps, key, `alarm ${alarm.name} entered ALARM`);
+      }
+      const inRollout = (r: DeploymentRecord) =>
+        !rollout || rollout.state === 'Completed' || r.generation === rollout.generation;
       const mine = records.filter(
         (r) =>
+          inRollout(r) &&
           r.repo === head.repo &&
           r.branch === head.branch &&
           r.app === app.name &&
