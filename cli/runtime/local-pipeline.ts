@@ -10,8 +10,8 @@ import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
-import { FileRolloutTimer } from '../../shared/adapters/local/rollout-timer.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
+import { FileRolloutTimer } from '../../shared/adapters/local/rollout-timer.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { safeJoin } from '../../shared/adapters/safe-path.ts';
 import { readRenderLimits } from '../../shared/config/env.ts';
@@ -219,7 +219,9 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
     detailTypes: ['Rollout Approved'],
     deliver: (envelope) => rolloutQueue.send([{ body: JSON.stringify(envelope) }]),
   });
-  consumers.push(startConsumer(rolloutQueue, pipeline.handler('rollout'), { ...consumerOptions, batchSize: 5 }));
+  consumers.push(
+    startConsumer(rolloutQueue, pipeline.handler('rollout'), { ...consumerOptions, batchSize: 5 }),
+  );
   rolloutTimer.start();
 
   const startAgent = (name: string) => {

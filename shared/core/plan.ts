@@ -17,8 +17,8 @@ import { reserveGeneration } from './ledger.ts';
 import { type TrustDeps, trustedReleases } from './provenance.ts';
 import { removalDigest, removalsFor } from './removal.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
-import { startRollout, wavesFor } from './rollout.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
+import { startRollout, wavesFor } from './rollout.ts';
 import { reportInvalidConfig, reportPlanned, reportUntrusted } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
