@@ -102,6 +102,26 @@ spec:
     });
   });
 
+  it('imports a chart source with its exact version and asks for the digest', () => {
+    const app = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'redis' },
+      spec: {
+        source: { repoURL: 'registry-1.docker.io/bitnamicharts', chart: 'redis', targetRevision: '20.1.0' },
+        destination: { name: 'prod', namespace: 'redis' },
+        syncPolicy: { automated: {} },
+      },
+    } as unknown as KubeObject;
+    const { config, unmapped } = importArgoCd([{ file: 'apps/redis.yaml', objects: [app] }]);
+    expect(config.apps[0]).toMatchObject({
+      helm: { repo: 'oci://registry-1.docker.io/bitnamicharts', name: 'redis', version: '20.1.0' },
+    });
+    expect(unmapped).toContainEqual(
+      expect.objectContaining({ source: 'Application/redis (apps/redis.yaml)', field: 'helm.digest' }),
+    );
+  });
+
   it('lists a template it cannot fill and a cluster generator with no cluster Secrets', () => {
     const { config, unmapped } = importArgoCd([
       file('a.yaml', appSet('    - list:\n        elements: [{ name: x }]')),

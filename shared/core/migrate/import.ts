@@ -84,6 +84,13 @@ const filesOf = (files: readonly ImportFile[], dir: string, seen = new Set<strin
 
 const ref = (o: KubeObject, file: string) => `${o.kind}/${o.metadata.name} (${file})`;
 
+/** A repository chart renders only with its archive's digest, which no Argo CD or Flux object holds. */
+const digestNote = (source: string): Unmapped => ({
+  source,
+  field: 'helm.digest',
+  why: 'the chart archive digest is not in the source object: the first `sluice validate` reports it; add it as helm.digest (docs/rendering.md#repository-charts)',
+});
+
 // ---------------------------------------------------------------------------------------------
 // Argo CD
 
@@ -306,6 +313,7 @@ export const importArgoCd = (files: readonly ImportFile[]): ImportResult => {
       }
       app.path = posix.dirname(file);
       app.helm = { repo: /^[a-z]+:\/\//.test(url) ? url : `oci://${url}`, name: chart, version };
+      unmapped.push(digestNote(source_));
     } else {
       app.path = repoPath(path ?? '.');
       if (str(source.targetRevision) && !['HEAD', 'main', 'master'].includes(String(source.targetRevision))) {
@@ -518,6 +526,7 @@ export const importFlux = (files: readonly ImportFile[]): ImportResult => {
         }
         app.path = posix.dirname(file);
         app.helm = { repo: url, name: chart, version };
+        unmapped.push(digestNote(source));
       }
       const namespace = str(spec.targetNamespace) ?? object.metadata.namespace;
       if (namespace) app.namespace = dns(namespace);
