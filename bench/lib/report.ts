@@ -24,15 +24,27 @@ export interface Figure {
 
 const round = (n: number) => (Number.isFinite(n) ? Math.round(n * 1000) / 1000 : n);
 
-export const emit = (figure: Figure): void => {
-  const ratio = figure.comparisonValue === 0 ? null : round(figure.value / figure.comparisonValue);
-  const line = {
-    ...figure,
-    value: round(figure.value),
-    comparisonValue: round(figure.comparisonValue),
-    ratio,
+/**
+ * The one shape of every bench line: `bench`, `figure`, `value`, `unit`, `comparison`,
+ * `comparisonValue`, `ratio` (value / comparisonValue, null when the comparison is 0), in that
+ * order, then whatever else the bench adds (counts, the run's parameters).
+ */
+export const figureLine = (figure: Figure): Record<string, unknown> => {
+  const { bench, figure: name, value, unit, comparison, comparisonValue, ...extra } = figure;
+  return {
+    bench,
+    figure: name,
+    value: round(value),
+    unit,
+    comparison,
+    comparisonValue: round(comparisonValue),
+    ratio: comparisonValue === 0 ? null : round(value / comparisonValue),
+    ...extra,
   };
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+};
+
+export const emit = (figure: Figure): void => {
+  process.stdout.write(`${JSON.stringify(figureLine(figure))}\n`);
 };
 
 /** Progress for a human, on stderr so stdout stays JSON lines. */
