@@ -46,6 +46,7 @@ import {
 } from '../runtime/dev-edge.ts';
 import { directoryClusters } from '../runtime/host.ts';
 import { type LocalPipeline, startLocalPipeline, workdirPaths } from '../runtime/local-pipeline.ts';
+import { startDevUi } from '../runtime/ui-server.ts';
 import { DEFAULT_WORKDIR } from './status.ts';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/fleet', import.meta.url));
@@ -77,6 +78,10 @@ export interface DevOptions {
   readonly kubeconfig?: string;
   /** Contexts a kubeconfig target may name. @default the kubeconfig's current-context only */
   readonly kubeContext?: readonly string[];
+  /** The dashboard's port (0 = any free port). @default 0 here; the CLI defaults to 7422 */
+  readonly uiPort?: number;
+  /** The dashboard shows, never acts (no rollback or approve). */
+  readonly uiReadOnly?: boolean;
 }
 
 export interface DevServer {
@@ -85,6 +90,8 @@ export interface DevServer {
   readonly pipeline: LocalPipeline;
   /** `POST ${controlUrl}/local/events` puts a rollback trigger on the bus (`sluice rollback`, `sluice alarm`). */
   readonly controlUrl: string;
+  /** The fleet dashboard (cli/runtime/ui-server.ts). */
+  readonly uiUrl: string;
   /** Commit statuses the pipeline set, as a provider would show them. */
   readonly statuses: RecordingGitProvider;
   stop(): Promise<void>;
@@ -248,7 +255,9 @@ export const startDev = async (
   const control = await startControlServer(pipeline.bus, { tokenFile: controlTokenFile(workdir) });
   await writeFileAtomic(controlFile(workdir), JSON.stringify({ url: control.url, pid: process.pid }));
   print(`control: ${control.url}/local/events (bearer token in ${controlTokenFile(workdir)}, mode 600)`);
-  print('listening on 127.0.0.1 only: git, webhooks and control are not reachable from other machines');
+  const ui = await startDevUi(pipeline, workdir, options);
+  print(`ui: ${ui.url}${options.uiReadOnly ? ' (read-only)' : ''}`);
+  print('listening on 127.0.0.1 only: git, webhooks, control and ui are not reachable from other machines');
   print('ready');
 
   return {
@@ -257,9 +266,11 @@ export const startDev = async (
     pipeline,
     statuses,
     controlUrl: control.url,
+    uiUrl: ui.url,
     async stop() {
       reconciler.stop();
       unsubscribe();
+      await ui.close();
       await control.close();
       await edge.close();
       await pipeline.stop();
@@ -276,14 +287,6 @@ export const startAwsDev = async (
   options: DevOptions,
   print: (line: string) => void = console.log,
 ): Promise<{ gitUrl: string; webhookUrl: string; pipeline: AwsPipeline; stop(): Promise<void> }> => {
-  if (options.trust) {
-    // Never silently unverified: the AWS pipeline takes its trust policy from the deployment config.
-    throw new BadInputError(
-      '--trust with --aws',
-      'is not supported yet',
-      'drop --aws to verify commit signatures locally',
-    );
-  }
   if (options.repo || options.kubeconfig || options.kubeContext?.length) {
     // Never silently elsewhere: the AWS pipeline deploys the seeded repo to directory targets.
     throw new BadInputError(
@@ -307,7 +310,15 @@ export const startAwsDev = async (
   await initBareRepo(paths.repos, 'fleet', options.seed);
   const gitSource = createGitSource({ cacheDir: paths.gitCache, limits: readCheckoutLimits() });
   const repos = lateRepoCatalog();
+  // As in process: the trust policy from --trust (given to plan directly, no 3 KB env limit), and
+  // reverts signed with the workdir's commit-signing key.
+  const commitSigner = await localCommitSigner(path.join(workdir, 'state'));
+  const trust = options.trust
+    ? await loadTrustPolicy(path.resolve(options.trust), gitSource, undefined, commitSigner.publicKey)
+    : undefined;
   const pipeline = await startAwsPipeline({
+    ...(trust ? { trust } : {}),
+    writer: createGitWriter({ cacheDir: path.join(workdir, 'cache', 'git-writer'), signer: commitSigner }),
     aws,
     ...(options.awsPrefix ? { prefix: options.awsPrefix } : {}),
     git: gitSource,
@@ -408,6 +419,8 @@ export const registerDev = (program: Command): void => {
       'a kubeconfig context targets may name (repeatable; default: the current-context only)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
+    .option('--ui-port <n>', 'dashboard port (0 = any free port)', parsePort('--ui-port'), 7422)
+    .option('--ui-read-only', 'the dashboard shows the fleet but offers no rollback or approve')
     .action(async (options: DevOptions) => {
       // Every line may carry a pushed branch, repo or path: escaped before it reaches the terminal.
       const print = (line: string) => console.log(printable(line));
