@@ -6,6 +6,7 @@
 import { BUILTIN_POLICIES, type BuiltinPolicy, secretRef } from '../schemas/config.ts';
 import type { Violation } from '../schemas/events.ts';
 import { objectRef, type RenderedObject } from './render.ts';
+import { isEncryptedValue } from './sops.ts';
 
 export { BUILTIN_POLICIES, type BuiltinPolicy };
 
@@ -144,6 +145,7 @@ const noPlainSecrets: Check = ({ object }) => {
   const data = object.data;
   if (isMapping(data)) {
     for (const key of Object.keys(data).sort()) {
+      if (isEncryptedValue(data[key])) continue; // SOPS: encrypted in Git, decrypted by the agent
       out.push({
         message: `data.${key} holds a secret value in Git (base64 is not encryption)`,
         fix: `remove data.${key} and put a reference in stringData instead, e.g. stringData: {${key}: "aws-sm://NAME#${key}"} or "vault://PATH#${key}"; Sluice resolves it at apply time`,
@@ -153,7 +155,7 @@ const noPlainSecrets: Check = ({ object }) => {
   const stringData = object.stringData;
   if (isMapping(stringData)) {
     for (const key of Object.keys(stringData).sort()) {
-      if (isSecretRef(stringData[key])) continue;
+      if (isSecretRef(stringData[key]) || isEncryptedValue(stringData[key])) continue;
       out.push({
         message: `stringData.${key} holds a plain value, not a secret reference`,
         fix: `store the value in AWS Secrets Manager or Vault and set stringData.${key} to "aws-sm://NAME#${key}" or "vault://PATH#${key}"`,

@@ -334,6 +334,14 @@ const parseDocuments = (
     const start = doc.contents?.range?.[0];
     const line = start === undefined ? undefined : lineOf(start);
     if (doc.has('sops')) {
+      if (!withLines) {
+        // Tool output (kustomize, helm) re-serialises the document: SOPS's MAC would not verify.
+        throw new RenderError(
+          file,
+          'holds a SOPS-encrypted document in kustomize or helm output, which re-writes it so its MAC no longer verifies',
+          'keep SOPS-encrypted manifests in a plain-directory app (its own app path, no kustomization.yaml or Chart.yaml)',
+        );
+      }
       out.push(...sopsDocument(doc, docs.length, text, where(file, line), file, line, limits));
       continue;
     }

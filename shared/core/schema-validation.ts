@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject, KubeSchemas, SourceTree } from '../ports/index.ts';
 import type { Violation } from '../schemas/events.ts';
 import { objectRef, type RenderedObject } from './render.ts';
+import { isSopsDocument, sopsSkeleton } from './sops.ts';
 
 export const SCHEMA_POLICY = 'schema';
 
@@ -422,7 +423,17 @@ const problemsOf = (object: KubeObject, ctx: SchemaContext): Problem[] => {
 export const checkSchemas = (objects: readonly RenderedObject[], ctx: SchemaContext): Violation[] => {
   const violations: Violation[] = [];
   for (const rendered of objects) {
-    const problems = problemsOf(rendered.object, ctx);
+    // A SOPS document is checked without its metadata and its encrypted values (core/sops.ts).
+    const sops = isSopsDocument(rendered.object) ? sopsSkeleton(rendered.object) : undefined;
+    const problems = [...problemsOf(sops ? sops.object : rendered.object, ctx)];
+    if (sops && sops.encrypted > 0) {
+      problems.push({
+        path: '',
+        message: `${sops.encrypted} SOPS-encrypted value(s): encrypted, not checked`,
+        fix: 'nothing to do: the agent decrypts them at apply time; run kubectl apply --dry-run=server on the decrypted file to check them',
+        warning: true,
+      });
+    }
     const patched = rendered.overlayFile ? ` (or in the overlay ${rendered.overlayFile})` : '';
     const base = { policy: SCHEMA_POLICY, object: objectRef(rendered.object), file: rendered.file };
     for (const p of problems.slice(0, MAX_PER_OBJECT)) {

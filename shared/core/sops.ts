@@ -339,3 +339,30 @@ export const decryptSopsObjects = async (
   }
   return out;
 };
+
+/**
+ * What checks that read values may see of a SOPS document: the object without its `sops` metadata
+ * and without the encrypted values (they are checked by nobody until the agent decrypts them).
+ * `encrypted` counts what was left out, for an "encrypted, not checked" note.
+ */
+export const sopsSkeleton = (object: KubeObject): { object: KubeObject; encrypted: number } => {
+  let encrypted = 0;
+  const strip = (value: Json): Json | undefined => {
+    if (isEncryptedValue(value)) {
+      encrypted++;
+      return undefined;
+    }
+    if (Array.isArray(value)) return value.map(strip).filter((v): v is Json => v !== undefined);
+    if (isMapping(value)) {
+      const out: JsonMap = {};
+      for (const [k, v] of Object.entries(value)) {
+        const kept = strip(v);
+        if (kept !== undefined) out[k] = kept;
+      }
+      return out;
+    }
+    return value;
+  };
+  const { sops: _metadata, ...rest } = object as KubeObject & { sops?: unknown };
+  return { object: strip(rest as unknown as Json) as unknown as KubeObject, encrypted };
+};
