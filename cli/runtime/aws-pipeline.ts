@@ -36,6 +36,7 @@ import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { FileRenderCache } from '../../shared/adapters/local/render-cache.ts';
 import { createToolRenderer } from '../../shared/adapters/render-tools/tool-renderer.ts';
 import { type AwsSettings, readRenderLimits } from '../../shared/config/env.ts';
+import type { TrustDeps } from '../../shared/core/provenance.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type { AgentDispatcher } from '../../shared/ports/index.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
@@ -58,6 +59,8 @@ export interface AwsPipelineOptions extends HostOptions {
   readonly log?: (line: string) => void;
   /** Where rendered output is cached. @default a folder under the OS temp folder */
   readonly renderCacheDir?: string;
+  /** Commit signatures checked at plan time (`sluice dev --aws --trust FILE`, docs/provenance.md). */
+  readonly trust?: TrustDeps;
 }
 
 export interface AwsPipeline {
@@ -213,6 +216,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       ...(options.provider ? { provider: options.provider } : {}),
       ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
       ...(options.repos ? { repos: options.repos } : {}),
+      ...(options.trust ? { trust: options.trust } : {}),
       // The record of every event, in the bucket (the record and reconcile stages; docs/operate.md).
       recorder: new S3EventRecord({ bucket: resources.bucket, aws }),
       history: new S3EventRecord({ bucket: resources.bucket, aws }),
