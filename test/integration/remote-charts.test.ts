@@ -7,17 +7,7 @@
  * paths, symlinks or a huge unpacked size, a download over the bound.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,9 +18,9 @@ import { createToolRenderer } from '../../shared/adapters/render-tools/tool-rend
 import { renderApp } from '../../shared/core/render.ts';
 import type { RenderSpec } from '../../shared/schemas/events.ts';
 import { type Sandbox, sandbox, specOf } from '../security/render-support.ts';
+import { type ChartRepo, chartFiles, digestOf, packageChart, startChartRepo } from '../support/chart-repo.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'sluice-remote-charts-'));
-const digestOf = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /** A ustar archive of the given entries (type '0' file, '2' symlink), gzipped. */
 const tgz = (
@@ -59,85 +49,13 @@ const tgz = (
   return gzipSync(Buffer.concat(blocks));
 };
 
-const chartFiles = (name: string, version: string) => ({
-  [`${name}/Chart.yaml`]: `apiVersion: v2\nname: ${name}\nversion: ${version}\n`,
-  [`${name}/values.yaml`]: 'greeting: hello\n',
-  [`${name}/templates/cm.yaml`]:
-    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  mode: "0644"\n',
-});
-
-/** `helm package` of a small chart: the archive a real repository serves. */
-const packageChart = async (name: string, version: string): Promise<Buffer> => {
-  const { helm } = await ensureTools();
-  const src = mkdtempSync(path.join(work, 'src-'));
-  for (const [file, text] of Object.entries(chartFiles(name, version))) {
-    mkdirSync(path.dirname(path.join(src, file)), { recursive: true });
-    writeFileSync(path.join(src, file), text);
-  }
-  const run = spawnSync(helm, ['package', path.join(src, name), '-d', src], {
-    encoding: 'utf8',
-    env: { HOME: src, PATH: '/usr/bin:/bin' },
-  });
-  expect(run.status, run.stderr).toBe(0);
-  return readFileSync(path.join(src, `${name}-${version}.tgz`));
-};
-
-/** A Helm chart repository on 127.0.0.1: `/<repo>/index.yaml` and `/<repo>/<file>`; counts requests. */
-interface ChartRepo {
-  url: string;
-  requests: string[];
-  serve(
-    repo: string,
-    charts: { name: string; version: string; bytes: Buffer; url?: string; digest?: string }[],
-  ): void;
-  close(): Promise<void>;
-}
-
-const startRepo = async (): Promise<ChartRepo> => {
-  const files = new Map<string, Buffer>();
-  const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const body = files.get(req.url ?? '');
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    requests,
-    serve(repo, charts) {
-      const entries: Record<string, unknown[]> = {};
-      for (const c of charts) {
-        const file = `${c.name}-${c.version}.tgz`;
-        files.set(`/${repo}/${file}`, c.bytes);
-        entries[c.name] = entries[c.name] ?? [];
-        entries[c.name]!.push({
-          apiVersion: 'v2',
-          name: c.name,
-          version: c.version,
-          urls: [c.url ?? file],
-          digest: (c.digest ?? digestOf(c.bytes)).replace('sha256:', ''),
-        });
-      }
-      files.set(`/${repo}/index.yaml`, Buffer.from(JSON.stringify({ apiVersion: 'v1', entries })));
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-};
-
 const boxes: Sandbox[] = [];
 let repo: ChartRepo;
 let good: Buffer;
 
 beforeAll(async () => {
-  repo = await startRepo();
-  good = await packageChart('hello', '1.2.3');
+  repo = await startChartRepo();
+  good = await packageChart(work, 'hello', '1.2.3');
 });
 afterAll(async () => {
   await repo.close();
@@ -204,7 +122,7 @@ describe('a chart from a Helm HTTP repository', () => {
 
   it('refuses a changed digest for the same version', async () => {
     // GIVEN the repository now serves other content under version 1.2.3
-    const other = await packageChart('changed', '1.2.3');
+    const other = await packageChart(work, 'changed', '1.2.3');
     repo.serve('moved', [{ name: 'changed', version: '1.2.3', bytes: other }]);
     const recorded = digestOf(good);
     const { error } = await render(
