@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: literal Flux placeholders are what these tests are about
 import { describe, expect, it } from 'vitest';
+import { formatViolation, toSarif } from '../../cli/commands/validate.ts';
 import { EMPTY_ADMISSION } from '../../shared/core/admission.ts';
 import { checkRender, type PolicyLayers } from '../../shared/core/admission-layers.ts';
 import type { RenderedObject } from '../../shared/core/render.ts';
@@ -42,5 +43,17 @@ describe('a literal ${VAR} left in the output', () => {
   it('ignores a lone $ or $VAR without braces', async () => {
     const objects = [configMap({ price: '$5', shell: 'echo $HOME' })];
     expect(await checkRender(layers, objects, { disabled: [], targets: [] })).toEqual([]);
+  });
+
+  it('is printed as a warning and is a SARIF warning, not an error', async () => {
+    const [warning] = await checkRender(layers, [configMap({ cluster: '${CLUSTER_NAME}' })], {
+      disabled: [],
+      targets: [],
+    });
+    expect(formatViolation(warning!)).toMatch(/^warning: unresolved-variable {2}ConfigMap\/web\/settings/);
+    const sarif = toSarif([warning!]) as { runs: { results: { level: string; ruleId: string }[] }[] };
+    expect(sarif.runs[0]!.results).toEqual([
+      expect.objectContaining({ ruleId: 'unresolved-variable', level: 'warning' }),
+    ]);
   });
 });
