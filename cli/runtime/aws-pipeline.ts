@@ -28,6 +28,7 @@ import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
 import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
+import { SqsRolloutTimer } from '../../shared/adapters/aws/sqs-rollout-timer.ts';
 import { createGitWriter } from '../../shared/adapters/git/git-writer.ts';
 import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.ts';
 import { localContext, type SqsHandler } from '../../shared/adapters/local/event-source.ts';
@@ -222,6 +223,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       history: new S3EventRecord({ bucket: resources.bucket, aws }),
       // A throttled push asks for a delayed check of its repo on the reconcile queue.
       reconcile: new SqsReconcileTrigger({ queueUrl: resources.queues.reconcile!, client: sqs }),
+      // Progressive delivery: a rollout's waits are delayed messages on the rollout queue.
+      rolloutTimer: new SqsRolloutTimer({ queueUrl: resources.queues.rollout!, clock, client: sqs }),
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),
@@ -234,6 +237,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     drain(resources.queues[name]!, route.fn, learnRepoUrls(pipeline.handler(route.fn)));
   }
   drain(resources.queues.record!, 'record', pipeline.handler('record'));
+  drain(resources.queues.rollout!, 'rollout', pipeline.handler('rollout'));
   // Reconcile polls the configured repos: a host that names none (a test of one stage) has nothing to poll.
   if (options.repos) drain(resources.queues.reconcile!, 'reconcile', pipeline.handler('reconcile'));
   if (options.onEvent) {

@@ -139,6 +139,10 @@ export const provisionAwsPipeline = async (
     { source: [EVENT_SOURCE], 'detail-type': ['Reconcile Requested'] },
     reconcile.arn,
   );
+  // Progressive delivery (docs/progressive-delivery.md): the rollout queue takes the rollouts'
+  // delayed wake-ups (SqsRolloutTimer) and `sluice approve`'s Rollout Approved.
+  const rollout = await createQueue('rollout');
+  await rule('to-rollout', { source: [EVENT_SOURCE], 'detail-type': ['Rollout Approved'] }, rollout.arn);
   const all = await createQueue('events');
   await rule('to-events', { source: [EVENT_SOURCE] }, all.arn);
   return { busName, bucket, queues, deadLetterQueues };

@@ -2,7 +2,14 @@ import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/cl
 import type { AwsSettings } from '../../config/env.ts';
 import { applyUpdate, newestRecord } from '../../core/ledger.ts';
 import { BadInputError, ConflictError } from '../../errors.ts';
-import type { BranchState, DeploymentRecord, DeploymentUpdate, Ledger } from '../../ports/index.ts';
+import type {
+  BranchState,
+  DeploymentRecord,
+  DeploymentUpdate,
+  Ledger,
+  RolloutLedger,
+  RolloutRecord,
+} from '../../ports/index.ts';
 import { s3ClientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
 import { readJson, type Versioned, writeJsonIf } from './s3-objects.ts';
@@ -28,7 +35,7 @@ const part = (value: string): string => encodeURIComponent(value);
  * segment). Records written before the key named the repo sit at `deployments/<app>/<target>.json`;
  * they are read as their repo's record and moved to the new key on its first write.
  */
-export class S3Ledger implements Ledger {
+export class S3Ledger implements Ledger, RolloutLedger {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
@@ -173,5 +180,42 @@ export class S3Ledger implements Ledger {
       if (!seen || r.version > seen.version) byKey.set(key, r);
     }
     return [...byKey.values()];
+  }
+
+  #rolloutKey(repo: string, branch: string, app: string): string {
+    return `${this.#prefix}rollouts/${part(repo)}/${part(branch)}/${part(app)}.json`;
+  }
+
+  async getRollout(repo: string, branch: string, app: string): Promise<RolloutRecord | undefined> {
+    return (await readJson<RolloutRecord>(this.#client, this.#bucket, this.#rolloutKey(repo, branch, app)))
+      ?.value;
+  }
+
+  async putRollout(record: Omit<RolloutRecord, 'version'>, expectedVersion: number): Promise<RolloutRecord> {
+    const key = this.#rolloutKey(record.repo, record.branch, record.app);
+    const what = `rollout ${record.app} of ${record.repo}@${record.branch}`;
+    let etag: string | undefined;
+    if (expectedVersion > 0) {
+      const current = await readJson<RolloutRecord>(this.#client, this.#bucket, key);
+      if (current?.value.version !== expectedVersion) {
+        throw new ConflictError(what, { expectedVersion, actualVersion: current?.value.version ?? 0 });
+      }
+      etag = current.etag;
+    }
+    const next: RolloutRecord = { ...record, version: expectedVersion + 1 };
+    if (!(await writeJsonIf(this.#client, this.#bucket, key, next, etag))) {
+      throw new ConflictError(what, { expectedVersion });
+    }
+    return next;
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    const keys = await this.#list(`${this.#prefix}rollouts/`);
+    const found = await Promise.all(
+      keys.map((key) => readJson<RolloutRecord>(this.#client, this.#bucket, key)),
+    );
+    return found
+      .flatMap((f) => (f ? [f.value] : []))
+      .sort((a, b) => a.app.localeCompare(b.app) || a.repo.localeCompare(b.repo));
   }
 }
