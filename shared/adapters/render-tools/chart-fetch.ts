@@ -9,7 +9,7 @@
  * - the chart archive must come from the repository's own origin (scheme, host and port) or a
  *   host the operator allows; redirects are followed only under the same rule (OCI blobs, whose
  *   bytes the digest pins, may be redirected to any https host, as registries do);
- * - link-local addresses (cloud metadata endpoints) are never fetched;
+ * - a link-local address (cloud metadata endpoints) written as the host is never fetched;
  * - every response is bounded in bytes, the archive's unpacked size too (gzip bombs);
  * - the archive may hold only regular files and directories under relative paths: a `..`
  *   segment, an absolute path, a symlink, a hard link or a device is refused;
@@ -51,6 +51,8 @@ export type ChartFetchResult =
 
 const DEFAULT_MAX_DOWNLOAD = 20 * 1024 * 1024;
 const DEFAULT_MAX_UNPACKED = 100 * 1024 * 1024;
+/** A big public repository's index.yaml runs to tens of MiB; it is parsed, never stored. */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const HELM_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -78,8 +80,8 @@ const download = async (
   options: ChartFetchOptions,
   mayFollow: (next: URL) => boolean,
   headers: Record<string, string> = {},
+  max: number = options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD,
 ): Promise<{ bytes: Uint8Array; response: Response }> => {
-  const max = options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD;
   let current = url;
   for (let hop = 0; hop < 5; hop++) {
     if (isLinkLocal(current.hostname))
@@ -147,7 +149,7 @@ const fromHttpRepo = async (ref: ChartRef, options: ChartFetchOptions): Promise<
     (u.protocol === base.protocol && u.host === base.host) ||
     ((u.protocol === 'https:' || u.protocol === 'http:') && (options.allowedHosts ?? []).includes(u.host));
   const indexUrl = new URL('index.yaml', base);
-  const { bytes, response } = await download(indexUrl, 'chart index', options, allowed);
+  const { bytes, response } = await download(indexUrl, 'chart index', options, allowed, {}, MAX_INDEX_BYTES);
   ok(response, 'chart index', indexUrl);
   let index: unknown;
   try {
