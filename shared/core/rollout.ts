@@ -85,7 +85,7 @@ export const checkWaves = (config: FleetConfig, file: string): void => {
   });
 };
 
-const rolloutLedger = (ledger: Ledger): RolloutLedger | undefined =>
+export const rolloutLedger = (ledger: Ledger): RolloutLedger | undefined =>
   ledger.getRollout && ledger.putRollout && ledger.listRollouts
     ? (ledger as unknown as RolloutLedger)
     : undefined;

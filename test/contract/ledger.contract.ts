@@ -222,5 +222,50 @@ export const describeLedgerContract = (name: string, make: () => Promise<Ledger>
         'web@b:Pending',
       ]);
     });
+
+    it('keeps rollouts under optimistic concurrency: one writer per version wins, the rest get CONFLICT', async () => {
+      // GIVEN a rollout of web at generation 1 (progressive delivery, shared/core/rollout.ts)
+      const ledger = await make();
+      if (!ledger.putRollout || !ledger.getRollout || !ledger.listRollouts) {
+        throw new Error(
+          'this ledger keeps no rollouts: progressive delivery needs getRollout/putRollout/listRollouts',
+        );
+      }
+      const rollout = {
+        repo: 'acme/fleet',
+        branch: 'main',
+        app: 'web',
+        commit: sha(1),
+        generation: 1,
+        traceId: 'trace-1-0000',
+        state: 'Progressing' as const,
+        current: 0,
+        waves: [
+          { name: 'canary', targets: ['a'], bakeSeconds: 5, approval: false, state: 'Waiting' as const },
+        ],
+        held: {},
+        dispatched: [],
+        approvals: {},
+        updatedAt: at(1),
+      };
+      const first = await ledger.putRollout(rollout, 0);
+      expect(first.version).toBe(1);
+
+      // WHEN two writers move it on from version 1
+      const results = await Promise.all([
+        rejectionOf(ledger.putRollout({ ...rollout, state: 'Baking' }, 1)),
+        rejectionOf(ledger.putRollout({ ...rollout, state: 'Halted' }, 1)),
+      ]);
+
+      // THEN exactly one wins and the other is told to retry; the stored record is the winner's
+      expect(results.filter((r) => r === 'resolved')).toHaveLength(1);
+      expect(results.find((r) => r !== 'resolved')).toMatchObject({ code: 'CONFLICT', retryable: true });
+      const stored = await ledger.getRollout('acme/fleet', 'main', 'web');
+      expect(stored?.version).toBe(2);
+      expect((await ledger.listRollouts()).map((r) => `${r.app}:${r.state}`)).toEqual([
+        `web:${stored?.state}`,
+      ]);
+      expect(await ledger.getRollout('acme/fleet', 'main', 'api')).toBeUndefined();
+    });
   });
 };
