@@ -128,6 +128,15 @@ const describeRaw = (envelope: Envelope): string[] => {
       const e = d as EventDetail<'Revert Failed'>;
       return [`${pad('no-revert')} ${short(e.commit)} ${e.app} ${e.reason}: ${e.message}`];
     }
+    case 'Rollout Progressed': {
+      // Progressive delivery, wave by wave: started, healthy, baking, baked, approved, halted.
+      const e = d as EventDetail<'Rollout Progressed'>;
+      return [`${pad('wave')} ${short(e.commit)} ${e.app}/${e.wave} ${e.step}: ${e.message}`];
+    }
+    case 'Rollout Approved': {
+      const e = d as EventDetail<'Rollout Approved'>;
+      return [`${pad('approved')} ${short(e.commit)} ${e.app}/${e.wave}${e.by ? ` by ${e.by}` : ''}`];
+    }
     case 'CloudWatch Alarm State Change': {
       const e = d as { alarmName?: string; state?: { value?: string; reason?: string } };
       return [
