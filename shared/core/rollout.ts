@@ -62,7 +62,9 @@ export const wavesFor = (
   });
   const rest = mine.filter((t) => !placed.has(t.name)).map((t) => t.name);
   if (rest.length > 0) {
-    waves.push({ name: REST_WAVE, targets: rest, bakeSeconds: 0, approval: false, state: 'Waiting' });
+    // A wave the user named "rest" keeps its name; the implicit one then gets another.
+    const name = waves.some((w) => w.name === REST_WAVE) ? `${REST_WAVE}-unplaced` : REST_WAVE;
+    waves.push({ name, targets: rest, bakeSeconds: 0, approval: false, state: 'Waiting' });
   }
   return waves;
 };
