@@ -38,8 +38,12 @@ const describeRaw = (envelope: Envelope): string[] => {
       const since = e.previousCommit
         ? `since ${short(e.previousCommit)}, ${e.changedPaths} changed path(s)`
         : 'first plan';
+      const signed = e.commitSignature
+        ? [`${pad('')}   commit signed by ${e.commitSignature.signer} (key ${e.commitSignature.fingerprint})`]
+        : [];
       return [
         `${pad('planned')} ${short(e.commit)} generation ${e.generation} (${since})`,
+        ...signed,
         ...apps.map((a) => `${pad('')}   ${a}`),
       ];
     }
@@ -76,14 +80,18 @@ const describeRaw = (envelope: Envelope): string[] => {
       const rollback = e.rollbackOf
         ? ` (rollback of ${short(e.rollbackOf)}, generation ${e.generation})`
         : '';
+      const key = e.bundle.signature ? `, bundle signed by key ${e.bundle.signature.keyId}` : '';
       return [
-        `${pad('dispatch')} ${short(e.commit)} ${e.app} → ${e.target.name} (${e.target.region})${rollback}`,
+        `${pad('dispatch')} ${short(e.commit)} ${e.app} → ${e.target.name} (${e.target.region})${rollback}${key}`,
       ];
     }
     case 'Deployment Succeeded': {
       const e = d as EventDetail<'Deployment Succeeded'>;
       return [
         `${pad(e.rollbackOf ? 'rolledback' : 'healthy')} ${short(e.commit)} ${e.app}@${e.target}: ${e.applied} applied, ${e.unchanged} unchanged, ${e.pruned} pruned in ${Math.round(e.durationMs)} ms`,
+        ...(e.bundleKey
+          ? [`${pad('')}   bundle signature by key ${e.bundleKey} verified by the agent on ${e.target}`]
+          : []),
       ];
     }
     case 'Deployment Failed': {

@@ -229,7 +229,14 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
     await healthy(objects);
     return publish({
       detailType: 'Deployment Succeeded',
-      detail: { ...outcome, occurredAt: at(), ...result, durationMs: deps.clock.now().getTime() - started },
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        ...result,
+        durationMs: deps.clock.now().getTime() - started,
+        // Attribution: the key this agent checked the bundle's signature against.
+        ...(deps.verifier && request.bundle.signature ? { bundleKey: request.bundle.signature.keyId } : {}),
+      },
     });
   } catch (error) {
     if (!isSluiceError(error) || error.retryable) throw error;

@@ -341,6 +341,7 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
       previousCommit: last,
       changedPaths: changed?.length ?? 0,
       releases,
+      ...('signature' in trusted && trusted.signature ? { commitSignature: trusted.signature } : {}),
     };
     // Progressive delivery: each app with waves starts its rollout before dispatch sees a bundle.
     for (const app of config.apps) {

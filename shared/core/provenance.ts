@@ -187,7 +187,7 @@ export const provenanceChecker = (trust: TrustDeps, git: GitSource) => {
     return relevant.includes(input.commit) ? relevant : [input.commit, ...relevant];
   };
 
-  return async (input: ReleaseCheck): Promise<Map<string, Refusal>> => {
+  const check = async (input: ReleaseCheck): Promise<Map<string, Refusal>> => {
     const refused = new Map<string, Refusal>();
     for (const target of input.targets) {
       const rule = ruleFor(trust.policy, target);
@@ -205,6 +205,7 @@ export const provenanceChecker = (trust: TrustDeps, git: GitSource) => {
     }
     return refused;
   };
+  return Object.assign(check, { signatureOf });
 };
 
 /** One app's targets refused for the same reason. */
@@ -231,7 +232,7 @@ export const trustedReleases = async <R extends { spec: { app: string }; targets
     readonly releases: readonly R[];
     readonly lastDeployed: (app: string, target: string) => Promise<string | null>;
   },
-): Promise<{ releases: R[]; refused: AppRefusal[] }> => {
+): Promise<{ releases: R[]; refused: AppRefusal[]; signature?: { signer: string; fingerprint: string } }> => {
   const check = provenanceChecker(trust, git);
   const kept: R[] = [];
   const refused = new Map<string, AppRefusal>();
@@ -256,5 +257,14 @@ export const trustedReleases = async <R extends { spec: { app: string }; targets
     const allowed = release.targets.filter((t) => !refusals.has(t.name));
     if (allowed.length > 0) kept.push({ ...release, targets: allowed });
   }
-  return { releases: kept, refused: [...refused.values()] };
+  // Who signed the planned commit, for Release Planned and `sluice trace` (attribution).
+  const head =
+    kept.length > 0 ? await check.signatureOf(input.repoUrl, input.branch, input.commit) : undefined;
+  return {
+    releases: kept,
+    refused: [...refused.values()],
+    ...(head?.status === 'valid'
+      ? { signature: { signer: head.signer, fingerprint: head.fingerprint } }
+      : {}),
+  };
 };

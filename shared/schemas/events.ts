@@ -126,6 +126,8 @@ export const releasePlanned = z.object({
       targets: z.array(targetRef).min(1),
     }),
   ),
+  /** With a trust policy: who signed the planned commit, and the key (docs/provenance.md). */
+  commitSignature: z.object({ signer: z.string(), fingerprint: z.string() }).optional(),
 });
 
 export const releaseSkipped = z.object({
@@ -223,6 +225,8 @@ export const deploymentSucceeded = z.object({
   pruned: z.number().int().nonnegative(),
   durationMs: z.number().nonnegative(),
   rollbackOf: sha.optional(),
+  /** The key whose bundle signature this agent verified before reading the bundle (signing required). */
+  bundleKey: z.string().optional(),
 });
 
 export const deploymentFailed = z.object({

@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { traceCommit } from '../../cli/commands/trace.ts';
+import { describeEvent } from '../../cli/progress.ts';
 import { createCommitVerifier } from '../../shared/adapters/git/commit-signatures.ts';
 import { localCommitSigner } from '../../shared/adapters/git/commit-signing.ts';
 import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
@@ -78,6 +80,12 @@ describe('rollback reverts signed by Sluice under a trust policy (sluice dev --t
     // GIVEN a good and then a bad api release, both signed by release-bot
     await release('/healthz-good');
     const bad = await release('/broken');
+    // `sluice trace` attributes the release: who signed the commit, which key signed the bundle,
+    // and which agent verified it
+    const story = traceCommit(t.dev.pipeline.bus.events, bad).flatMap(describeEvent).join('\n');
+    expect(story).toContain(`commit signed by release-bot (key ${keys.pgp.fingerprint})`);
+    expect(story).toMatch(/dispatch .* api → prod-use1 .*, bundle signed by key \S+/);
+    expect(story).toMatch(/bundle signature by key \S+ verified by the agent on prod-use1/);
     // WHEN the mapped alarm fires in the bake window
     await t.dev.pipeline.bus.publishRaw(
       cloudWatchAlarmEvent({
