@@ -176,6 +176,23 @@ describe('a chart from a Helm HTTP repository', () => {
     expect(allowed.error).toBeUndefined();
   });
 
+  it('refuses a redirect from the repository to another host', async () => {
+    // GIVEN an archive URL on the repository host that redirects elsewhere (localhost is another origin)
+    const port = new URL(repo.url).port;
+    repo.serve('hop', [{ name: 'hello', version: '1.2.3', bytes: good }]);
+    repo.redirect('/hop/hello-1.2.3.tgz', `http://localhost:${port}/stable/hello-1.2.3.tgz`);
+    const before = repo.requests.length;
+    const { error } = await render(
+      helmOf(`${repo.url}/hop`, 'hello', '1.2.3', digestOf(good)),
+      path.join(work, 'c8'),
+    );
+    // THEN the redirect is not followed
+    expect(error).toContain(
+      `redirects to http://localhost:${port}, which is not the chart repository's host`,
+    );
+    expect(repo.requests.slice(before)).toEqual(['/hop/index.yaml', '/hop/hello-1.2.3.tgz']);
+  });
+
   it('refuses archives with ../ paths, absolute paths or symlinks, and never caches them', async () => {
     const chart = chartFiles('evil', '0.1.0');
     const base = Object.entries(chart).map(([name, body]) => ({ name, body }));

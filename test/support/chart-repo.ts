@@ -43,14 +43,22 @@ export interface ChartRepo {
     repo: string,
     charts: { name: string; version: string; bytes: Buffer; url?: string; digest?: string }[],
   ): void;
+  /** Answers `from` (a request path) with a 302 to `to`. */
+  redirect(from: string, to: string): void;
   close(): Promise<void>;
 }
 
 export const startChartRepo = async (): Promise<ChartRepo> => {
   const files = new Map<string, Buffer>();
+  const redirects = new Map<string, string>();
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? '');
+    const location = redirects.get(req.url ?? '');
+    if (location) {
+      res.writeHead(302, { location }).end();
+      return;
+    }
     const body = files.get(req.url ?? '');
     if (!body) {
       res.writeHead(404).end();
@@ -79,6 +87,9 @@ export const startChartRepo = async (): Promise<ChartRepo> => {
         });
       }
       files.set(`/${repo}/index.yaml`, Buffer.from(JSON.stringify({ apiVersion: 'v1', entries })));
+    },
+    redirect(from, to) {
+      redirects.set(from, to);
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
