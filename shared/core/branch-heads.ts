@@ -2,15 +2,22 @@
  * Branch heads as the planner sees them, shared between the pushes of one branch: a burst of N
  * pushes to a branch costs one ref listing per moment the planner looks, not one per push. Every
  * push but the newest is superseded, and a listing made after a push was received already says so.
+ * Only "superseded" is answered from a shared listing: a push that listing names as the head is
+ * listed again, so an intermediate commit of a burst is never planned on a stale answer.
  */
 import type { Clock, GitSource } from '../ports/index.ts';
 
 export interface BranchHeads {
   /**
-   * The head of `branch`, from a listing that started after `since` (the push's receipt): the
-   * newest such listing if one exists, one in flight if it started late enough, else a new one.
+   * The head of `branch` for a push of `commit` received at `since`: from the newest listing that
+   * started after the receipt when it names another commit (the push is superseded), else from a
+   * new listing.
    */
-  headSince(repoUrl: string, branch: string, since: Date): Promise<string | undefined>;
+  headFor(
+    repoUrl: string,
+    branch: string,
+    push: { commit: string; since: Date },
+  ): Promise<string | undefined>;
 }
 
 export interface BranchHeadsOptions {
@@ -38,10 +45,13 @@ export const branchHeads = (
   const maxBranches = options.maxBranches ?? 1000;
   const latest = new Map<string, Listing>();
   return {
-    headSince(repoUrl, branch, since) {
+    async headFor(repoUrl, branch, push) {
       const key = `${repoUrl}\n${branch}`;
       const known = latest.get(key);
-      if (known && known.startedAt >= since.getTime() + skewMs) return known.head;
+      if (known && known.startedAt >= push.since.getTime() + skewMs) {
+        const head = await known.head.catch(() => undefined);
+        if (head !== undefined && head !== push.commit) return head;
+      }
       const listing: Listing = { startedAt: clock.now().getTime(), head: git.head(repoUrl, branch) };
       latest.delete(key);
       latest.set(key, listing);

@@ -207,7 +207,10 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     return skip('branch-deleted', `branch ${push.branch} was deleted; targets keep their last release`);
   }
   const head = deps.heads
-    ? await deps.heads.headSince(repoUrl, push.branch, new Date(push.receivedAt))
+    ? await deps.heads.headFor(repoUrl, push.branch, {
+        commit: push.commit,
+        since: new Date(push.receivedAt),
+      })
     : await deps.git.head(repoUrl, push.branch);
   if (head === undefined) {
     return skip('branch-deleted', `branch ${push.branch} no longer exists on ${push.repo}`);

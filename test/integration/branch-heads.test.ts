@@ -60,7 +60,7 @@ afterAll(async () => {
 });
 
 describe('branch heads shared by the planner', () => {
-  it('answers a burst of pushes with one listing, and each older push learns it is not the head', async () => {
+  it('answers the superseded pushes of a burst from one listing, and lists again for the newest', async () => {
     // GIVEN five pushes received before the planner looks
     listings = 0;
     now = Date.parse('2026-12-06T12:00:00Z');
@@ -70,9 +70,11 @@ describe('branch heads shared by the planner', () => {
     now += 1500;
     // WHEN each is planned in order
     const answers: (string | undefined)[] = [];
-    for (const push of pushes) answers.push(await heads.headSince(url, 'main', push.receivedAt));
-    // THEN one listing answered all five, with the newest commit
-    expect(listings).toBe(1);
+    for (const push of pushes)
+      answers.push(await heads.headFor(url, 'main', { commit: push.sha, since: push.receivedAt }));
+    // THEN one listing told the four older pushes they are superseded; the newest, named as the
+    // head by that shared listing, was confirmed by a listing of its own
+    expect(listings).toBe(2);
     expect(answers).toEqual(pushes.map(() => pushes.at(-1)!.sha));
   });
 
@@ -80,11 +82,13 @@ describe('branch heads shared by the planner', () => {
     listings = 0;
     const heads = branchHeads(git, clock, { skewMs: 0 });
     const first = await pushCommit('first');
-    expect(await heads.headSince(url, 'main', first.receivedAt)).toBe(first.sha);
+    expect(await heads.headFor(url, 'main', { commit: first.sha, since: first.receivedAt })).toBe(first.sha);
     // WHEN a newer push arrives after that listing
     const second = await pushCommit('second');
     // THEN it is not answered with the old head
-    expect(await heads.headSince(url, 'main', second.receivedAt)).toBe(second.sha);
+    expect(await heads.headFor(url, 'main', { commit: second.sha, since: second.receivedAt })).toBe(
+      second.sha,
+    );
     expect(listings).toBe(2);
   });
 
@@ -93,9 +97,9 @@ describe('branch heads shared by the planner', () => {
     const heads = branchHeads(git, clock, { skewMs: 1000 });
     const push = await pushCommit('skewed');
     now += 500;
-    await heads.headSince(url, 'main', push.receivedAt);
+    await heads.headFor(url, 'main', { commit: push.sha, since: push.receivedAt });
     now += 100;
-    await heads.headSince(url, 'main', push.receivedAt);
+    await heads.headFor(url, 'main', { commit: push.sha, since: push.receivedAt });
     expect(listings).toBe(2);
   });
 
@@ -103,9 +107,9 @@ describe('branch heads shared by the planner', () => {
     const heads = branchHeads(git, clock, { skewMs: 0 });
     const missing = `${server.url}/missing.git`;
     const since = new Date(now - 1000);
-    await expect(heads.headSince(missing, 'main', since)).rejects.toThrow();
+    await expect(heads.headFor(missing, 'main', { commit: 'a'.repeat(40), since })).rejects.toThrow();
     listings = 0;
-    await expect(heads.headSince(missing, 'main', since)).rejects.toThrow();
+    await expect(heads.headFor(missing, 'main', { commit: 'a'.repeat(40), since })).rejects.toThrow();
     expect(listings).toBe(1);
   });
 });
