@@ -1,4 +1,5 @@
 /** Lambda entry point: a region's agent on AWS adapters, built once per cold start. */
+import { KmsSopsDecrypter } from '../../shared/adapters/aws/kms-sops-decrypter.ts';
 import { eksKubeHttp } from '../../shared/adapters/k8s/eks.ts';
 import {
   clusterSecretRef,
@@ -41,6 +42,8 @@ export const handler = createPipeline(
     bundles: bundles(),
     cluster,
     secrets,
+    // SOPS files: age identities at sluice/sops-age-key in Secrets Manager, AWS KMS keys via Decrypt.
+    sops: { kms: new KmsSopsDecrypter({ aws }) },
     deadLetters: deadLetters(),
     ...signing.verifier(),
   },

@@ -100,6 +100,8 @@ export interface PipelineAdapters {
   readonly cluster?: (target: string, ref?: TargetRef) => ClusterClient;
   /** Secret references at apply time (agent); webhook secrets (ingest). */
   readonly secrets?: SecretStore;
+  /** SOPS-encrypted manifests on the agent: the age key's secret reference and the KMS port. */
+  readonly sops?: AgentDeps['sops'];
   /** Rollback's claims: one rollback per trigger. */
   readonly claims?: IdempotencyStore;
   readonly writer?: GitWriter;
@@ -341,6 +343,7 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
             ...need('agent', 'bundles', 'cluster', 'secrets', 'bus'),
             clock,
             ...verifier('agent'),
+            ...optional('sops'),
             ...(options.healthDeadlineMs === undefined ? {} : { healthDeadlineMs: options.healthDeadlineMs }),
             ...(options.healthPollMs === undefined ? {} : { healthPollMs: options.healthPollMs }),
             ...(options.sleep ? { sleep: options.sleep } : {}),

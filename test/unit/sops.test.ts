@@ -1,10 +1,11 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { decodeBundle, encodeBundle } from '../../shared/core/bundle.ts';
 import { renderApp } from '../../shared/core/render.ts';
 import { decryptSopsObjects } from '../../shared/core/sops.ts';
 import { isSluiceError } from '../../shared/errors.ts';
-import type { SecretStore, SourceTree } from '../../shared/ports/index.ts';
+import type { KmsDecrypter, SecretStore, SourceTree } from '../../shared/ports/index.ts';
 import { specOf } from '../security/render-support.ts';
 import { ageKeyPair, encryptSops, sopsBinary, sopsDecrypt, sopsEncrypt } from '../support/sops.ts';
 
@@ -126,6 +127,46 @@ describe('SOPS-encrypted manifests', () => {
     const { recipient } = await ageKeyPair();
     const file = `${await encryptSops(secret, { recipients: [recipient] })}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n`;
     await expect(renderToBundle({ 'apps/web/secret.yaml': file })).rejects.toThrow(/several YAML documents/);
+  });
+
+  it('unwraps the data key through the KMS port with the recorded encryption context', async () => {
+    // A stand-in KmsDecrypter (AES-GCM with the context as additional data): LocalStack 4.13.1 here
+    // answers 500 to every symmetric CreateKey, so the real KMS adapter cannot be exercised locally.
+    const master = randomBytes(32);
+    const wrap = (key: Buffer, context: Record<string, string>) => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', master, iv);
+      cipher.setAAD(Buffer.from(JSON.stringify(context)));
+      return Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
+    };
+    const calls: string[] = [];
+    const kms: KmsDecrypter = {
+      decrypt: async ({ keyArn, ciphertext, context }) => {
+        calls.push(keyArn);
+        const blob = Buffer.from(ciphertext);
+        const decipher = createDecipheriv('aes-256-gcm', master, blob.subarray(0, 12));
+        decipher.setAAD(Buffer.from(JSON.stringify(context)));
+        decipher.setAuthTag(blob.subarray(blob.length - 16));
+        return Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]);
+      },
+    };
+    const arn = 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const dataKey = randomBytes(32);
+    const file = (context: Record<string, string>) =>
+      encryptSops(secret, {
+        dataKey,
+        kms: [{ arn, enc: wrap(dataKey, { team: 'payments' }).toString('base64'), context }],
+      });
+    const { entries } = await renderToBundle({ 'apps/web/secret.yaml': await file({ team: 'payments' }) });
+    const [object] = await decryptSopsObjects(entries, { secrets: storeWith({}), kms });
+    expect(object).toEqual(secret);
+    expect(calls).toEqual([arn]);
+    // AND a file that records another context fails naming the key, with no plaintext
+    const forged = await renderToBundle({ 'apps/web/secret.yaml': await file({ team: 'other' }) });
+    const error = await failureOf(decryptSopsObjects(forged.entries, { secrets: storeWith({}), kms }));
+    expect(error.code).toBe('SOPS_DECRYPT_FAILED');
+    expect(error.message).toContain(arn);
+    expect(error.message).not.toContain(PASSWORD);
   });
 
   it.skipIf(!sopsBinary())(
