@@ -147,4 +147,17 @@ describe('rollback reverts signed by Sluice under a trust policy (sluice dev --t
       fingerprint: (await localCommitSigner(path.join(t.workdir, 'dev', 'state'))).fingerprint,
     });
   }, 120_000);
+
+  it("refuses to start a policy naming Sluice's key where the pipeline holds none, naming the field", async () => {
+    // GIVEN a policy with `sluice: true` WHEN a verifier without a commit-signing key is built
+    const build = createCommitVerifier({
+      objects: { withCommits: async () => undefined },
+      signers: [{ name: 'sluice', sluice: true }],
+      file: 'trust.yaml',
+    });
+    // THEN it fails naming the file, the field and the fix
+    await expect(build).rejects.toThrow(
+      /trust\.yaml at signers\[0\]\.sluice: .*Fix: give the signer the "ssh:" line/,
+    );
+  });
 });
