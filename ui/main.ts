@@ -9,7 +9,7 @@ import { ageOf, esc, type FleetRow, matrixHtml, short, stateClass } from './matr
 interface Fleet {
   rows: FleetRow[];
   branches: { repo: string; branch: string; commit: string; outcome: string; at: string; reason?: string }[];
-  rollouts: Record<string, unknown>[];
+  rollouts: unknown[];
   where: string;
   readOnly: boolean;
   actions: { rollback: boolean; approve: boolean };
@@ -45,18 +45,36 @@ const post = async (url: string, body: unknown): Promise<{ message?: string }> =
   return answer;
 };
 
+interface Rollout {
+  app: string;
+  commit: string;
+  state: string;
+  current: number;
+  reason?: string;
+  approvals: Record<string, string>;
+  waves: { name: string; targets: string[]; approval: boolean; state: string; bakeUntil?: string }[];
+}
+
+/** Rollouts wave by wave; the wave waiting for a person gets an Approve button. */
 const rolloutsHtml = (fleet: Fleet) => {
-  // Progressive delivery's seam: rollouts are listed when the host provides them.
-  if (fleet.rollouts.length === 0) return '';
-  const items = fleet.rollouts
+  const open = (fleet.rollouts as unknown as Rollout[]).filter((r) => r.state !== 'Completed');
+  if (open.length === 0) return '';
+  const items = open
     .map((r) => {
-      const app = String(r.app ?? '');
-      const id = String(r.id ?? r.rollout ?? '');
-      const approve =
-        fleet.actions.approve && r.waitingForApproval
-          ? ` <button type="button" data-approve="${esc(id)}" data-app="${esc(app)}">Approve</button>`
-          : '';
-      return `<li><strong>${esc(app)}</strong> <code>${esc(JSON.stringify(r))}</code>${approve}</li>`;
+      const waves = r.waves
+        .map((w, i) => {
+          const approve =
+            fleet.actions.approve &&
+            w.approval &&
+            !r.approvals[w.name] &&
+            i >= r.current &&
+            r.state !== 'Halted'
+              ? ` <button type="button" data-approve="${esc(w.name)}" data-app="${esc(r.app)}">Approve ${esc(w.name)}</button>`
+              : '';
+          return `<li class="${stateClass(w.state)}"${i === r.current ? ' aria-current="step"' : ''}>${esc(w.name)}: ${esc(w.state)} (${esc(w.targets.join(', '))})${w.approval ? ' · needs approval' : ''}${approve}</li>`;
+        })
+        .join('');
+      return `<li data-rollout="${esc(r.app)}"><strong>${esc(r.app)}</strong> <a href="#/commit/${esc(r.commit)}">${esc(short(r.commit))}</a> ${esc(r.state)}${r.reason ? ` <span class="reason">${esc(r.reason)}</span>` : ''}<ol class="waves">${waves}</ol></li>`;
     })
     .join('');
   return `<section aria-labelledby="rollouts-h"><h2 id="rollouts-h">Rollouts</h2><ul class="rollouts">${items}</ul></section>`;
@@ -179,9 +197,9 @@ view.addEventListener('click', async (event) => {
   const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-approve]');
   if (!button) return;
   const app = button.dataset.app ?? '';
-  const rollout = button.dataset.approve ?? '';
-  if (!window.confirm(`Approve the next wave of ${app} (${rollout})?`)) return;
-  await post('/api/approve', { app, rollout }).catch((error: Error) => window.alert(error.message));
+  const wave = button.dataset.approve ?? '';
+  if (!window.confirm(`Approve wave ${wave} of ${app}?`)) return;
+  await post('/api/approve', { app, wave }).catch((error: Error) => window.alert(error.message));
 });
 
 let queued = false;

@@ -22,9 +22,10 @@ import { FileHistory } from '../../shared/adapters/local/history.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { statusRows } from '../../shared/core/history.ts';
 import { manualRollbackRequests } from '../../shared/core/rollback.ts';
+import { approvalRequests } from '../../shared/core/rollout.ts';
 import { SluiceError } from '../../shared/errors.ts';
-import type { Ledger } from '../../shared/ports/index.ts';
-import type { RollbackRequested } from '../../shared/schemas/events.ts';
+import type { Ledger, RolloutLedger } from '../../shared/ports/index.ts';
+import type { RollbackRequested, RolloutApproved } from '../../shared/schemas/events.ts';
 import type { Reader } from '../operate.ts';
 import { describeEvent } from '../progress.ts';
 import { workdirPaths } from './local-pipeline.ts';
@@ -47,12 +48,8 @@ export interface UiServerOptions {
   /** The secret an action must carry; the page gets it in a meta tag. Required unless readOnly. */
   readonly token?: string;
   readonly readOnly?: boolean;
-  /**
-   * Seam for progressive delivery: rollouts wave by wave, shown on the fleet page when given
-   * (each item is shown as the JSON it is, grouped by `app`), and the approve action once it exists.
-   */
-  readonly rollouts?: () => Promise<readonly Record<string, unknown>[]>;
-  readonly approve?: (request: { app: string; rollout: string; by: string }) => Promise<void>;
+  /** Publishes Rollout Approved events (`sluice approve`'s requests); no approve action without it. */
+  readonly approve?: (approvals: readonly RolloutApproved[]) => Promise<void>;
   /** Who the page acts as in rollback requests. */
   readonly user?: string;
   /** @default 0 (any free port) */
@@ -232,7 +229,7 @@ export const startUiServer = async (options: UiServerOptions): Promise<UiServer>
       });
     }
     const text = await readBody(req);
-    let body: { app?: unknown; target?: unknown; rollout?: unknown };
+    let body: { app?: unknown; target?: unknown; wave?: unknown };
     try {
       body = JSON.parse(text ?? '');
     } catch {
@@ -243,11 +240,21 @@ export const startUiServer = async (options: UiServerOptions): Promise<UiServer>
     }
     const by = options.user ?? 'dashboard';
     if (route === 'approve') {
-      if (!options.approve || typeof body.rollout !== 'string') {
-        return json(res, 404, { error: 'not_found', message: 'no rollout to approve here' });
+      if (!options.approve)
+        return json(res, 404, { error: 'not_found', message: 'approve is not available' });
+      if (typeof body.wave !== 'string') {
+        return json(res, 400, { error: 'bad_input', message: 'send {"app": string, "wave": string}' });
       }
-      await options.approve({ app: body.app, rollout: body.rollout, by });
-      return json(res, 202, { approved: body.rollout });
+      // The same request builder and checks as `sluice approve`.
+      const approvals = await approvalRequests(
+        (await reader()).ledger,
+        { app: body.app, wave: body.wave, by },
+        systemClock,
+      );
+      await options.approve(approvals);
+      return json(res, 202, {
+        approved: approvals.map((a) => ({ app: a.app, wave: a.wave, commit: a.commit })),
+      });
     }
     if (!options.rollback)
       return json(res, 404, { error: 'not_found', message: 'rollback is not available' });
@@ -289,7 +296,9 @@ export const startUiServer = async (options: UiServerOptions): Promise<UiServer>
     }
     if (route === '/api/fleet') {
       const fleet = await fleetOf(await reader());
-      const rollouts = options.rollouts ? await options.rollouts() : [];
+      // Rollouts wave by wave, where the ledger keeps them (the held apply requests stay on the server).
+      const ledger = (await reader()).ledger as Ledger & Partial<RolloutLedger>;
+      const rollouts = ((await ledger.listRollouts?.()) ?? []).map(({ held: _held, ...rollout }) => rollout);
       return json(res, 200, {
         ...fleet,
         rollouts,
@@ -377,6 +386,8 @@ export const startDevUi = async (
     subscribe: (listener) => pipeline.bus.subscribe(listener),
     rollback: (requests) =>
       pipeline.bus.publish(requests.map((detail) => ({ detailType: 'Rollback Requested' as const, detail }))),
+    approve: (approvals) =>
+      pipeline.bus.publish(approvals.map((detail) => ({ detailType: 'Rollout Approved' as const, detail }))),
     token: (await readFile(controlTokenFile(workdir), 'utf8')).trim(),
     user: userInfo().username,
     ...(options.uiReadOnly ? { readOnly: true } : {}),
