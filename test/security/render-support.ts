@@ -104,3 +104,14 @@ export const sluiceWith = (env: Record<string, string>, ...args: string[]) => {
 };
 
 export const sluice = (...args: string[]) => sluiceWith({}, ...args);
+
+/** An in-memory SourceTree: sorted, repo-relative, recursive list. */
+export const memoryTree = (files: Record<string, string>): SourceTree => ({
+  commit: 'a'.repeat(40),
+  root: '/memory',
+  list: async (dir) =>
+    Object.keys(files)
+      .filter((f) => dir === '.' || f.startsWith(`${dir}/`))
+      .sort(),
+  read: async (path) => files[path],
+});

@@ -5,19 +5,9 @@ import { decodeBundle, encodeBundle } from '../../shared/core/bundle.ts';
 import { renderApp } from '../../shared/core/render.ts';
 import { decryptSopsObjects } from '../../shared/core/sops.ts';
 import { isSluiceError } from '../../shared/errors.ts';
-import type { KmsDecrypter, SecretStore, SourceTree } from '../../shared/ports/index.ts';
-import { specOf } from '../security/render-support.ts';
+import type { KmsDecrypter, SecretStore } from '../../shared/ports/index.ts';
+import { memoryTree, specOf } from '../security/render-support.ts';
 import { ageKeyPair, encryptSops, sopsBinary, sopsDecrypt, sopsEncrypt } from '../support/sops.ts';
-
-const memoryTree = (files: Record<string, string>): SourceTree => ({
-  commit: 'a'.repeat(40),
-  root: '/memory',
-  list: async (dir) =>
-    Object.keys(files)
-      .filter((f) => dir === '.' || f.startsWith(`${dir}/`))
-      .sort(),
-  read: async (path) => files[path],
-});
 
 /** The secret store holding the agent's age identity, as the local dev store would. */
 const storeWith = (values: Record<string, string>): SecretStore => ({
