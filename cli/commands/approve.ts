@@ -1,12 +1,11 @@
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { sendToDev } from '../../shared/adapters/local/control-server.ts';
+import { controlEnvelope, sendToDev } from '../../shared/adapters/local/control-server.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { approvalRequests } from '../../shared/core/rollout.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import { awsBus, openAws, readerFor, type TargetFlags, targetOptions } from '../operate.ts';
 import { workdirPaths } from '../runtime/local-pipeline.ts';
 
@@ -44,17 +43,7 @@ export const registerApprove = (program: Command): void => {
     const approvals = await approvalRequests(ledger, input, systemClock);
     await sendToDev(
       options.workdir,
-      approvals.map((detail) => ({
-        version: '0',
-        id: crypto.randomUUID(),
-        'detail-type': 'Rollout Approved',
-        source: EVENT_SOURCE,
-        account: '000000000000',
-        time: new Date().toISOString(),
-        region: 'local',
-        resources: [],
-        detail,
-      })),
+      approvals.map((detail) => controlEnvelope('Rollout Approved', detail)),
     );
     for (const a of approvals) console.log(`approved: ${a.app} wave ${a.wave} at ${a.commit.slice(0, 7)}`);
   });

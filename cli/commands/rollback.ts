@@ -1,26 +1,14 @@
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { sendToDev } from '../../shared/adapters/local/control-server.ts';
+import { controlEnvelope, sendToDev } from '../../shared/adapters/local/control-server.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import { manualRollbackRequests } from '../../shared/core/rollback.ts';
 import { BadInputError } from '../../shared/errors.ts';
-import { type Envelope, EVENT_SOURCE, type RollbackRequested } from '../../shared/schemas/events.ts';
+import type { RollbackRequested } from '../../shared/schemas/events.ts';
 import { awsBus, openAws, readerFor, type TargetFlags, targetOptions } from '../operate.ts';
 import { workdirPaths } from '../runtime/local-pipeline.ts';
-
-const envelopeOf = (detail: unknown, id: string): Envelope => ({
-  version: '0',
-  id,
-  'detail-type': 'Rollback Requested',
-  source: EVENT_SOURCE,
-  account: '000000000000',
-  time: new Date().toISOString(),
-  region: 'local',
-  resources: [],
-  detail,
-});
 
 export const registerRollback = (program: Command): void => {
   targetOptions(
@@ -56,7 +44,7 @@ export const registerRollback = (program: Command): void => {
     const requests = await manualRollbackRequests(ledger, request, systemClock);
     await sendToDev(
       options.workdir,
-      requests.map((r) => envelopeOf(r, crypto.randomUUID())),
+      requests.map((r) => controlEnvelope('Rollback Requested', r)),
     );
     printRequested(requests);
   });

@@ -17,7 +17,13 @@ import path from 'node:path';
 import { ALARM_DETAIL_TYPE, ALARM_SOURCE } from '../../core/alarms.ts';
 import { BadInputError, SluiceError } from '../../errors.ts';
 import { printable } from '../../printable.ts';
-import { EVENT_SOURCE, envelopeSchema, rollbackRequested, rolloutApproved } from '../../schemas/events.ts';
+import {
+  type Envelope,
+  EVENT_SOURCE,
+  envelopeSchema,
+  rollbackRequested,
+  rolloutApproved,
+} from '../../schemas/events.ts';
 import { writeFileInside } from '../safe-path.ts';
 import type { LocalEventBus } from './event-bus.ts';
 import { readJson } from './json-file.ts';
@@ -220,6 +226,22 @@ const readToken = async (workdir: string, fix: string): Promise<string> => {
   }
   return (await readFile(file, 'utf8')).trim();
 };
+
+/** A `sluice` event as a local tool sends it to the control endpoint (`sluice rollback`, `sluice approve`). */
+export const controlEnvelope = (
+  detailType: 'Rollback Requested' | 'Rollout Approved',
+  detail: unknown,
+): Envelope => ({
+  version: '0',
+  id: crypto.randomUUID(),
+  'detail-type': detailType,
+  source: EVENT_SOURCE,
+  account: '000000000000',
+  time: new Date().toISOString(),
+  region: 'local',
+  resources: [],
+  detail,
+});
 
 /** Sends events to a running `sluice dev` in `workdir`, with the token it wrote there. */
 export const sendToDev = async (workdir: string, events: unknown[]): Promise<{ accepted: number }> => {
