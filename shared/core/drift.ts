@@ -8,9 +8,10 @@
 import { BadInputError } from '../errors.ts';
 import type { BundleStore, Clock, ClusterClient, EventBus, LiveObject, SecretStore } from '../ports/index.ts';
 import type { DriftCheckRequested, DriftDetected } from '../schemas/events.ts';
-import { resolveSecretRefs } from './agent.ts';
+import { type AgentDeps, resolveSecretRefs } from './agent.ts';
 import { decodeBundle } from './bundle.ts';
 import { objectId } from './health.ts';
+import { decryptSopsObjects } from './sops.ts';
 
 export interface DriftDiff {
   /** `Kind/namespace/name`. */
@@ -131,6 +132,8 @@ export interface DriftDeps {
   readonly secrets: SecretStore;
   readonly bus: EventBus;
   readonly clock: Clock;
+  /** SOPS-encrypted manifests, as the agent opens them (AgentDeps.sops). */
+  readonly sops?: AgentDeps['sops'];
 }
 
 /**
@@ -148,8 +151,9 @@ export const checkDrift = async (
   const source = inventory?.source;
   if (!inventory || !source) return undefined;
   const bundle = decodeBundle(await deps.bundles.get({ key: source.bundleKey, digest: inventory.digest }));
+  // Compared and healed as the agent applied them: SOPS documents decrypted, references resolved.
   const objects = await resolveSecretRefs(
-    bundle.objects.map((o) => o.object),
+    await decryptSopsObjects(bundle.objects, { secrets: deps.secrets, ...deps.sops }),
     deps.secrets,
   );
   const pairs = await cluster.previewApply(input.app, objects);
