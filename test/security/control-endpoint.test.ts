@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ControlServer,
+  controlEnvelope,
   controlFile,
   controlTokenFile,
   sendToDev,
@@ -163,6 +164,33 @@ describe('the control endpoint of sluice dev', () => {
     });
     expect(byName.status).toBe(202);
     expect(bus.events.length).toBe(before + 2);
+  });
+
+  it('refuses a Rollout Approved whose detail is not the schema (a forged wave, app or commit), publishing nothing', async () => {
+    const before = bus.events.length;
+    const approval = {
+      schemaVersion: 1,
+      traceId: 'trace-0000-0000',
+      repo: 'local/fleet',
+      branch: 'main',
+      commit: 'a'.repeat(40),
+      occurredAt: new Date().toISOString(),
+      app: 'api',
+      wave: 'fleet',
+    };
+    // WHEN an approval names no commit id but a shell string, or leaves out the wave
+    for (const detail of [
+      { ...approval, commit: '$(rm -rf ~)' },
+      { ...approval, wave: undefined },
+    ]) {
+      const sent = sendToDev(workdir, [controlEnvelope('Rollout Approved', detail)]);
+      // THEN it is refused, naming the field, and nothing reaches the bus
+      await expect(sent).rejects.toThrow(/Rollout Approved.*detail\.(commit|wave)/);
+    }
+    expect(bus.events.length).toBe(before);
+    // AND a well-formed one is accepted
+    await sendToDev(workdir, [controlEnvelope('Rollout Approved', approval)]);
+    expect(bus.events.at(-1)?.['detail-type']).toBe('Rollout Approved');
   });
 
   it('sluice alarm (the real CLI) sends with the token from the workdir', async () => {
