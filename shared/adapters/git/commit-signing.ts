@@ -4,16 +4,9 @@
  * so a trust policy can name it (`sluice: true`, or its public key line) and the revert deploys.
  * An Ed25519 key, signed with node:crypto; `git verify-commit` accepts the signatures.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-} from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import path from 'node:path';
+import { workdirEd25519Key } from '../local/bundle-signing.ts';
 import { writeFileAtomic } from '../local/json-file.ts';
 import { GIT_NAMESPACE, SSHSIG_MAGIC, sshFingerprint, sshString } from './commit-signatures.ts';
 
@@ -67,15 +60,7 @@ export const sshCommitSigner = (privateKey: KeyObject): CommitSigner => {
  * its public key line is written next to it (`commit-signing.pub`) for the operator to enrol.
  */
 export const localCommitSigner = async (dir: string): Promise<CommitSigner> => {
-  const keyFile = path.join(dir, 'commit-signing.key');
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(await readFile(keyFile, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    privateKey = generateKeyPairSync('ed25519').privateKey;
-    await writeFileAtomic(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
-  }
+  const privateKey = await workdirEd25519Key(path.join(dir, 'commit-signing.key'));
   const signer = sshCommitSigner(privateKey);
   await writeFileAtomic(path.join(dir, 'commit-signing.pub'), `${signer.publicKey}\n`);
   return signer;

@@ -29,25 +29,37 @@ export class Ed25519Signer implements BundleSigner {
 export class Ed25519Verifier extends PublicKeyVerifier {}
 
 /**
+ * An Ed25519 private key kept in `file` (PKCS#8 PEM, mode 0600), created on first use; `created`
+ * runs once, after a new key is written (to write its public half beside it).
+ */
+export const workdirEd25519Key = async (
+  file: string,
+  created: (key: KeyObject) => Promise<void> = async () => undefined,
+): Promise<KeyObject> => {
+  try {
+    return createPrivateKey(await readFile(file, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const privateKey = generateKeyPairSync('ed25519').privateKey;
+    await writeFileAtomic(file, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
+    await created(privateKey);
+    return privateKey;
+  }
+};
+
+/**
  * The local signing key of `sluice dev`: created once in `<dir>/bundle-signing.key` (0600), its
  * public half beside it for agents to trust.
  */
 export const localSigningKey = async (
   dir: string,
 ): Promise<{ signer: Ed25519Signer; verifier: Ed25519Verifier }> => {
-  const keyFile = path.join(dir, 'bundle-signing.key');
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(await readFile(keyFile, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    privateKey = generateKeyPairSync('ed25519').privateKey;
-    await writeFileAtomic(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
-    await writeFileAtomic(
+  const privateKey = await workdirEd25519Key(path.join(dir, 'bundle-signing.key'), (key) =>
+    writeFileAtomic(
       path.join(dir, 'bundle-signing.pub'),
-      createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string,
-    );
-  }
+      createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string,
+    ),
+  );
   return {
     signer: new Ed25519Signer(privateKey),
     verifier: new Ed25519Verifier([createPublicKey(privateKey)]),
