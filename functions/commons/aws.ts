@@ -12,6 +12,7 @@ import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { agentQueueUrlFor, SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
 import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
+import { SqsRolloutTimer } from '../../shared/adapters/aws/sqs-rollout-timer.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { GithubStatusProvider } from '../../shared/adapters/github/status.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
@@ -72,6 +73,13 @@ export const agents = () => {
 
 /** Report: the account owning each target, from the agent queue map the stack gives it. */
 export const owners = () => ownersFromAgentQueues(readAgentQueueUrls());
+
+/**
+ * Progressive delivery: a rollout's wake-ups (a held wave, an outcome, a bake's end) as delayed
+ * messages on the stack's rollout queue (SLUICE_ROLLOUT_QUEUE_URL).
+ */
+export const rolloutTimer = () =>
+  new SqsRolloutTimer({ queueUrl: requireEnv(SLUICE_ENV.rolloutQueueUrl), clock, aws });
 
 /** This function's queue has one dead-letter queue (SLUICE_DEAD_LETTER_QUEUE_URL): poison goes there at once. */
 export const deadLetters = () => {

@@ -1,6 +1,6 @@
 /** Lambda entry point: the report stage on AWS adapters, built once per cold start. */
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
-import { clock, deadLetters, ledger, owners, statusProvider } from '../commons/aws.ts';
+import { clock, deadLetters, ledger, owners, rolloutTimer, statusProvider } from '../commons/aws.ts';
 
 // No bus: report publishes nothing, and the stack gives it no SLUICE_BUS_NAME.
 export const handler = createPipeline({
@@ -9,5 +9,7 @@ export const handler = createPipeline({
   deadLetters: deadLetters(),
   // Outcomes only from the account whose regional stack serves the target.
   owners: owners(),
+  // An outcome of a target in a rollout wakes the rollout function (its wave may be Healthy now).
+  rolloutTimer: rolloutTimer(),
   ...(await statusProvider()),
 }).handler('report');

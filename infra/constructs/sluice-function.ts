@@ -235,6 +235,16 @@ export class SluiceFunction extends NodejsFunction {
   }
 
   /**
+   * Schedules rollout wake-ups (docs/progressive-delivery.md) as delayed messages on `queue`
+   * (SLUICE_ROLLOUT_QUEUE_URL, with the send grant): dispatch, report and the rollout function.
+   */
+  bindRolloutTimer(queue: sqs.IQueue): this {
+    this.addEnvironment(SLUICE_ENV.rolloutQueueUrl, queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
+  /**
    * Consumes `queue` with partial batch responses: only the failed messages are retried. A
    * message that can never succeed is sent to the queue's dead-letter queue at once
    * (SLUICE_DEAD_LETTER_QUEUE_URL, with the send grant), the same rule as in every other host.

@@ -42,6 +42,8 @@ export const BUS_NAME = 'sluice';
  */
 export const PLAN_GROUP_ID = 'sluice-plan';
 export const ROLLBACK_QUEUE = ROLLBACK_ROUTE.queue;
+/** The rollout function's queue: delayed wake-ups and Rollout Approved (docs/progressive-delivery.md). */
+export const ROLLOUT_QUEUE = 'sluice-rollout';
 /** Events that regional agents send back to the management bus. */
 export const AGENT_DETAIL_TYPES = [
   'Deployment Succeeded',
@@ -386,6 +388,36 @@ export class ManagementStack extends Stack {
       functions.set('rollback', fn);
     }
 
+    // Progressive delivery (docs/progressive-delivery.md): dispatch holds the apply requests of an
+    // app with `rollout` waves in the ledger; the rollout function sends each wave when its gates
+    // allow. It is woken by delayed messages on its own queue (dispatch, report and itself send
+    // them: a held wave, an outcome, a bake's end) and by `sluice approve`'s Rollout Approved.
+    const rolloutQueue = new ConsumerQueue(this, 'RolloutQueue', {
+      queueName: ROLLOUT_QUEUE,
+      visibilityTimeout: Duration.minutes(6),
+    });
+    queues.set('rollout', rolloutQueue);
+    new events.Rule(this, 'RolloutRule', {
+      eventBus: this.bus,
+      description: `Rollout Approved → ${ROLLOUT_QUEUE}`,
+      eventPattern: { source: [EVENT_SOURCE], detailType: ['Rollout Approved'] },
+      targets: [queueTarget(rolloutQueue.queue)],
+    });
+    const rolloutFn = new SluiceFunction(this, 'Rollout', { name: 'rollout', timeout: Duration.minutes(1) })
+      .bindBus(this.bus)
+      // Writes the rollout record; reads bundles to copy them into each agent's regional bucket.
+      .bindBundles(this.bucket, { ledger: 'write', bundles: 'read' })
+      // Commit statuses of waves waiting for approval, as report posts them (with the Git token).
+      .bindSecret('gitSecret', gitSecret)
+      .bindAgentQueues(agentQueues, regions.map(agentQueueArn))
+      .bindBundleSigner(signingKey)
+      .bindRolloutTimer(rolloutQueue.queue)
+      .bindQueue(rolloutQueue.queue, { batchSize: 10 });
+    this.grantRegionalBundles(rolloutFn, regions);
+    functions.set('rollout', rolloutFn);
+    functions.get('dispatch')!.bindRolloutTimer(rolloutQueue.queue);
+    functions.get('report')!.bindRolloutTimer(rolloutQueue.queue);
+
     // The record of every event (docs/operate.md): every `sluice` event but the schedules'
     // traceless requests, kept as one object per event under history/ in the bucket.
     const record = new ConsumerQueue(this, 'RecordQueue', {
@@ -562,8 +594,18 @@ export class ManagementStack extends Stack {
     this.alerts.stuck(
       this,
       (q) => name(`${q}-queue-age`),
-      Object.fromEntries(consumers.map(([n, q]) => [n, q.queue])),
+      Object.fromEntries(consumers.filter(([n]) => n !== 'rollout').map(([n, q]) => [n, q.queue])),
     );
+    // A rollout wake-up is delayed by design (up to SQS's 15 minutes per hop): twice that is stuck.
+    const rollout = this.queues.get('rollout');
+    if (rollout) {
+      this.alerts.stuck(
+        this,
+        (q) => name(`${q}-queue-age`),
+        { rollout: rollout.queue },
+        Duration.minutes(30),
+      );
+    }
     const ingest = this.functions.get('ingest')!;
     // Queue-fed functions retry a throttle from their queue (queue-age sees it); a throttled
     // ingest refuses a webhook.

@@ -107,6 +107,11 @@ export const SLUICE_ENV = {
   repos: 'SLUICE_REPOS',
   /** The reconcile queue: ingest schedules a branch check there when it throttles a push (429). */
   reconcileQueueUrl: 'SLUICE_RECONCILE_QUEUE_URL',
+  /**
+   * The rollout queue (docs/progressive-delivery.md): dispatch, report and rollout schedule a
+   * rollout's wake-ups there as delayed messages.
+   */
+  rolloutQueueUrl: 'SLUICE_ROLLOUT_QUEUE_URL',
   /** The dead-letter queue of the queue feeding this function: poison is parked there at once. */
   deadLetterQueueUrl: 'SLUICE_DEAD_LETTER_QUEUE_URL',
   /**

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUS_NAME, PLAN_GROUP_ID } from '../../infra/stacks/management-stack.ts';
+import { BUS_NAME, PLAN_GROUP_ID, ROLLOUT_QUEUE } from '../../infra/stacks/management-stack.ts';
 import { SLUICE_ENV } from '../../shared/config/env.ts';
 import { MAX_RECEIVE_COUNT, ROLLBACK_ROUTE, ROUTES } from '../../shared/routing.ts';
 import { buildTestApp } from './support.ts';
@@ -18,6 +18,14 @@ const logicalIdOfQueue = (queueName: string): string => {
   if (id === undefined) throw new Error(`no queue named ${queueName}`);
   return id;
 };
+
+/** The IAM policy document of a function's role, as JSON. */
+const policyOf = (fn: string): string =>
+  JSON.stringify(
+    Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+      id.startsWith(`${fn}ServiceRole`),
+    )?.[1],
+  );
 
 describe('ManagementStack', () => {
   it("lets ingest read each repo's own webhook secret under sluice/webhooks/ and nothing wider", () => {
@@ -169,6 +177,90 @@ describe('ManagementStack', () => {
     expect(policy).toContain('events:PutEvents');
   });
 
+  it('sends Rollout Approved from the sluice bus to the rollout queue, which has a dead-letter queue', () => {
+    // GIVEN the rollout queue THEN it is a standard queue (delayed wake-ups) redriven to its DLQ
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: ROLLOUT_QUEUE,
+      FifoQueue: Match.absent(),
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOfQueue(`${ROLLOUT_QUEUE}-dlq`), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      },
+    });
+    // AND `sluice approve --aws`'s event reaches it, failed deliveries parked in the delivery DLQ
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
+      EventPattern: { source: ['sluice'], 'detail-type': ['Rollout Approved'] },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalIdOfQueue(ROLLOUT_QUEUE), 'Arn'] },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalIdOfQueue('sluice-event-delivery-dlq'), 'Arn'] },
+          },
+        }),
+      ],
+    });
+  });
+
+  it('runs the rollout function on the rollout queue with what sending a wave touches', () => {
+    // GIVEN the rollout function THEN it consumes the rollout queue, reporting failures per message
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalIdOfQueue(ROLLOUT_QUEUE), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    // AND it knows the agent queues, the bus, the bucket, the signing key and its own queue
+    const [rollout] = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: 'Sluice rollout' } }),
+    );
+    expect(Object.keys(rollout?.Properties.Environment.Variables ?? {})).toEqual(
+      expect.arrayContaining([
+        SLUICE_ENV.agentQueues,
+        SLUICE_ENV.busName,
+        SLUICE_ENV.bucket,
+        SLUICE_ENV.signingKey,
+        SLUICE_ENV.rolloutQueueUrl,
+        SLUICE_ENV.deadLetterQueueUrl,
+      ]),
+    );
+    // AND may sign, send to the agent queues and its own queue, read bundles, write the ledger
+    const policy = policyOf('Rollout');
+    expect(policy).toContain('kms:Sign');
+    expect(policy).toContain('sqs:SendMessage');
+    expect(policy).toContain(`{"Fn::GetAtt":["${logicalIdOfQueue(ROLLOUT_QUEUE)}","Arn"]}`);
+    for (const prefix of ['bundles/*', 'ledger/*']) expect(policy).toContain(prefix);
+    expect(policy).toContain('events:PutEvents');
+    // AND nothing it does not use: no claims, no event history
+    expect(policy).not.toContain('idempotency/*');
+    expect(policy).not.toContain('history/*');
+  });
+
+  it.each(['Dispatch', 'Report'])('lets %s wake rollouts on the rollout queue', (fn) => {
+    // GIVEN dispatch (holds a wave's requests) and report (an outcome) THEN each is told the queue
+    const [found] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Description: `Sluice ${fn.toLowerCase()}` },
+      }),
+    );
+    expect(found?.Properties.Environment.Variables[SLUICE_ENV.rolloutQueueUrl]).toEqual({
+      Ref: logicalIdOfQueue(ROLLOUT_QUEUE),
+    });
+    // AND may send to it
+    expect(policyOf(fn)).toContain(`{"Fn::GetAtt":["${logicalIdOfQueue(ROLLOUT_QUEUE)}","Arn"]}`);
+  });
+
+  it('alarms on a rollout queue message older than twice the longest wake-up delay, and on its DLQ', () => {
+    for (const [suffix, threshold] of [
+      ['rollout-queue-age', 1800],
+      ['rollout-dlq-parked', 1],
+    ] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: Match.stringLikeRegexp(`^sluice-${suffix}-`),
+        Threshold: threshold,
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }],
+      });
+    }
+  });
+
   it('lets the report function read the Git secret, for commit statuses with its token', () => {
     // GIVEN the report function THEN it is told the Git secret
     const [report] = Object.values(
@@ -203,7 +295,7 @@ describe('ManagementStack', () => {
     });
   });
 
-  it('lets only ingest read the webhook secret and only plan/render/report/rollback/reconcile read the Git credentials', () => {
+  it('lets only ingest read the webhook secret and only plan/render/report/rollback/rollout/reconcile read the Git credentials', () => {
     // GIVEN each function's policy
     const policies = template.findResources('AWS::IAM::Policy');
     const readers = (secretPrefix: string) =>
@@ -214,7 +306,14 @@ describe('ManagementStack', () => {
     // THEN the grants are as narrow as the use
     expect(readers('WebhookSecret')).toEqual(['Ingest']);
     // (reconcile lists the configured repos' branch heads)
-    expect(readers('GitCredentials')).toEqual(['Plan', 'Reconcile', 'Render', 'Report', 'Rollback']);
+    expect(readers('GitCredentials')).toEqual([
+      'Plan',
+      'Reconcile',
+      'Render',
+      'Report',
+      'Rollback',
+      'Rollout',
+    ]);
   });
 
   it('gives the render function kubectl and helm from the KubectlV34 layer', () => {
