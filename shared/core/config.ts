@@ -68,7 +68,53 @@ export const parseFleetConfig = (text: string, file = CONFIG_FILE): FleetConfig 
   const config = parseYamlWith(fleetConfigSchema, text, file);
   checkReferences(config, file);
   checkWaves(config, file);
+  checkDependsOn(config, file);
   return config;
+};
+
+/** apps[].dependsOn: names an app of this file, not itself, and no chain leads back to the app. */
+const checkDependsOn = (config: FleetConfig, file: string): void => {
+  const names = config.apps.map((a) => a.name);
+  const edges = new Map(config.apps.map((a) => [a.name, a.dependsOn ?? []]));
+  config.apps.forEach((app, i) => {
+    (app.dependsOn ?? []).forEach((dep, j) => {
+      const where = `apps[${i}].dependsOn[${j}]`;
+      if (dep === app.name) {
+        throw new ConfigError(
+          file,
+          where,
+          `app "${app.name}" depends on itself`,
+          `remove "${dep}" from its dependsOn`,
+        );
+      }
+      if (!names.includes(dep)) {
+        throw new ConfigError(
+          file,
+          where,
+          `app "${app.name}" depends on "${dep}", which is not an app of this file`,
+          `use one of ${names.filter((n) => n !== app.name).join(', ') || '(no other app)'}`,
+        );
+      }
+    });
+  });
+  // Depth-first from each app: a path back to an app on the current chain is a cycle.
+  const done = new Set<string>();
+  const visit = (name: string, chain: string[]): void => {
+    if (chain.includes(name)) {
+      const cycle = [...chain.slice(chain.indexOf(name)), name];
+      const i = names.indexOf(name);
+      throw new ConfigError(
+        file,
+        `apps[${i}].dependsOn`,
+        `apps depend on each other in a cycle: ${cycle.join(' -> ')}`,
+        `remove one of these dependsOn entries so no app waits on itself`,
+      );
+    }
+    if (done.has(name)) return;
+    for (const dep of edges.get(name) ?? []) visit(dep, [...chain, name]);
+    done.add(name);
+  };
+  for (const name of names) visit(name, []);
 };
 
 /**

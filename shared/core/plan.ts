@@ -18,7 +18,7 @@ import { type TrustDeps, trustedReleases } from './provenance.ts';
 import { removalDigest, removalsFor } from './removal.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
-import { startRollout, wavesFor } from './rollout.ts';
+import { dependencyGenerations, dependencyWaves, startRollout, wavesFor } from './rollout.ts';
 import { reportInvalidConfig, reportPlanned, reportUntrusted } from './webhooks/commit-status.ts';
 
 export interface PlanDeps {
@@ -351,9 +351,22 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
       const targets = releases
         .filter((r) => r.spec.app === app.name)
         .flatMap((r) => r.targets.map((t) => t.name));
-      const waves = targets.length > 0 ? wavesFor(config, app, targets) : undefined;
+      const waits = app.dependsOn ?? [];
+      const waves =
+        targets.length === 0
+          ? undefined
+          : (wavesFor(config, app, targets) ?? (waits.length > 0 ? dependencyWaves(targets) : undefined));
       if (waves) {
-        await startRollout(deps, { ...common, app: app.name, generation, waves });
+        // apps[].dependsOn: each target waits for the apps it depends on, held like a wave's.
+        const releasing = releases.map((r) => ({ app: r.spec.app, targets: r.targets.map((t) => t.name) }));
+        const dependsOn = waits.length > 0 ? dependencyGenerations(waits, releasing, generation) : undefined;
+        await startRollout(deps, {
+          ...common,
+          app: app.name,
+          generation,
+          waves,
+          ...(dependsOn ? { dependsOn } : {}),
+        });
       }
     }
     // Publish before advancing the branch: if the write below fails, the retry publishes the same

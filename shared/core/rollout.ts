@@ -124,6 +124,7 @@ export const startRollout = async (
     generation: number;
     traceId: string;
     waves: RolloutWave[];
+    dependsOn?: RolloutRecord['dependsOn'];
   },
 ): Promise<void> => {
   const ledger = rolloutLedger(deps.ledger);
@@ -168,6 +169,65 @@ export const holdForRollout = async (
   return true;
 };
 
+/**
+ * apps[].dependsOn of an app with no waves: its targets in one wave with no gate, so dispatch
+ * holds its requests and each goes out once the apps it depends on are Healthy on its target.
+ */
+export const dependencyWaves = (targets: readonly string[]): RolloutWave[] => [
+  { name: REST_WAVE, targets: [...targets], bakeSeconds: 0, approval: false, state: 'Waiting' },
+];
+
+/**
+ * The generation each app `app` depends on must reach on each target: the one of this release
+ * where it releases that app to that target too (so both land in order), none elsewhere.
+ */
+export const dependencyGenerations = (
+  dependsOn: readonly string[],
+  releases: readonly { app: string; targets: readonly string[] }[],
+  generation: number,
+): NonNullable<RolloutRecord['dependsOn']> =>
+  Object.fromEntries(
+    dependsOn.map((dep) => [
+      dep,
+      Object.fromEntries(
+        releases.filter((r) => r.app === dep).flatMap((r) => r.targets.map((t) => [t, generation])),
+      ),
+    ]),
+  );
+
+/**
+ * Whether `target` of rollout `r` may be applied: every app it depends on is Healthy there (at the
+ * generation this release takes it to, when it does), or not deployed there at all.
+ */
+const dependencyGate = async (
+  ledger: Ledger,
+  r: RolloutRecord,
+  target: string,
+): Promise<{ kind: 'ready' } | { kind: 'wait' } | { kind: 'failed'; reason: string }> => {
+  for (const [dep, generations] of Object.entries(r.dependsOn ?? {})) {
+    const wanted = generations[target] ?? 0;
+    const rec = await ledger.getDeployment(dep, target, r.repo);
+    if (!rec) {
+      if (wanted > 0) return { kind: 'wait' };
+      continue;
+    }
+    if (rec.generation < wanted) return { kind: 'wait' };
+    // Removed: the app left this target, which is as good as never deployed there.
+    if (rec.state === 'Healthy' || rec.state === 'Removed') continue;
+    if (rec.state === 'Failed' || rec.state === 'RolledBack') {
+      return {
+        kind: 'failed',
+        reason: `waiting on ${dep} which failed on ${target}${rec.reason ? `: ${rec.reason}` : ''}`.slice(
+          0,
+          500,
+        ),
+      };
+    }
+    return { kind: 'wait' };
+  }
+  return { kind: 'ready' };
+};
+
 export const wakeOf = (r: Pick<RolloutRecord, 'repo' | 'branch' | 'app' | 'generation'>): RolloutWake => ({
   repo: r.repo,
   branch: r.branch,
@@ -185,6 +245,13 @@ export const wakeOnOutcome = async (
   const r = await ledger.getRollout(outcome.repo, outcome.branch, outcome.app);
   if (r && r.generation === outcome.generation && !isFinal(r.state)) {
     await deps.timer.schedule(wakeOf(r), deps.clock.now());
+  }
+  // apps[].dependsOn: the rollouts of apps waiting on this one may now send (or give up on) a target.
+  for (const waiting of await ledger.listRollouts()) {
+    if (waiting.repo !== outcome.repo || waiting.branch !== outcome.branch || isFinal(waiting.state))
+      continue;
+    if (!waiting.dependsOn || !(outcome.app in waiting.dependsOn)) continue;
+    await deps.timer.schedule(wakeOf(waiting), deps.clock.now());
   }
 };
 
@@ -216,10 +283,12 @@ export const advanceRollout = async (
   if (!ledger) return undefined;
   let steps: { wave: RolloutWave; step: Step; message: string }[] = [];
   let sends: ApplyRequested[] = [];
+  let blocks: { request: ApplyRequested; reason: string }[] = [];
   let wakeAt: Date | undefined;
   const written = await update(ledger, wake, async (r) => {
     steps = [];
     sends = [];
+    blocks = [];
     wakeAt = undefined;
     if (!r || r.generation !== wake.generation || isFinal(r.state)) return undefined;
     const now = deps.clock.now();
@@ -264,7 +333,8 @@ export const advanceRollout = async (
           wave.targets.map(async (t) => ({ t, rec: await deps.ledger.getDeployment(r.app, t, r.repo) })),
         );
         const at_ = (rec: (typeof records)[number]['rec']) => rec && rec.generation === r.generation;
-        const failed = records.find(({ rec }) => at_(rec) && rec?.state === 'Failed');
+        const blocked = r.blocked ?? {};
+        const failed = records.find(({ t, rec }) => !(t in blocked) && at_(rec) && rec?.state === 'Failed');
         if (failed) {
           r.state = 'Halted';
           wave.state = 'Halted';
@@ -275,6 +345,7 @@ export const advanceRollout = async (
         }
         const healthy = (rec: (typeof records)[number]['rec']) =>
           at_(rec) && (rec?.state === 'Healthy' || rec?.state === 'RolledBack');
+        const settled = ({ t, rec }: (typeof records)[number]) => t in blocked || healthy(rec);
         // Sends what the wave's parallelism allows; the held requests not yet here arrive with dispatch.
         const inFlight = records.filter(({ t, rec }) => r.dispatched.includes(t) && !healthy(rec)).length;
         let room = (wave.maxParallel ?? Number.POSITIVE_INFINITY) - inFlight;
@@ -282,13 +353,24 @@ export const advanceRollout = async (
           if (room <= 0) break;
           const held = r.held[t];
           if (r.dispatched.includes(t) || !held) continue;
+          const gate = await dependencyGate(deps.ledger, r, t);
+          if (gate.kind === 'wait') continue;
+          if (gate.kind === 'failed') {
+            // Not applied: the ledger says why (sluice status), and the wave does not wait on it.
+            blocks.push({ request: held as unknown as ApplyRequested, reason: gate.reason });
+            blocked[t] = gate.reason;
+            r.blocked = blocked;
+            delete r.held[t];
+            changed = true;
+            continue;
+          }
           sends.push(held as unknown as ApplyRequested);
           r.dispatched.push(t);
           delete r.held[t];
           room--;
           changed = true;
         }
-        if (!records.every(({ rec }) => healthy(rec))) break;
+        if (!records.every(settled)) break;
         wave.state = 'Baking';
         wave.healthyAt = at;
         wave.bakeUntil = new Date(now.getTime() + wave.bakeSeconds * 1000).toISOString();
@@ -323,6 +405,7 @@ export const advanceRollout = async (
   if (!written) return written;
   // Side effects after the write: a redelivery repeats none of them (the write moved the record on).
   for (const request of sends) await sendHeld(deps, request);
+  for (const { request, reason } of blocks) await recordBlocked(deps, request, reason);
   if (wakeAt) await deps.timer.schedule(wake, wakeAt);
   await announce(deps, written, steps);
   return written;
@@ -347,6 +430,26 @@ const sendHeld = async (deps: RolloutDeps, request: ApplyRequested): Promise<voi
     at,
   });
   await requestApply(deps, { ...request, occurredAt: at });
+};
+
+/** A target whose dependency failed: Failed in the ledger with the reason, never sent. */
+const recordBlocked = async (deps: RolloutDeps, request: ApplyRequested, reason: string): Promise<void> => {
+  const current = await deps.ledger.getDeployment(request.app, request.target.name, request.repo);
+  if (current && current.generation > request.generation) return;
+  await deps.ledger.recordDeployment({
+    app: request.app,
+    target: request.target.name,
+    repo: request.repo,
+    branch: request.branch,
+    commit: request.commit,
+    generation: request.generation,
+    digest: request.bundle.digest,
+    bundleKey: request.bundle.key,
+    traceId: request.traceId,
+    state: 'Failed',
+    reason,
+    at: deps.clock.now().toISOString(),
+  });
 };
 
 const WAVE_STATE: Record<Step, RolloutState> = {

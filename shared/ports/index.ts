@@ -396,6 +396,13 @@ export interface RolloutRecord {
   dispatched: string[];
   /** Waves approved (`sluice approve`), possibly ahead of time. */
   approvals: Record<string, string>;
+  /**
+   * apps[].dependsOn: per app waited for, the generation it must be Healthy at on each target this
+   * release also takes it to (a target not listed: any generation; no record there: no wait).
+   */
+  dependsOn?: Record<string, Record<string, number>>;
+  /** Targets not applied because an app they depend on failed there, with why. */
+  blocked?: Record<string, string>;
   reason?: string;
   updatedAt: string;
   version: number;

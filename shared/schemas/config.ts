@@ -306,6 +306,11 @@ export const appSchema = z
     policies: policyToggles,
     /** Progressive delivery: waves with bake times and approvals; none = every target at once. */
     rollout: rolloutSchema.optional(),
+    /**
+     * Apps this one waits for on each target: its apply there is held until each of them is
+     * Healthy there (docs/progressive-delivery.md#ordering-between-apps-dependson).
+     */
+    dependsOn: z.array(dnsLabel).max(20).optional(),
   })
   .strict();
 
