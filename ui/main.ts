@@ -4,10 +4,27 @@
  * name, commit message and reason comes from a push: all of it goes through esc() before it
  * becomes HTML. Live: a server-sent `change` re-reads the current view, no reload.
  */
-import { ageOf, esc, type FleetRow, matrixHtml, short, stateClass } from './matrix.ts';
+import {
+  ageOf,
+  CELL,
+  CELL_STRIDE,
+  type CompactMatrix,
+  esc,
+  type FleetRow,
+  filterMatrix,
+  type MatrixWindow,
+  matrixWindowHtml,
+  type Shown,
+  short,
+  stateClass,
+  windowOf,
+} from './matrix.ts';
 
 interface Fleet {
+  /** /api/fleet?app=NAME: that app's rows in full. */
   rows: FleetRow[];
+  /** /api/fleet: the whole matrix, column-indexed. */
+  matrix: CompactMatrix;
   branches: { repo: string; branch: string; commit: string; outcome: string; at: string; reason?: string }[];
   rollouts: unknown[];
   where: string;
@@ -82,11 +99,119 @@ const rolloutsHtml = (fleet: Fleet) => {
 
 const STATES = ['Healthy', 'Pending', 'Progressing', 'Failed', 'RolledBack', 'Removed', 'NotDeployed'];
 
+/** The matrix on screen: its data, what the filters leave, the rendered window and the focused cell. */
+const grid = {
+  m: undefined as CompactMatrix | undefined,
+  shown: undefined as Shown | undefined,
+  win: undefined as MatrixWindow | undefined,
+  focus: { row: 0, col: 0 },
+  frame: 0,
+};
+
+/** Render the window in view, unless it is the one already in the DOM (force: new data or filters). */
+const paintMatrix = (force = false) => {
+  const wrap = view.querySelector<HTMLElement>('.matrix-wrap');
+  const { m, shown } = grid;
+  if (!wrap || !m || !shown) return;
+  const space = wrap.querySelector<HTMLElement>('.matrix-space') as HTMLElement;
+  const win = windowOf(shown, {
+    left: wrap.scrollLeft,
+    top: wrap.scrollTop,
+    width: wrap.clientWidth || 1400,
+    height: wrap.clientHeight || 900,
+  });
+  const same =
+    grid.win &&
+    grid.win.row0 === win.row0 &&
+    grid.win.row1 === win.row1 &&
+    grid.win.col0 === win.col0 &&
+    grid.win.col1 === win.col1;
+  if (same && !force) return;
+  grid.win = win;
+  const hadFocus = space.contains(document.activeElement);
+  space.innerHTML = matrixWindowHtml(m, shown, win, grid.focus);
+  const table = space.firstElementChild as HTMLElement;
+  table.style.left = `${win.col0 * CELL.width}px`;
+  table.style.top = `${win.row0 * CELL.height}px`;
+  if (hadFocus) focusCell();
+};
+
+const focusCell = () =>
+  view
+    .querySelector<HTMLElement>(`.matrix-space [data-row="${grid.focus.row}"][data-col="${grid.focus.col}"]`)
+    ?.focus({ preventScroll: true });
+
+const showMatrix = () => {
+  const wrap = view.querySelector<HTMLElement>('.matrix-wrap') as HTMLElement;
+  const caption = view.querySelector<HTMLElement>('#matrix-caption') as HTMLElement;
+  const shown = filterMatrix(grid.m as CompactMatrix, filters);
+  grid.shown = shown;
+  grid.focus = {
+    row: Math.min(grid.focus.row, Math.max(0, shown.apps.length - 1)),
+    col: Math.min(grid.focus.col, Math.max(0, shown.targets.length - 1)),
+  };
+  if (shown.count === 0) {
+    caption.textContent = 'Nothing matches.';
+    wrap.hidden = true;
+    return;
+  }
+  wrap.hidden = false;
+  caption.textContent = `${shown.count} deployment(s): ${shown.apps.length} app(s) × ${shown.targets.length} target(s)`;
+  const space = wrap.querySelector<HTMLElement>('.matrix-space') as HTMLElement;
+  space.style.width = `${CELL.headWidth + shown.targets.length * CELL.width}px`;
+  space.style.height = `${CELL.headHeight + shown.apps.length * CELL.height}px`;
+  paintMatrix(true);
+};
+
+const KEYS: Record<string, (f: { row: number; col: number }, s: Shown) => [number, number]> = {
+  ArrowUp: (f) => [f.row - 1, f.col],
+  ArrowDown: (f) => [f.row + 1, f.col],
+  ArrowLeft: (f) => [f.row, f.col - 1],
+  ArrowRight: (f) => [f.row, f.col + 1],
+  Home: (f) => [f.row, 0],
+  End: (f, s) => [f.row, s.targets.length - 1],
+  PageUp: (f) => [f.row - 10, f.col],
+  PageDown: (f) => [f.row + 10, f.col],
+};
+
+/** Arrow keys move the grid's one tab stop; the window scrolls to it; Enter opens the cell's commit. */
+const onMatrixKey = (event: KeyboardEvent) => {
+  const cell = (event.target as HTMLElement).closest<HTMLElement>('td[data-row]');
+  const shown = grid.shown;
+  if (!cell || !shown) return;
+  if (event.key === 'Enter') {
+    cell.querySelector<HTMLAnchorElement>('a')?.click();
+    return;
+  }
+  const move = KEYS[event.key];
+  if (!move) return;
+  event.preventDefault();
+  const [row, col] = move({ row: Number(cell.dataset.row), col: Number(cell.dataset.col) }, shown);
+  grid.focus = {
+    row: Math.max(0, Math.min(shown.apps.length - 1, row)),
+    col: Math.max(0, Math.min(shown.targets.length - 1, col)),
+  };
+  const wrap = view.querySelector<HTMLElement>('.matrix-wrap') as HTMLElement;
+  const x = CELL.headWidth + grid.focus.col * CELL.width;
+  const y = CELL.headHeight + grid.focus.row * CELL.height;
+  if (x - CELL.headWidth < wrap.scrollLeft) wrap.scrollLeft = x - CELL.headWidth;
+  if (x + CELL.width > wrap.scrollLeft + wrap.clientWidth)
+    wrap.scrollLeft = x + CELL.width - wrap.clientWidth;
+  if (y - CELL.headHeight < wrap.scrollTop) wrap.scrollTop = y - CELL.headHeight;
+  if (y + CELL.height > wrap.scrollTop + wrap.clientHeight)
+    wrap.scrollTop = y + CELL.height - wrap.clientHeight;
+  paintMatrix(true);
+  focusCell();
+};
+
 const renderFleet = async () => {
   const fleet = await getJson<Fleet>('/api/fleet');
   const started = performance.now();
-  const apps = [...new Set(fleet.rows.map((r) => r.app))].sort();
-  const states = [...new Set([...STATES, ...fleet.rows.map((r) => r.state)])];
+  const m = fleet.matrix;
+  const apps = [...m.apps].sort();
+  const inUse = new Set<string>();
+  for (let i = 2; i < m.cells.length; i += CELL_STRIDE) inUse.add(m.words[m.cells[i] as number] as string);
+  const states = [...new Set([...STATES, ...inUse])];
   const filterBar = `<form class="filters" role="search" aria-label="filter the fleet">
 <label>App <input name="app" value="${esc(filters.app)}" list="apps"></label>
 <datalist id="apps">${apps.map((a) => `<option value="${esc(a)}">`).join('')}</datalist>
@@ -96,25 +221,40 @@ const renderFleet = async () => {
     .join('')}</select></label>
 </form>`;
   const keep = document.activeElement instanceof HTMLInputElement ? document.activeElement.name : undefined;
+  const old = view.querySelector<HTMLElement>('.matrix-wrap');
+  const scroll = old ? { left: old.scrollLeft, top: old.scrollTop } : { left: 0, top: 0 };
   view.innerHTML = `<h1>Fleet <small>${esc(fleet.where)}</small></h1>${filterBar}${rolloutsHtml(fleet)}
-<div class="matrix-wrap">${matrixHtml(fleet.rows, filters)}</div>`;
+<p id="matrix-caption" class="caption"></p><div class="matrix-wrap"><div class="matrix-space"></div></div>`;
+  const wrap = view.querySelector<HTMLElement>('.matrix-wrap') as HTMLElement;
+  wrap.scrollLeft = scroll.left;
+  wrap.scrollTop = scroll.top;
+  grid.m = m;
+  grid.win = undefined;
+  showMatrix();
   view.dataset.renderMs = String(Math.round(performance.now() - started));
+  wrap.addEventListener('scroll', () => {
+    if (grid.frame) return;
+    grid.frame = requestAnimationFrame(() => {
+      grid.frame = 0;
+      paintMatrix();
+    });
+  });
+  wrap.addEventListener('keydown', onMatrixKey);
   const form = view.querySelector('form') as HTMLFormElement;
   form.addEventListener('input', () => {
     const data = new FormData(form);
     filters.app = String(data.get('app') ?? '');
     filters.target = String(data.get('target') ?? '');
     filters.state = String(data.get('state') ?? '');
-    const wrap = view.querySelector('.matrix-wrap') as HTMLElement;
-    wrap.innerHTML = matrixHtml(fleet.rows, filters);
+    showMatrix();
   });
   form.addEventListener('submit', (e) => e.preventDefault());
   if (keep) (form.elements.namedItem(keep) as HTMLInputElement | null)?.focus();
 };
 
 const renderApp = async (app: string) => {
-  const fleet = await getJson<Fleet>('/api/fleet');
-  const rows = fleet.rows.filter((r) => r.app === app);
+  const fleet = await getJson<Fleet>(`/api/fleet?app=${encodeURIComponent(app)}`);
+  const rows = fleet.rows;
   const canRollback = fleet.actions.rollback;
   const body = rows
     .map((r) => {

@@ -11,7 +11,8 @@ export interface Figure {
     | 'cost'
     | 'scale'
     | 'peers'
-    | 'render';
+    | 'render'
+    | 'ui-matrix';
   readonly figure: string;
   readonly value: number;
   readonly unit: string;
