@@ -40,7 +40,7 @@ describe('bundle signing on AWS', () => {
     management.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/sluice-bundle-signing' });
   });
 
-  it('lets dispatch and rollback sign with the key, and no other function', () => {
+  it('lets dispatch, rollback and rollout (held wave requests) sign with the key, and no other function', () => {
     const signers = Object.entries(management.findResources('AWS::IAM::Policy'))
       .filter(([, policy]) =>
         JSON.stringify((policy as { Properties: unknown }).Properties).includes('"kms:Sign"'),
@@ -48,9 +48,13 @@ describe('bundle signing on AWS', () => {
       .map(([, policy]) => (policy as { Properties: { Roles: { Ref: string }[] } }).Properties.Roles[0]!.Ref)
       .sort();
     expect(signers).toEqual(
-      [roleOf(management, 'Sluice dispatch'), roleOf(management, 'Sluice rollback')].sort(),
+      [
+        roleOf(management, 'Sluice dispatch'),
+        roleOf(management, 'Sluice rollback'),
+        roleOf(management, 'Sluice rollout'),
+      ].sort(),
     );
-    for (const name of ['dispatch', 'rollback']) {
+    for (const name of ['dispatch', 'rollback', 'rollout']) {
       management.hasResourceProperties('AWS::Lambda::Function', {
         Description: `Sluice ${name}`,
         Environment: { Variables: Match.objectLike({ [SLUICE_ENV.signingKey]: Match.anyValue() }) },
