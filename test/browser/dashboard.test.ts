@@ -75,6 +75,52 @@ describe('fleet dashboard in headless Chromium (sluice dev in process)', () => {
     expect(await seriousViolations(page)).toEqual([]);
   });
 
+  it('moves through the matrix with the arrow keys and narrows it with the filters', async () => {
+    await page.goto(t.dev.uiUrl);
+    const records = await t.dev.pipeline.ledger.listDeployments();
+    await page.waitForSelector('td.cell');
+    // One tab stop: the grid's first cell; the arrow keys move it, Enter opens the cell's commit.
+    expect(await page.locator('.matrix td[tabindex="0"]').count()).toBe(1);
+    await page.locator('.matrix td[tabindex="0"]').focus();
+    const focused = () =>
+      page.evaluate(() => {
+        const cell = document.activeElement as HTMLElement;
+        return { row: cell.dataset.row, col: cell.dataset.col, commit: cell.dataset.commit };
+      });
+    expect(await focused()).toMatchObject({ row: '0', col: '0' });
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    expect(await focused()).toMatchObject({ row: '1', col: '1' });
+    await page.keyboard.press('ArrowUp');
+    expect(await focused()).toMatchObject({ row: '0', col: '1' });
+    await page.keyboard.press('Home');
+    // Along the first row to a deployed cell (row 0 is an app, so it has one).
+    let cellNow = await focused();
+    for (let i = 0; i < 20 && !cellNow.commit; i++) {
+      await page.keyboard.press('ArrowRight');
+      cellNow = await focused();
+    }
+    expect(cellNow.commit).toMatch(/^[0-9a-f]{40}$/);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**#/commit/${cellNow.commit}`);
+    await page.goto(t.dev.uiUrl);
+    await page.waitForSelector('td.cell');
+    const target = records[0]!.target;
+    await page.locator('input[name="target"]').fill(target);
+    await page.waitForFunction(
+      (name) =>
+        [...document.querySelectorAll<HTMLElement>('td.cell')].every((c) => c.dataset.target === name),
+      target,
+    );
+    const expected = records.filter((r) => r.target === target);
+    expect(await page.locator('td.cell').count()).toBe(expected.length);
+    expect(await page.locator('#matrix-caption').textContent()).toContain(`${expected.length} deployment(s)`);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.locator('input[name="target"]').fill('no-such-target');
+    await page.getByText('Nothing matches.').waitFor();
+    await page.locator('input[name="target"]').fill('');
+  });
+
   it('shows a push reaching Healthy without a reload', async () => {
     await page.goto(t.dev.uiUrl);
     await page.waitForSelector('td.cell');
