@@ -413,8 +413,23 @@ export const advanceRollout = async (
 
 /** A held request goes out as dispatch would send it: Pending in the ledger, then to the agent. */
 const sendHeld = async (deps: RolloutDeps, request: ApplyRequested): Promise<void> => {
+  const at = await recordHeld(deps, request, { state: 'Pending' });
+  if (at) await requestApply(deps, { ...request, occurredAt: at });
+};
+
+/** A target whose dependency failed: Failed in the ledger with the reason, never sent. */
+const recordBlocked = async (deps: RolloutDeps, request: ApplyRequested, reason: string): Promise<void> => {
+  await recordHeld(deps, request, { state: 'Failed', reason });
+};
+
+/** The ledger record of a held request's target; undefined (no write) when it holds a newer generation. */
+const recordHeld = async (
+  deps: RolloutDeps,
+  request: ApplyRequested,
+  outcome: { state: 'Pending' | 'Failed'; reason?: string },
+): Promise<string | undefined> => {
   const current = await deps.ledger.getDeployment(request.app, request.target.name, request.repo);
-  if (current && current.generation > request.generation) return;
+  if (current && current.generation > request.generation) return undefined;
   const at = deps.clock.now().toISOString();
   await deps.ledger.recordDeployment({
     app: request.app,
@@ -426,30 +441,10 @@ const sendHeld = async (deps: RolloutDeps, request: ApplyRequested): Promise<voi
     digest: request.bundle.digest,
     bundleKey: request.bundle.key,
     traceId: request.traceId,
-    state: 'Pending',
+    ...outcome,
     at,
   });
-  await requestApply(deps, { ...request, occurredAt: at });
-};
-
-/** A target whose dependency failed: Failed in the ledger with the reason, never sent. */
-const recordBlocked = async (deps: RolloutDeps, request: ApplyRequested, reason: string): Promise<void> => {
-  const current = await deps.ledger.getDeployment(request.app, request.target.name, request.repo);
-  if (current && current.generation > request.generation) return;
-  await deps.ledger.recordDeployment({
-    app: request.app,
-    target: request.target.name,
-    repo: request.repo,
-    branch: request.branch,
-    commit: request.commit,
-    generation: request.generation,
-    digest: request.bundle.digest,
-    bundleKey: request.bundle.key,
-    traceId: request.traceId,
-    state: 'Failed',
-    reason,
-    at: deps.clock.now().toISOString(),
-  });
+  return at;
 };
 
 const WAVE_STATE: Record<Step, RolloutState> = {
