@@ -82,11 +82,14 @@ describe('fleet dashboard in headless Chromium (sluice dev in process)', () => {
     // One tab stop: the grid's first cell; the arrow keys move it, Enter opens the cell's commit.
     expect(await page.locator('.matrix td[tabindex="0"]').count()).toBe(1);
     await page.locator('.matrix td[tabindex="0"]').focus();
-    const focused = () =>
-      page.evaluate(() => {
-        const cell = document.activeElement as HTMLElement;
-        return { row: cell.dataset.row, col: cell.dataset.col, commit: cell.dataset.commit };
-      });
+    const focused = async () => {
+      const cell = page.locator(':focus');
+      return {
+        row: await cell.getAttribute('data-row'),
+        col: await cell.getAttribute('data-col'),
+        commit: await cell.getAttribute('data-commit'),
+      };
+    };
     expect(await focused()).toMatchObject({ row: '0', col: '0' });
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowDown');
@@ -107,11 +110,7 @@ describe('fleet dashboard in headless Chromium (sluice dev in process)', () => {
     await page.waitForSelector('td.cell');
     const target = records[0]!.target;
     await page.locator('input[name="target"]').fill(target);
-    await page.waitForFunction(
-      (name) =>
-        [...document.querySelectorAll<HTMLElement>('td.cell')].every((c) => c.dataset.target === name),
-      target,
-    );
+    await page.locator(`td.cell:not([data-target="${target}"])`).first().waitFor({ state: 'detached' });
     const expected = records.filter((r) => r.target === target);
     expect(await page.locator('td.cell').count()).toBe(expected.length);
     expect(await page.locator('#matrix-caption').textContent()).toContain(`${expected.length} deployment(s)`);
