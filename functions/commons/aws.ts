@@ -81,6 +81,21 @@ export const owners = () => ownersFromAgentQueues(readAgentQueueUrls());
 export const rolloutTimer = () =>
   new SqsRolloutTimer({ queueUrl: requireEnv(SLUICE_ENV.rolloutQueueUrl), clock, aws });
 
+/**
+ * What hands apply requests to the agents, signed, and wakes rollouts: dispatch, and the rollout
+ * function for each wave it releases.
+ */
+export const dispatching = () => ({
+  clock,
+  bus: bus(),
+  ledger: ledger(),
+  agents: agents(),
+  deadLetters: deadLetters(),
+  // An app with `rollout` waves: dispatch holds its requests in the ledger, rollout sends them.
+  rolloutTimer: rolloutTimer(),
+  ...signing.signer(),
+});
+
 /** This function's queue has one dead-letter queue (SLUICE_DEAD_LETTER_QUEUE_URL): poison goes there at once. */
 export const deadLetters = () => {
   const url = requireEnv(SLUICE_ENV.deadLetterQueueUrl);

@@ -4,27 +4,10 @@
  * it sends each wave's held apply requests when the wave's gates allow (docs/progressive-delivery.md).
  */
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
-import {
-  agents,
-  bus,
-  clock,
-  deadLetters,
-  ledger,
-  rolloutTimer,
-  signing,
-  statusProvider,
-} from '../commons/aws.ts';
+import { dispatching, signing, statusProvider } from '../commons/aws.ts';
 
 export const handler = createPipeline(
-  {
-    clock,
-    bus: bus(),
-    ledger: ledger(),
-    agents: agents(),
-    deadLetters: deadLetters(),
-    rolloutTimer: rolloutTimer(),
-    ...signing.signer(),
-    ...(await statusProvider()),
-  },
+  // Commit statuses of waves waiting for approval, when the Git secret holds a token.
+  { ...dispatching(), ...(await statusProvider()) },
   signing.options,
 ).handler('rollout');
