@@ -1,0 +1,172 @@
+/**
+ * Progressive delivery on the deployed stacks: `cdk deploy` of the real ManagementStack (with the
+ * rollout queue and function) and one regional stack into an emulator that runs Lambda code
+ * (ministack, started here; or AWS_ENDPOINT_URL), a signed push POSTed to the deployed webhook API,
+ * and an app in two waves: the deployed dispatch holds the second wave's request, the rollout
+ * function sends the canary's, waits out its bake on a delayed message, then sends the rest.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
+import {
+  type GitServer,
+  initBareRepo,
+  startGitServer,
+  ZERO_SHA,
+} from '../../shared/adapters/local/git-server.ts';
+import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
+import type { AwsSettings } from '../../shared/config/env.ts';
+import {
+  type DeployedStacks,
+  deployedWebhook,
+  deployToEmulator,
+  helloConfigMap,
+  runDirectoryAgent,
+  startLambdaEmulator,
+} from '../support/emulator-deploy.ts';
+import { waitFor } from '../support/wait.ts';
+
+const run = promisify(execFile);
+const ACCOUNT = '000000000000';
+const CANARY = 'e2e-canary';
+const FLEET = 'e2e-fleet';
+const BAKE_SECONDS = 3;
+
+const target = (name: string) => `  - name: ${name}
+    cloud: aws
+    region: us-east-1
+    account: "${ACCOUNT}"
+    labels: { env: e2e }
+    cluster: { kind: directory }
+    agent: in-cluster
+`;
+
+const writeFleet = async (dir: string) => {
+  await mkdir(join(dir, 'apps', 'hello'), { recursive: true });
+  await writeFile(
+    join(dir, 'sluice.yaml'),
+    `apiVersion: sluice.dev/v1
+kind: Fleet
+targets:
+${target(CANARY)}${target(FLEET)}apps:
+  - name: hello
+    path: apps/hello
+    namespace: hello
+    targets: {}
+    rollout:
+      waves:
+        - { name: canary, targets: { names: [${CANARY}] }, bakeSeconds: ${BAKE_SECONDS} }
+        - { name: fleet }
+`,
+  );
+  await writeFile(join(dir, 'apps', 'hello', 'configmap.yaml'), helloConfigMap('hello in waves'));
+};
+
+const deployConfig = (repoUrl: string) => `management:
+  account: "${ACCOUNT}"
+  region: us-east-1
+  coalesceSeconds: 1
+  repos:
+    - { name: local/fleet, url: "${repoUrl}", branches: [main] }
+regions:
+  - account: "${ACCOUNT}"
+    region: us-east-1
+    agent: in-cluster
+`;
+
+describe('progressive delivery on the deployed stacks (emulator running Lambda code)', () => {
+  let aws: AwsSettings;
+  let stopEmulator: () => Promise<void> = async () => {};
+  let deployed: DeployedStacks;
+  let git: GitServer;
+  let work: string;
+  const agentStop = new AbortController();
+  let agentLoop: Promise<void> = Promise.resolve();
+  /** Each Apply Requested the agent took, with when. */
+  const applies: { target: string; commit: string; at: number }[] = [];
+
+  beforeAll(async () => {
+    const emulator = await startLambdaEmulator();
+    stopEmulator = emulator.stop;
+    aws = emulator.aws;
+    const { endpoint, region } = emulator.aws;
+    work = await mkdtemp(join(tmpdir(), 'sluice-rollout-deployed-'));
+    const seed = join(work, 'seed');
+    await writeFleet(seed);
+    await initBareRepo(join(work, 'git'), 'fleet', seed);
+    git = await startGitServer({ root: join(work, 'git') });
+    deployed = await deployToEmulator({
+      endpoint,
+      region,
+      account: ACCOUNT,
+      deployConfig: deployConfig(`${git.url}/fleet.git`),
+    });
+    agentLoop = runDirectoryAgent({
+      aws,
+      bucket: deployed.outputs.SluiceManagement!.BundleBucket!,
+      queueUrl: deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!,
+      targetsDir: join(work, 'targets'),
+      signal: agentStop.signal,
+      onApply: (detail) =>
+        applies.push({ target: detail.target.name, commit: detail.commit, at: Date.now() }),
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    agentStop.abort();
+    await agentLoop.catch(() => undefined);
+    await git?.close();
+    await stopEmulator();
+    if (work) await rm(work, { recursive: true, force: true });
+  }, 60_000);
+
+  it('sends the canary first, bakes it on a delayed message, then the second wave', async () => {
+    // GIVEN the deployed stacks and a config repo whose app rolls out in two waves
+    const management = deployed.outputs.SluiceManagement!;
+    expect(management.RolloutQueueUrl).toBeDefined();
+    const { url, secret } = await deployedWebhook(aws, management);
+    const sha = (
+      await run('git', ['--git-dir', join(work, 'git', 'fleet.git'), 'rev-parse', 'main'])
+    ).stdout.trim();
+    const payload = githubPushPayload({
+      repo: 'local/fleet',
+      cloneUrl: `${git.url}/fleet.git`,
+      ref: 'refs/heads/main',
+      before: ZERO_SHA,
+      after: sha,
+      message: 'seed',
+    });
+
+    // WHEN the push reaches the deployed webhook API
+    expect((await sendWebhook({ url, secret, event: 'push', payload })).status).toBe(202);
+
+    // THEN the canary is Healthy while the second wave has not been sent (it bakes)
+    const ledger = new S3Ledger({ bucket: management.BundleBucket!, aws });
+    const healthy = (name: string) => async () => {
+      const r = await ledger.getDeployment('hello', name);
+      return r?.commit === sha && r.state === 'Healthy' ? r : undefined;
+    };
+    await waitFor('the canary Healthy', healthy(CANARY), 180_000, 200);
+    expect(applies.filter((a) => a.target === FLEET)).toEqual([]);
+    // AND after the bake the rollout function sends the second wave, which becomes Healthy
+    await waitFor('the second wave Healthy', healthy(FLEET), 180_000, 200);
+    const canaryAt = applies.find((a) => a.target === CANARY)!.at;
+    const fleetAt = applies.find((a) => a.target === FLEET)!.at;
+    expect(fleetAt - canaryAt).toBeGreaterThanOrEqual(BAKE_SECONDS * 1000);
+    // AND the rollout record completes
+    const done = await waitFor(
+      'the rollout Completed',
+      async () => {
+        const r = await ledger.getRollout('local/fleet', 'main', 'hello');
+        return r?.state === 'Completed' ? r : undefined;
+      },
+      60_000,
+      200,
+    );
+    expect(done.dispatched.sort()).toEqual([CANARY, FLEET].sort());
+  }, 420_000);
+});
