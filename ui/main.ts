@@ -222,6 +222,8 @@ const renderFleet = async () => {
 </form>`;
   const keep = document.activeElement instanceof HTMLInputElement ? document.activeElement.name : undefined;
   const old = view.querySelector<HTMLElement>('.matrix-wrap');
+  // A live re-read keeps the keyboard user's place in the grid.
+  const cellFocused = old?.contains(document.activeElement) === true;
   const scroll = old ? { left: old.scrollLeft, top: old.scrollTop } : { left: 0, top: 0 };
   view.innerHTML = `<h1>Fleet <small>${esc(fleet.where)}</small></h1>${filterBar}${rolloutsHtml(fleet)}
 <p id="matrix-caption" class="caption"></p><div class="matrix-wrap"><div class="matrix-space"></div></div>`;
@@ -231,6 +233,7 @@ const renderFleet = async () => {
   grid.m = m;
   grid.win = undefined;
   showMatrix();
+  if (cellFocused) focusCell();
   view.dataset.renderMs = String(Math.round(performance.now() - started));
   wrap.addEventListener('scroll', () => {
     if (grid.frame) return;
