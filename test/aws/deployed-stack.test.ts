@@ -27,6 +27,7 @@ import {
   deployToEmulator,
   runDirectoryAgent,
   SEED_TARGET,
+  singleRegionDeployConfig,
   startLambdaEmulator,
   writeSeedFleet,
 } from '../support/emulator-deploy.ts';
@@ -35,22 +36,6 @@ import { waitFor } from '../support/wait.ts';
 const run = promisify(execFile);
 const ACCOUNT = '000000000000';
 const TARGET = SEED_TARGET;
-
-/**
- * One regional stack in the management region: an in-cluster agent, so this test is the agent.
- * The config repo is listed (management.repos): the stack deploys no other repo.
- */
-const deployConfig = (repoUrl: string) => `management:
-  account: "${ACCOUNT}"
-  region: us-east-1
-  coalesceSeconds: 1
-  repos:
-    - { name: local/fleet, url: "${repoUrl}", branches: [main] }
-regions:
-  - account: "${ACCOUNT}"
-    region: us-east-1
-    agent: in-cluster
-`;
 
 describe('the deployed stacks on an emulator that runs Lambda code', () => {
   let aws: AwsSettings;
@@ -73,11 +58,13 @@ describe('the deployed stacks on an emulator that runs Lambda code', () => {
     await writeSeedFleet(seed, ACCOUNT);
     await initBareRepo(join(work, 'git'), 'fleet', seed);
     git = await startGitServer({ root: join(work, 'git') });
+    // One regional stack in the management region: an in-cluster agent, so this test is the agent.
+    // The config repo is listed (management.repos): the stack deploys no other repo.
     deployed = await deployToEmulator({
       endpoint,
       region,
       account: ACCOUNT,
-      deployConfig: deployConfig(`${git.url}/fleet.git`),
+      deployConfig: singleRegionDeployConfig(`${git.url}/fleet.git`, ACCOUNT),
     });
     console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint, ...deployed.ms }));
 

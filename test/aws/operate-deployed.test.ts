@@ -27,6 +27,7 @@ import {
   helloConfigMap,
   runDirectoryAgent,
   SEED_TARGET,
+  singleRegionDeployConfig,
   startLambdaEmulator,
   writeSeedFleet,
 } from '../support/emulator-deploy.ts';
@@ -37,18 +38,6 @@ const BIN = resolve(import.meta.dirname, '../../bin/sluice.mjs');
 const ACCOUNT = '000000000000';
 const git = (cwd: string, ...args: string[]) =>
   run('git', ['-c', 'user.name=Test', '-c', 'user.email=test@localhost', ...args], { cwd });
-
-const deployConfig = (repoUrl: string) => `management:
-  account: "${ACCOUNT}"
-  region: us-east-1
-  coalesceSeconds: 1
-  repos:
-    - { name: local/fleet, url: "${repoUrl}", branches: [main] }
-regions:
-  - account: "${ACCOUNT}"
-    region: us-east-1
-    agent: in-cluster
-`;
 
 interface Row {
   app: string;
@@ -113,7 +102,7 @@ describe('operating the deployed stacks: status and trace --aws, reconcile', () 
       endpoint: aws.endpoint,
       region: aws.region,
       account: ACCOUNT,
-      deployConfig: deployConfig(`${server.url}/fleet.git`),
+      deployConfig: singleRegionDeployConfig(`${server.url}/fleet.git`, ACCOUNT),
     });
     console.log(JSON.stringify({ metric: 'cdk-deploy-ms', ...deployed.ms }));
     agentLoop = runDirectoryAgent({

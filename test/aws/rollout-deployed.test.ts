@@ -6,7 +6,7 @@
  * function sends the canary's, waits out its bake on a delayed message, then sends the rest.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,9 +24,10 @@ import {
   type DeployedStacks,
   deployedWebhook,
   deployToEmulator,
-  helloConfigMap,
   runDirectoryAgent,
+  singleRegionDeployConfig,
   startLambdaEmulator,
+  writeTwoWaveFleet,
 } from '../support/emulator-deploy.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -35,48 +36,6 @@ const ACCOUNT = '000000000000';
 const CANARY = 'e2e-canary';
 const FLEET = 'e2e-fleet';
 const BAKE_SECONDS = 3;
-
-const target = (name: string) => `  - name: ${name}
-    cloud: aws
-    region: us-east-1
-    account: "${ACCOUNT}"
-    labels: { env: e2e }
-    cluster: { kind: directory }
-    agent: in-cluster
-`;
-
-const writeFleet = async (dir: string) => {
-  await mkdir(join(dir, 'apps', 'hello'), { recursive: true });
-  await writeFile(
-    join(dir, 'sluice.yaml'),
-    `apiVersion: sluice.dev/v1
-kind: Fleet
-targets:
-${target(CANARY)}${target(FLEET)}apps:
-  - name: hello
-    path: apps/hello
-    namespace: hello
-    targets: {}
-    rollout:
-      waves:
-        - { name: canary, targets: { names: [${CANARY}] }, bakeSeconds: ${BAKE_SECONDS} }
-        - { name: fleet }
-`,
-  );
-  await writeFile(join(dir, 'apps', 'hello', 'configmap.yaml'), helloConfigMap('hello in waves'));
-};
-
-const deployConfig = (repoUrl: string) => `management:
-  account: "${ACCOUNT}"
-  region: us-east-1
-  coalesceSeconds: 1
-  repos:
-    - { name: local/fleet, url: "${repoUrl}", branches: [main] }
-regions:
-  - account: "${ACCOUNT}"
-    region: us-east-1
-    agent: in-cluster
-`;
 
 describe('progressive delivery on the deployed stacks (emulator running Lambda code)', () => {
   let aws: AwsSettings;
@@ -96,14 +55,19 @@ describe('progressive delivery on the deployed stacks (emulator running Lambda c
     const { endpoint, region } = emulator.aws;
     work = await mkdtemp(join(tmpdir(), 'sluice-rollout-deployed-'));
     const seed = join(work, 'seed');
-    await writeFleet(seed);
+    await writeTwoWaveFleet(seed, {
+      canary: CANARY,
+      fleet: FLEET,
+      bakeSeconds: BAKE_SECONDS,
+      greeting: 'hello in waves',
+    });
     await initBareRepo(join(work, 'git'), 'fleet', seed);
     git = await startGitServer({ root: join(work, 'git') });
     deployed = await deployToEmulator({
       endpoint,
       region,
       account: ACCOUNT,
-      deployConfig: deployConfig(`${git.url}/fleet.git`),
+      deployConfig: singleRegionDeployConfig(`${git.url}/fleet.git`, ACCOUNT),
     });
     agentLoop = runDirectoryAgent({
       aws,

@@ -4,7 +4,7 @@
  * so nothing runs while it bakes; then the second wave takes the commit.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -17,43 +17,13 @@ import type { AwsSettings } from '../../shared/config/env.ts';
 import { rolloutViews } from '../../shared/core/rollout.ts';
 import type { CommitPushed } from '../../shared/schemas/events.ts';
 import { git, waitFor } from '../support/dev-harness.ts';
-import { helloConfigMap } from '../support/emulator-deploy.ts';
+import { helloConfigMap, writeTwoWaveFleet } from '../support/emulator-deploy.ts';
 
 const REPO = 'local/fleet';
 const CANARY = 'e2e-canary';
 const FLEET = 'e2e-fleet';
 const BAKE_SECONDS = 4;
 const CONFIGMAP = 'apps/hello/configmap.yaml';
-
-const target = (name: string) => `  - name: ${name}
-    cloud: aws
-    region: us-east-1
-    account: "000000000000"
-    labels: { env: e2e }
-    cluster: { kind: directory }
-    agent: in-cluster
-`;
-
-const writeFleet = async (dir: string) => {
-  await mkdir(join(dir, 'apps', 'hello'), { recursive: true });
-  await writeFile(
-    join(dir, 'sluice.yaml'),
-    `apiVersion: sluice.dev/v1
-kind: Fleet
-targets:
-${target(CANARY)}${target(FLEET)}apps:
-  - name: hello
-    path: apps/hello
-    namespace: hello
-    targets: {}
-    rollout:
-      waves:
-        - { name: canary, targets: { names: [${CANARY}] }, bakeSeconds: ${BAKE_SECONDS} }
-        - { name: fleet }
-`,
-  );
-  await writeFile(join(dir, CONFIGMAP), helloConfigMap('hello from the seed'));
-};
 
 describe('progressive delivery in sluice dev --aws (LocalStack)', () => {
   let aws: AwsSettings;
@@ -78,7 +48,12 @@ describe('progressive delivery in sluice dev --aws (LocalStack)', () => {
   beforeAll(async () => {
     aws = { region: inject('awsRegion'), endpoint: inject('awsEndpoint') };
     work = await mkdtemp(join(tmpdir(), 'sluice-rollout-dev-aws-'));
-    await writeFleet(join(work, 'seed'));
+    await writeTwoWaveFleet(join(work, 'seed'), {
+      canary: CANARY,
+      fleet: FLEET,
+      bakeSeconds: BAKE_SECONDS,
+      greeting: 'hello from the seed',
+    });
     await initBareRepo(join(work, 'git'), 'fleet', join(work, 'seed'));
     const repoUrl = () => `${gitServer.url}/fleet.git`;
     const plan = async (before: string, after: string) => {

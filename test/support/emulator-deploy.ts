@@ -174,10 +174,32 @@ export const runDirectoryAgent = (options: {
  * `alarms` names CloudWatch alarms that roll `hello` back.
  */
 export const SEED_TARGET = 'e2e-use1';
-export const writeSeedFleet = async (
+/** A sluice.yaml target in us-east-1 applied by an in-cluster agent to a directory cluster. */
+const inClusterTarget = (name: string, account = '000000000000'): string => `  - name: ${name}
+    cloud: aws
+    region: us-east-1
+    account: "${account}"
+    labels: { env: e2e }
+    cluster: { kind: directory }
+    agent: in-cluster
+`;
+export const writeSeedFleet = (
   dir: string,
   account = '000000000000',
   options: { alarms?: readonly string[] } = {},
+): Promise<void> =>
+  writeHelloFleet(dir, {
+    targets: inClusterTarget(SEED_TARGET, account),
+    app: options.alarms?.length
+      ? `    alarms: [${options.alarms.map((name) => `{ name: ${name} }`).join(', ')}]\n`
+      : '',
+    greeting: 'hello from the deployed stack',
+  });
+
+/** A config repo of one app, `hello` (a ConfigMap saying `greeting`), on every target given. */
+const writeHelloFleet = async (
+  dir: string,
+  fleet: { targets: string; app: string; greeting: string },
 ): Promise<void> => {
   await mkdir(join(dir, 'apps', 'hello'), { recursive: true });
   await writeFile(
@@ -185,25 +207,49 @@ export const writeSeedFleet = async (
     `apiVersion: sluice.dev/v1
 kind: Fleet
 targets:
-  - name: ${SEED_TARGET}
-    cloud: aws
-    region: us-east-1
-    account: "${account}"
-    labels: { env: e2e }
-    cluster: { kind: directory }
-    agent: in-cluster
-apps:
+${fleet.targets}apps:
   - name: hello
     path: apps/hello
     namespace: hello
     targets: {}
-${options.alarms?.length ? `    alarms: [${options.alarms.map((name) => `{ name: ${name} }`).join(', ')}]\n` : ''}`,
+${fleet.app}`,
   );
-  await writeFile(
-    join(dir, 'apps', 'hello', 'configmap.yaml'),
-    helloConfigMap('hello from the deployed stack'),
-  );
+  await writeFile(join(dir, 'apps', 'hello', 'configmap.yaml'), helloConfigMap(fleet.greeting));
 };
+
+/**
+ * The sluice.deploy.yaml of the emulator suites: the management stack and one in-cluster region,
+ * both in us-east-1, deploying only local/fleet at `repoUrl` (management.repos).
+ */
+export const singleRegionDeployConfig = (repoUrl: string, account = '000000000000'): string => `management:
+  account: "${account}"
+  region: us-east-1
+  coalesceSeconds: 1
+  repos:
+    - { name: local/fleet, url: "${repoUrl}", branches: [main] }
+regions:
+  - account: "${account}"
+    region: us-east-1
+    agent: in-cluster
+`;
+
+/**
+ * A config repo for the progressive-delivery suites: `hello` on two in-cluster us-east-1 targets,
+ * rolled out in two waves, the canary (`canary`) baking `bakeSeconds` before the rest (`fleet`).
+ */
+export const writeTwoWaveFleet = (
+  dir: string,
+  options: { canary: string; fleet: string; bakeSeconds: number; greeting: string },
+): Promise<void> =>
+  writeHelloFleet(dir, {
+    targets: `${inClusterTarget(options.canary)}${inClusterTarget(options.fleet)}`,
+    app: `    rollout:
+      waves:
+        - { name: canary, targets: { names: [${options.canary}] }, bakeSeconds: ${options.bakeSeconds} }
+        - { name: fleet }
+`,
+    greeting: options.greeting,
+  });
 
 export const helloConfigMap = (greeting: string): string => `apiVersion: v1
 kind: ConfigMap
