@@ -7,28 +7,18 @@
  * cluster), and back through the report function to Deployment Succeeded in the ledger.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import {
-  type GitServer,
-  initBareRepo,
-  startGitServer,
-  ZERO_SHA,
-} from '../../shared/adapters/local/git-server.ts';
+import { ZERO_SHA } from '../../shared/adapters/local/git-server.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
-import type { AwsSettings } from '../../shared/config/env.ts';
 import {
-  type DeployedStacks,
+  type DeployedFleet,
   deployedWebhook,
-  deployToEmulator,
-  runDirectoryAgent,
+  deployFleet,
   SEED_TARGET,
-  singleRegionDeployConfig,
-  startLambdaEmulator,
   writeSeedFleet,
 } from '../support/emulator-deploy.ts';
 import { waitFor } from '../support/wait.ts';
@@ -38,56 +28,26 @@ const ACCOUNT = '000000000000';
 const TARGET = SEED_TARGET;
 
 describe('the deployed stacks on an emulator that runs Lambda code', () => {
-  let aws: AwsSettings;
-  let stopEmulator: () => Promise<void> = async () => {};
-  let deployed: DeployedStacks;
-  let git: GitServer;
-  let work: string;
-  const agentStop = new AbortController();
-  let agentLoop: Promise<void> = Promise.resolve();
+  let fleet: DeployedFleet;
   const applyRequests: { commit: string; target: string }[] = [];
 
   beforeAll(async () => {
-    const emulator = await startLambdaEmulator();
-    stopEmulator = emulator.stop;
-    aws = emulator.aws;
-    const { endpoint, region } = emulator.aws;
-    // The git server first: the stack is told the repo's clone URL (management.repos).
-    work = await mkdtemp(join(tmpdir(), 'sluice-deployed-'));
-    const seed = join(work, 'seed');
-    await writeSeedFleet(seed, ACCOUNT);
-    await initBareRepo(join(work, 'git'), 'fleet', seed);
-    git = await startGitServer({ root: join(work, 'git') });
     // One regional stack in the management region: an in-cluster agent, so this test is the agent.
     // The config repo is listed (management.repos): the stack deploys no other repo.
-    deployed = await deployToEmulator({
-      endpoint,
-      region,
+    fleet = await deployFleet({
+      prefix: 'sluice-deployed-',
       account: ACCOUNT,
-      deployConfig: singleRegionDeployConfig(`${git.url}/fleet.git`, ACCOUNT),
-    });
-    console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint, ...deployed.ms }));
-
-    // The agent: the project's own queue loop on the deployed agent queue, a directory cluster.
-    agentLoop = runDirectoryAgent({
-      aws,
-      bucket: deployed.outputs.SluiceManagement!.BundleBucket!,
-      queueUrl: deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!,
-      targetsDir: join(work, 'targets'),
-      signal: agentStop.signal,
+      writeSeed: (dir) => writeSeedFleet(dir, ACCOUNT),
       onApply: (detail) => applyRequests.push({ commit: detail.commit, target: detail.target.name }),
     });
   }, 600_000);
 
   afterAll(async () => {
-    agentStop.abort();
-    await agentLoop.catch(() => undefined);
-    await git?.close();
-    await stopEmulator();
-    if (work) await rm(work, { recursive: true, force: true });
+    await fleet?.stop();
   }, 60_000);
 
   it('takes a signed push to the deployed webhook API through to Deployment Succeeded in the ledger', async () => {
+    const { aws, deployed, git, work } = fleet;
     // GIVEN the deployed stacks, the webhook secret the stack generated, and a config repo
     const management = deployed.outputs.SluiceManagement!;
     const { url, secret: webhookSecret } = await deployedWebhook(aws, management);

@@ -6,27 +6,16 @@
  * function sends the canary's, waits out its bake on a delayed message, then sends the rest.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
-import {
-  type GitServer,
-  initBareRepo,
-  startGitServer,
-  ZERO_SHA,
-} from '../../shared/adapters/local/git-server.ts';
+import { ZERO_SHA } from '../../shared/adapters/local/git-server.ts';
 import { githubPushPayload, sendWebhook } from '../../shared/adapters/local/push-webhook.ts';
-import type { AwsSettings } from '../../shared/config/env.ts';
 import {
-  type DeployedStacks,
+  type DeployedFleet,
   deployedWebhook,
-  deployToEmulator,
-  runDirectoryAgent,
-  singleRegionDeployConfig,
-  startLambdaEmulator,
+  deployFleet,
   writeTwoWaveFleet,
 } from '../support/emulator-deploy.ts';
 import { waitFor } from '../support/wait.ts';
@@ -38,58 +27,33 @@ const FLEET = 'e2e-fleet';
 const BAKE_SECONDS = 3;
 
 describe('progressive delivery on the deployed stacks (emulator running Lambda code)', () => {
-  let aws: AwsSettings;
-  let stopEmulator: () => Promise<void> = async () => {};
-  let deployed: DeployedStacks;
-  let git: GitServer;
-  let work: string;
-  const agentStop = new AbortController();
-  let agentLoop: Promise<void> = Promise.resolve();
+  let fleet: DeployedFleet;
   /** Each Apply Requested the agent took, with when. */
   const applies: { target: string; commit: string; at: number }[] = [];
 
   beforeAll(async () => {
-    const emulator = await startLambdaEmulator();
-    stopEmulator = emulator.stop;
-    aws = emulator.aws;
-    const { endpoint, region } = emulator.aws;
-    work = await mkdtemp(join(tmpdir(), 'sluice-rollout-deployed-'));
-    const seed = join(work, 'seed');
-    await writeTwoWaveFleet(seed, {
-      canary: CANARY,
-      fleet: FLEET,
-      bakeSeconds: BAKE_SECONDS,
-      greeting: 'hello in waves',
-    });
-    await initBareRepo(join(work, 'git'), 'fleet', seed);
-    git = await startGitServer({ root: join(work, 'git') });
-    deployed = await deployToEmulator({
-      endpoint,
-      region,
+    fleet = await deployFleet({
+      prefix: 'sluice-rollout-deployed-',
       account: ACCOUNT,
-      deployConfig: singleRegionDeployConfig(`${git.url}/fleet.git`, ACCOUNT),
-    });
-    agentLoop = runDirectoryAgent({
-      aws,
-      bucket: deployed.outputs.SluiceManagement!.BundleBucket!,
-      queueUrl: deployed.outputs[`SluiceAgent-${ACCOUNT}-${region}`]!.AgentQueueUrl!,
-      targetsDir: join(work, 'targets'),
-      signal: agentStop.signal,
+      writeSeed: (dir) =>
+        writeTwoWaveFleet(dir, {
+          canary: CANARY,
+          fleet: FLEET,
+          bakeSeconds: BAKE_SECONDS,
+          greeting: 'hello in waves',
+        }),
       onApply: (detail) =>
         applies.push({ target: detail.target.name, commit: detail.commit, at: Date.now() }),
     });
   }, 600_000);
 
   afterAll(async () => {
-    agentStop.abort();
-    await agentLoop.catch(() => undefined);
-    await git?.close();
-    await stopEmulator();
-    if (work) await rm(work, { recursive: true, force: true });
+    await fleet?.stop();
   }, 60_000);
 
   it('sends the canary first, bakes it on a delayed message, then the second wave', async () => {
     // GIVEN the deployed stacks and a config repo whose app rolls out in two waves
+    const { aws, deployed, git, work } = fleet;
     const management = deployed.outputs.SluiceManagement!;
     expect(management.RolloutQueueUrl).toBeDefined();
     const { url, secret } = await deployedWebhook(aws, management);

@@ -18,6 +18,7 @@ import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-s
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { DirectoryCluster } from '../../shared/adapters/local/directory-cluster.ts';
 import { localContext } from '../../shared/adapters/local/event-source.ts';
+import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
 import type { ApplyRequested } from '../../shared/schemas/events.ts';
@@ -215,6 +216,77 @@ ${fleet.targets}apps:
 ${fleet.app}`,
   );
   await writeFile(join(dir, 'apps', 'hello', 'configmap.yaml'), helloConfigMap(fleet.greeting));
+};
+
+/** A config repo served over HTTP and the stacks deployed for it, with the test as their agent. */
+export interface DeployedFleet {
+  readonly aws: AwsSettings & { endpoint: string };
+  readonly deployed: DeployedStacks;
+  readonly git: GitServer;
+  /** The work directory: git/fleet.git (the bare repo), targets/<target> (what the agent applied). */
+  readonly work: string;
+  /** Stops the agent, the git server and the emulator, and removes the work directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The emulator running Lambda code, a config repo (`writeSeed` writes its first commit) on a git
+ * server on 127.0.0.1, the stacks of singleRegionDeployConfig deployed for it, and the in-cluster
+ * agent played by runDirectoryAgent (`onApply` sees each Apply Requested).
+ */
+export const deployFleet = async (options: {
+  prefix: string;
+  account: string;
+  writeSeed: (dir: string) => Promise<void>;
+  onApply?: (request: ApplyRequested) => void;
+}): Promise<DeployedFleet> => {
+  const emulator = await startLambdaEmulator();
+  const { aws } = emulator;
+  const work = await mkdtemp(join(tmpdir(), options.prefix));
+  let git: GitServer | undefined;
+  let deployed: DeployedStacks;
+  try {
+    const seed = join(work, 'seed');
+    await options.writeSeed(seed);
+    await initBareRepo(join(work, 'git'), 'fleet', seed);
+    // The git server first: the stack is told the repo's clone URL (management.repos).
+    git = await startGitServer({ root: join(work, 'git') });
+    deployed = await deployToEmulator({
+      endpoint: aws.endpoint,
+      region: aws.region,
+      account: options.account,
+      deployConfig: singleRegionDeployConfig(`${git.url}/fleet.git`, options.account),
+    });
+  } catch (error) {
+    await git?.close();
+    await emulator.stop();
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+  console.log(JSON.stringify({ metric: 'cdk-deploy-ms', endpoint: aws.endpoint, ...deployed.ms }));
+  const agentStop = new AbortController();
+  const agentLoop = runDirectoryAgent({
+    aws,
+    bucket: deployed.outputs.SluiceManagement!.BundleBucket!,
+    queueUrl: deployed.outputs[`SluiceAgent-${options.account}-${aws.region}`]!.AgentQueueUrl!,
+    targetsDir: join(work, 'targets'),
+    signal: agentStop.signal,
+    ...(options.onApply ? { onApply: options.onApply } : {}),
+  });
+  const server = git;
+  return {
+    aws,
+    deployed,
+    git: server,
+    work,
+    stop: async () => {
+      agentStop.abort();
+      await agentLoop.catch(() => undefined);
+      await server.close();
+      await emulator.stop();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
 };
 
 /**
