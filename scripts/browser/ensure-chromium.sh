@@ -23,8 +23,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "installing Debian's chromium package (once)" >&2
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >&2
+# Suites install in parallel workers: one apt at a time (apt itself would fail on its lock).
+exec 9>"${TMPDIR:-/tmp}/sluice-apt.lock"
+flock -w 900 9
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium >&2
 path=$(found chromium)
 [[ -n "$path" ]] || { echo "apt-get installed chromium but it is not on PATH" >&2; exit 1; }
 echo "$path"

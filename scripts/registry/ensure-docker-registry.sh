@@ -17,9 +17,12 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "installing Debian's docker-registry package (once)" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Suites install in parallel workers: one apt at a time (apt itself would fail on its lock).
+exec 9>"${TMPDIR:-/tmp}/sluice-apt.lock"
+flock -w 900 9
 # The package lists of the base image usually suffice; refresh them only when they do not.
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends docker-registry >&2 ||
-  { "${sudo[@]}" apt-get update -qq >&2 && "${sudo[@]}" apt-get install -y -qq --no-install-recommends docker-registry >&2; }
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends docker-registry >&2 ||
+  { "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 && "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends docker-registry >&2; }
 path=$(command -v docker-registry 2>/dev/null || true)
 [[ -n "$path" ]] || { echo "apt-get installed docker-registry but it is not on PATH" >&2; exit 1; }
 echo "$path"
