@@ -1,22 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { sendToDev } from '../../shared/adapters/local/control-server.ts';
-import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
+import { controlEnvelope, sendToDev } from '../../shared/adapters/local/control-server.ts';
 import { awsBus, openAws, openReader, readerFor, type TargetFlags, targetOptions } from '../operate.ts';
 import { startUiServer } from '../runtime/ui-server.ts';
-
-const envelope = (detailType: string, detail: unknown) => ({
-  version: '0',
-  id: crypto.randomUUID(),
-  'detail-type': detailType,
-  source: EVENT_SOURCE,
-  account: '000000000000',
-  time: new Date().toISOString(),
-  region: 'local',
-  resources: [],
-  detail,
-});
 
 /**
  * `sluice ui [--aws]`: the dashboard on the operator's machine, reading what `sluice status` reads
@@ -51,7 +38,7 @@ export const registerUi = (program: Command): void => {
           } else
             await sendToDev(
               options.workdir,
-              requests.map((r) => envelope('Rollback Requested', r)),
+              requests.map((r) => controlEnvelope('Rollback Requested', r)),
             );
         },
         approve: async (approvals) => {
@@ -62,7 +49,7 @@ export const registerUi = (program: Command): void => {
           } else
             await sendToDev(
               options.workdir,
-              approvals.map((a) => envelope('Rollout Approved', a)),
+              approvals.map((a) => controlEnvelope('Rollout Approved', a)),
             );
         },
       });

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { controlTokenFile, isLoopbackHost } from '../../shared/adapters/local/control-server.ts';
+import { controlTokenFile, isLoopbackHost, readBody } from '../../shared/adapters/local/control-server.ts';
 import type { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
 import { FileHistory } from '../../shared/adapters/local/history.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
@@ -86,18 +86,6 @@ const sameToken = (given: string | undefined, expected: string): boolean => {
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 };
-
-const readBody = (req: IncomingMessage): Promise<string | undefined> =>
-  new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY) chunks.push(chunk);
-    });
-    req.once('end', () => resolve(size > MAX_BODY ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-  });
 
 const escapeAttr = (s: string) => s.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -269,7 +257,7 @@ export const startUiServer = async (options: UiServerOptions): Promise<UiServer>
         message: 'send content-type: application/json',
       });
     }
-    const text = await readBody(req);
+    const text = await readBody(req, MAX_BODY);
     let body: { app?: unknown; target?: unknown; wave?: unknown };
     try {
       body = JSON.parse(text ?? '');

@@ -92,15 +92,16 @@ const accept = async (bus: LocalEventBus, body: unknown): Promise<string[]> => {
   return ids;
 };
 
-const readBody = (req: IncomingMessage): Promise<string | undefined> =>
+/** A request body as text, or undefined when it is over `max` bytes (read to the end, kept to `max`). */
+export const readBody = (req: IncomingMessage, max = MAX_BODY): Promise<string | undefined> =>
   new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY) chunks.push(chunk);
+      if (size <= max) chunks.push(chunk);
     });
-    req.once('end', () => resolve(size > MAX_BODY ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.once('end', () => resolve(size > max ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
   });
 
