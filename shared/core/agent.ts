@@ -10,6 +10,7 @@ import type {
   SecretStore,
 } from '../ports/index.ts';
 import type { ApplyRequested, OutboundEvent, TargetRef } from '../schemas/events.ts';
+import { attribute, attributionFor } from './attribution.ts';
 import { decodeBundle } from './bundle.ts';
 import { DEFAULT_HEALTH_DEADLINE_MS, healthDeadlineMs, waitForHealth } from './health.ts';
 import { decryptSopsObjects } from './sops.ts';
@@ -207,9 +208,11 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
           ...(deps.healthPollMs ? { pollMs: deps.healthPollMs } : {}),
         },
       );
+    // Commit, bundle digest and signer on every applied object (attribution.ts says when they change).
+    const attribution = attributionFor(request, inventory);
     const result = duplicate
       ? { applied: 0, unchanged: duplicate.objects.length, pruned: 0 }
-      : await cluster.apply(request.app, objects, {
+      : await cluster.apply(request.app, attribute(objects, attribution), {
           afterWave: healthy,
           prune: request.sync.prune,
           inventory: {
@@ -224,6 +227,7 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
               bundleKey: request.bundle.key,
               sync: request.sync,
             },
+            attribution,
           },
         });
     await healthy(objects);

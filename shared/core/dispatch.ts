@@ -35,6 +35,7 @@ export const dispatchBundle = async (
     target,
     bundle: verified.bundle,
     sync: verified.sync,
+    ...(verified.commitSignature ? { commitSignature: verified.commitSignature } : {}),
   });
   // An app rolled out in waves: its requests wait in the rollout record for their wave.
   if (await holdForRollout(deps, verified, verified.targets.map(unsent))) return requests;
@@ -52,6 +53,7 @@ export const dispatchBundle = async (
       digest: verified.bundle.digest,
       bundleKey: verified.bundle.key,
       traceId: verified.traceId,
+      ...(verified.commitSignature ? { commitSignature: verified.commitSignature } : {}),
       state: 'Pending',
       at,
     });

@@ -9,6 +9,7 @@ import { BadInputError } from '../errors.ts';
 import type { BundleStore, Clock, ClusterClient, EventBus, LiveObject, SecretStore } from '../ports/index.ts';
 import type { DriftCheckRequested, DriftDetected } from '../schemas/events.ts';
 import { type AgentDeps, resolveSecretRefs } from './agent.ts';
+import { attribute } from './attribution.ts';
 import { decodeBundle } from './bundle.ts';
 import { objectId } from './health.ts';
 import { decryptSopsObjects } from './sops.ts';
@@ -151,11 +152,13 @@ export const checkDrift = async (
   const source = inventory?.source;
   if (!inventory || !source) return undefined;
   const bundle = decodeBundle(await deps.bundles.get({ key: source.bundleKey, digest: inventory.digest }));
-  // Compared and healed as the agent applied them: SOPS documents decrypted, references resolved.
-  const objects = await resolveSecretRefs(
+  // Compared and healed as the agent applied them: SOPS documents decrypted, references resolved,
+  // the attribution annotations the inventory recorded (so they are never drift, unless edited).
+  const resolved = await resolveSecretRefs(
     await decryptSopsObjects(bundle.objects, { secrets: deps.secrets, ...deps.sops }),
     deps.secrets,
   );
+  const objects = inventory.attribution ? attribute(resolved, inventory.attribution) : resolved;
   const pairs = await cluster.previewApply(input.app, objects);
   if (pairs === null) return undefined;
   const diffs = pairs.flatMap((p) => diffObject(p.desired, p.live));

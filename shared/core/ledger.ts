@@ -29,10 +29,18 @@ export const applyUpdate = (current: DeploymentRecord | undefined, u: Deployment
     digest: u.digest,
     bundleKey: u.bundleKey,
     ...(u.rollbackOf ? { rollbackOf: u.rollbackOf } : {}),
+    ...(u.commitSignature ? { commitSignature: u.commitSignature } : {}),
   };
   const lastKnownGood =
     u.state === 'Healthy' || u.state === 'RolledBack'
-      ? { commit: u.commit, digest: u.digest, bundleKey: u.bundleKey, generation: u.generation, at: u.at }
+      ? {
+          commit: u.commit,
+          digest: u.digest,
+          bundleKey: u.bundleKey,
+          generation: u.generation,
+          at: u.at,
+          ...(u.commitSignature ? { commitSignature: u.commitSignature } : {}),
+        }
       : current?.lastKnownGood;
   return {
     app: u.app,
@@ -47,6 +55,7 @@ export const applyUpdate = (current: DeploymentRecord | undefined, u: Deployment
     state: u.state,
     ...(u.reason ? { reason: u.reason } : {}),
     ...(u.rollbackOf ? { rollbackOf: u.rollbackOf } : {}),
+    ...(u.commitSignature ? { commitSignature: u.commitSignature } : {}),
     updatedAt: u.at,
     history: [...(current?.history ?? []), entry].slice(-HISTORY_LIMIT),
     ...(lastKnownGood ? { lastKnownGood } : {}),

@@ -168,6 +168,7 @@ export const renderRelease = async (deps: RenderDeps, plan: ReleasePlanned): Pro
         sync: spec.sync,
         cached,
         ...(violations.length > 0 ? { warnings: violations } : {}),
+        ...(plan.commitSignature ? { commitSignature: plan.commitSignature } : {}),
       },
     });
   }

@@ -93,6 +93,10 @@ export const recordOutcome = async (
     state: rolledBack ? 'RolledBack' : outcome.kind === 'succeeded' ? 'Healthy' : 'Failed',
     ...(failure ? { reason: failure } : {}),
     ...(rolledBack ? { reason: rolledBack.reason, rollbackOf: rolledBack.rollbackOf } : {}),
+    // Who signed the commit, as dispatch recorded it: a rollback to this release re-deploys it attributed.
+    ...(current?.commitSignature && current.generation === d.generation && current.commit === d.commit
+      ? { commitSignature: current.commitSignature }
+      : {}),
     at: d.occurredAt,
   });
   if (!d.rollbackOf) await wakeOnOutcome(deps, d);

@@ -441,6 +441,7 @@ const recordHeld = async (
     digest: request.bundle.digest,
     bundleKey: request.bundle.key,
     traceId: request.traceId,
+    ...(request.commitSignature ? { commitSignature: request.commitSignature } : {}),
     ...outcome,
     at,
   });

@@ -302,6 +302,8 @@ export interface DeploymentRecord {
   reason?: string;
   /** Set while and after this generation re-deploys a known-good bundle: the commit rolled back. */
   rollbackOf?: string;
+  /** Who signed `commit`, when the plan verified it. */
+  commitSignature?: CommitSigner;
   updatedAt: string;
   history: {
     state: DeploymentState;
@@ -313,8 +315,17 @@ export interface DeploymentRecord {
     digest?: string;
     bundleKey?: string;
     rollbackOf?: string;
+    /** Who signed the commit (trust policy on), kept so a rollback re-deploys it attributed. */
+    commitSignature?: CommitSigner;
   }[];
-  lastKnownGood?: { commit: string; digest: string; bundleKey: string; generation: number; at: string };
+  lastKnownGood?: {
+    commit: string;
+    digest: string;
+    bundleKey: string;
+    generation: number;
+    at: string;
+    commitSignature?: CommitSigner;
+  };
   version: number;
 }
 
@@ -332,7 +343,15 @@ export interface DeploymentUpdate {
   reason?: string;
   /** The bad commit, when this update belongs to a rollback's re-dispatch. */
   rollbackOf?: string;
+  /** Who signed `commit`, when the plan verified it (Apply Requested's commitSignature). */
+  commitSignature?: CommitSigner;
   at: string;
+}
+
+/** A verified commit signature: the trust policy's signer name and the key's fingerprint. */
+export interface CommitSigner {
+  signer: string;
+  fingerprint: string;
 }
 
 export interface Ledger {
@@ -490,6 +509,15 @@ export interface Inventory {
   appliedAt: string;
   /** Where the applied bundle came from: lets a drift check re-read it and report against it. */
   source?: InventorySource;
+  /** What the applied objects' attribution annotations say (shared/core/attribution.ts). */
+  attribution?: Attribution;
+}
+
+/** The release an applied object is attributed to: annotations `sluice.dev/commit`, `bundle-digest`, `signed-by`. */
+export interface Attribution {
+  commit: string;
+  digest: string;
+  commitSignature?: CommitSigner;
 }
 
 export interface InventorySource {

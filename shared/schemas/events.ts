@@ -46,6 +46,9 @@ export const bundleRef = z.object({
 
 export const syncOptions = z.object({ prune: z.boolean(), selfHeal: z.boolean() });
 
+/** Who signed a commit, as the trust policy names them, and the key (docs/provenance.md). */
+export const commitSignature = z.object({ signer: z.string(), fingerprint: z.string() });
+
 export const renderSpec = z.object({
   app: z.string().min(1),
   path: z.string().min(1),
@@ -127,7 +130,7 @@ export const releasePlanned = z.object({
     }),
   ),
   /** With a trust policy: who signed the planned commit, and the key (docs/provenance.md). */
-  commitSignature: z.object({ signer: z.string(), fingerprint: z.string() }).optional(),
+  commitSignature: commitSignature.optional(),
 });
 
 export const releaseSkipped = z.object({
@@ -179,6 +182,8 @@ export const bundleVerified = z.object({
   cached: z.boolean(),
   /** Policy warnings of the render (never a rejection), e.g. custom kinds not checked. */
   warnings: z.array(violation).optional(),
+  /** The plan's commitSignature, carried to the agent for the objects' attribution annotations. */
+  commitSignature: commitSignature.optional(),
 });
 
 export const policyRejected = z.object({
@@ -208,6 +213,8 @@ export const applyRequested = z.object({
   sync: syncOptions,
   /** Set when a rollback re-dispatches a known-good bundle. */
   rollbackOf: sha.optional(),
+  /** Who signed `commit` (the plan's commitSignature): written on each applied object (shared/core/attribution.ts). */
+  commitSignature: commitSignature.optional(),
 });
 
 const outcome = {

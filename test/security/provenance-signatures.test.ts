@@ -5,10 +5,13 @@
  * read back through `sluice status`, `sluice trace` and the commit statuses.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { ReleaseRejected } from '../../shared/schemas/events.ts';
+import { parse } from 'yaml';
+import type { KubeObject } from '../../shared/ports/index.ts';
+import type { ReleasePlanned, ReleaseRejected } from '../../shared/schemas/events.ts';
 import { useTrustedDev } from './provenance-support.ts';
 
 const run = promisify(execFile);
@@ -68,6 +71,24 @@ describe('commit signatures at plan time (sluice dev --trust, head mode)', () =>
     expect(rejected(commit)).toEqual([]);
     expect(await deployedAt(commit)).toEqual(ALL);
     expect((await statuses(commit))['sluice/metrics-agent@prod-use1']?.state).toBe('success');
+  });
+
+  it("annotates each applied object with the commit, the bundle digest and release-bot's key", async () => {
+    // GIVEN release-bot's signed commit deployed to prod-use1 (the test above)
+    const [record] = (await ctx.t.dev.pipeline.ledger.listDeployments()).filter(
+      (r) => r.app === 'metrics-agent' && r.target === 'prod-use1',
+    );
+    const planned = ctx.t.events('Release Planned', record?.commit).at(-1)?.detail as ReleasePlanned;
+    // THEN the DaemonSet in the target says which commit, bundle and signer it came from
+    const file = path.join(workdir(), 'targets', 'prod-use1', 'monitoring', 'daemonset.metrics-agent.yaml');
+    const annotations = (parse(await readFile(file, 'utf8')) as KubeObject).metadata.annotations;
+    expect(annotations).toMatchObject({
+      'sluice.dev/commit': record?.commit,
+      'sluice.dev/bundle-digest': record?.digest,
+      'sluice.dev/signed-by': 'release-bot',
+      'sluice.dev/signing-key': planned.commitSignature?.fingerprint,
+    });
+    expect(planned.commitSignature?.fingerprint).toBe(ctx.keys.pgp.fingerprint);
   });
 
   it('deploys an SSH-signed commit by alice to staging and refuses prod, where alice is not allowed', async () => {

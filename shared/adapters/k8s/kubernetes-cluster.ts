@@ -3,6 +3,8 @@
  * labels, an in-cluster inventory (one ConfigMap per app in `sluice-system`), guarded prune.
  * The policies are written up in docs/agent.md.
  */
+import { withoutAttribution } from '../../core/attribution.ts';
+import { canonicalJson } from '../../core/bundle.ts';
 import { applyStage } from '../../core/render/hooks.ts';
 import { SluiceError } from '../../errors.ts';
 import type {
@@ -128,6 +130,15 @@ const secretValues = (o: KubeObject): string[] => {
 
 const scrub = (message: string, object: KubeObject): string =>
   secretValues(object).reduce((text, value) => text.split(value).join('(redacted)'), message);
+
+/** The object without the attribution and the bookkeeping every write changes (resourceVersion, managedFields). */
+const content = (o: LiveObject): string => {
+  const { resourceVersion: _v, managedFields: _m, ...metadata } = withoutAttribution(o).metadata;
+  return canonicalJson({ ...o, metadata });
+};
+
+/** Whether an apply changed nothing but the attribution annotations (a new release's stamp). */
+const restamped = (live: LiveObject, result: LiveObject): boolean => content(live) === content(result);
 
 interface Cause {
   field?: string;
@@ -351,8 +362,12 @@ export class KubernetesCluster implements ClusterClient {
       }
       const force = options.force === true || object.metadata.annotations?.[FORCE_ANNOTATION] === 'true';
       const result = await this.#serverSideApply(object, { force, dryRun: false });
-      if (live && live.metadata.resourceVersion === result.metadata.resourceVersion) unchanged += 1;
-      else applied += 1;
+      if (
+        live &&
+        (live.metadata.resourceVersion === result.metadata.resourceVersion || restamped(live, result))
+      ) {
+        unchanged += 1;
+      } else applied += 1;
       current.push(idOf(object));
       if (object.kind === 'CustomResourceDefinition') await this.#waitEstablished(object);
     }

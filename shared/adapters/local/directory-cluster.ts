@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ATTRIBUTION_ANNOTATIONS } from '../../core/attribution.ts';
 import { writeKubeYaml } from '../../core/kube-yaml.ts';
 import { SluiceError } from '../../errors.ts';
 import type {
@@ -92,6 +93,8 @@ export class DirectoryCluster implements ClusterClient {
         unchanged += 1;
         continue;
       }
+      // Only the attribution annotations differ (a new release's stamp): written, counted unchanged.
+      const restamp = existing !== undefined && unattributed(existing) === unattributed(text);
       const owner = existing === undefined ? undefined : ownerOf(existing);
       if (existing !== undefined && owner !== app) {
         throw new SluiceError(
@@ -101,7 +104,8 @@ export class DirectoryCluster implements ClusterClient {
         );
       }
       await writeFileInside(this.root, segments, text, { mode: OBJECT_FILE_MODE });
-      applied += 1;
+      if (restamp) unchanged += 1;
+      else applied += 1;
     }
     let pruned = 0;
     const current = new Set(objects.map(identity));
@@ -129,6 +133,13 @@ export class DirectoryCluster implements ClusterClient {
     return { applied, unchanged, pruned };
   }
 }
+
+/** The YAML text without its attribution annotation lines (one `key: value` line each). */
+const unattributed = (yamlText: string): string =>
+  yamlText
+    .split('\n')
+    .filter((line) => !ATTRIBUTION_ANNOTATIONS.some((key) => line.trimStart().startsWith(`${key}:`)))
+    .join('\n');
 
 const ownerOf = (yamlText: string): string | undefined => {
   const match = /^\s+sluice\.dev\/app: (.+)$/m.exec(yamlText);

@@ -131,6 +131,7 @@ export const executeRollback = async (
           state: 'Pending',
           reason: `${request.reason}; rolled back from ${short(request.commit)} to ${short(good.commit)}`,
           rollbackOf: request.commit,
+          ...(good.commitSignature ? { commitSignature: good.commitSignature } : {}),
           at: at(),
         });
         requests.push({
@@ -146,6 +147,8 @@ export const executeRollback = async (
           bundle: { ...ref, size: bytes.length, objects: decodeBundle(bytes).objects.length },
           sync: app.sync,
           rollbackOf: request.commit,
+          // The known-good release's signer: its objects are attributed to it again.
+          ...(good.commitSignature ? { commitSignature: good.commitSignature } : {}),
         });
       }
       await Promise.all(requests.map((r) => requestApply(deps, r)));
