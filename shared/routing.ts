@@ -58,4 +58,10 @@ export const planGroupId = (detail: { repo: string; branch: string }): string =>
  */
 export const agentQueueName = (region: string): string => `sluice-agent-${region}.fifo`;
 
+/**
+ * A region's health queue: standard (a FIFO queue cannot delay one message), where a Lambda agent
+ * schedules its next look at a rollout's health instead of waiting; the same agent consumes it.
+ */
+export const healthQueueName = (region: string): string => `sluice-agent-${region}-health`;
+
 export const MAX_RECEIVE_COUNT = 5;

@@ -25,6 +25,7 @@ import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
 import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
 import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
+import { SqsHealthRechecks } from '../../shared/adapters/aws/sqs-delayed.ts';
 import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
@@ -40,6 +41,7 @@ import { type AwsSettings, readRenderLimits } from '../../shared/config/env.ts';
 import type { TrustDeps } from '../../shared/core/provenance.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type { AgentDispatcher } from '../../shared/ports/index.ts';
+import { healthQueueName } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 import { directoryClusters, type HostOptions } from './host.ts';
@@ -142,6 +144,25 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     }
     return url;
   };
+  // Its health queue too: the agent looks at a rollout's health once and schedules the next look
+  // there (a delayed message), as the Lambda agent does, instead of waiting.
+  const healthQueues = new Map<string, Promise<string>>();
+  const createHealthQueue = async (region: string) => {
+    const created = await createQueueWithDlq(sqs, prefix, healthQueueName(region).replace(/^sluice-/, ''));
+    deadLetterQueues.set(created.url, created.deadLetterUrl);
+    return created.url;
+  };
+  const healthQueue = (region: string): Promise<string> => {
+    let url = healthQueues.get(region);
+    if (url === undefined) {
+      url = createHealthQueue(region).then((queueUrl) => {
+        drain(queueUrl, `agent-${region}-health`, pipeline.handler('agent'));
+        return queueUrl;
+      });
+      healthQueues.set(region, url);
+    }
+    return url;
+  };
   const known = new Map<string, string>();
   const dispatcher = new SqsAgentDispatcher({
     queueUrlFor: (t) => known.get(t.region)!,
@@ -225,6 +246,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       reconcile: new SqsReconcileTrigger({ queueUrl: resources.queues.reconcile!, client: sqs }),
       // Progressive delivery: a rollout's waits are delayed messages on the rollout queue.
       rolloutTimer: new SqsRolloutTimer({ queueUrl: resources.queues.rollout!, clock, client: sqs }),
+      healthRechecks: new SqsHealthRechecks({ queueUrl: (t) => healthQueue(t.region), clock, client: sqs }),
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),
@@ -265,6 +287,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     async reprovision() {
       await provisionAwsPipeline(aws, prefix, provisionOptions);
       for (const region of agentQueues.keys()) await createAgentQueue(region);
+      for (const region of healthQueues.keys()) await createHealthQueue(region);
       for (const [name, value] of putSecrets) await putSecret(name, value);
     },
     async stop() {

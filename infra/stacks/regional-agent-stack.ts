@@ -3,13 +3,16 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as rolesanywhere from 'aws-cdk-lib/aws-rolesanywhere';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SLUICE_ENV } from '../../shared/config/env.ts';
+import { healthQueueName } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import type { ManagementConfig, RegionalConfig } from '../config.ts';
 import { ALERTS_TOPIC, Alerts } from '../constructs/alerting.ts';
@@ -43,6 +46,8 @@ export const DRIFT_CHECK_GROUP = 'drift-check';
  */
 export class RegionalAgentStack extends Stack {
   readonly agentQueue: ConsumerQueue;
+  /** A Lambda agent's health re-check queue's DLQ. */
+  private healthDlq?: sqs.IQueue;
   readonly agent: SluiceFunction | iam.Role;
   readonly bucket: s3.IBucket;
   readonly alerts: Alerts;
@@ -151,6 +156,18 @@ export class RegionalAgentStack extends Stack {
         // One message per invocation: with the FIFO queue's group per target+app, no two
         // deliveries for one (target, app) are ever applied at once.
         .bindQueue(this.agentQueue.queue, { batchSize: 1 });
+      // Health re-checks (docs/agent.md#health-re-checks): the agent applies, looks at health once
+      // and schedules its next look here as a delayed message, instead of being billed to wait.
+      const health = new ConsumerQueue(this, 'HealthQueue', {
+        queueName: healthQueueName(config.region),
+        visibilityTimeout: Duration.seconds(AGENT_TIMEOUT.toSeconds() * 6),
+      });
+      health.queue.grantSendMessages(fn);
+      health.deadLetterQueue.grantSendMessages(fn);
+      fn.addEnvironment(SLUICE_ENV.healthQueueUrl, health.queue.queueUrl);
+      fn.addEnvironment(SLUICE_ENV.healthDeadLetterQueueUrl, health.deadLetterQueue.queueUrl);
+      fn.addEventSource(new SqsEventSource(health.queue, { reportBatchItemFailures: true, batchSize: 10 }));
+      this.healthDlq = health.deadLetterQueue;
       fn.addToRolePolicy(readSecrets);
       acceptFinding(fn, `IAM5[Resource::${secretArnPattern(config)}]`, secretsReason);
       if (config.vpc) this.runInVpc(fn, config.vpc);
@@ -264,6 +281,7 @@ export class RegionalAgentStack extends Stack {
     this.alerts.stuck(this, () => name('queue-age'), { agent: this.agentQueue.queue });
     this.alerts.parked(this, (q) => name(`${q}-dlq-parked`), {
       agent: this.agentQueue.deadLetterQueue,
+      ...(this.healthDlq ? { health: this.healthDlq } : {}),
       ...(forwardDlq ? { forward: forwardDlq } : {}),
     });
 

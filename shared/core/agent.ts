@@ -5,6 +5,8 @@ import type {
   Clock,
   ClusterClient,
   EventBus,
+  HealthRecheck,
+  HealthRechecks,
   KmsDecrypter,
   KubeObject,
   SecretStore,
@@ -12,7 +14,13 @@ import type {
 import type { ApplyRequested, OutboundEvent, TargetRef } from '../schemas/events.ts';
 import { attribute, attributionFor } from './attribution.ts';
 import { decodeBundle } from './bundle.ts';
-import { DEFAULT_HEALTH_DEADLINE_MS, healthDeadlineMs, waitForHealth } from './health.ts';
+import {
+  DEFAULT_HEALTH_DEADLINE_MS,
+  healthDeadlineError,
+  healthDeadlineMs,
+  probeHealth,
+  waitForHealth,
+} from './health.ts';
 import { decryptSopsObjects } from './sops.ts';
 
 export interface AgentDeps {
@@ -37,7 +45,16 @@ export interface AgentDeps {
   readonly verifier?: BundleVerifier;
   /** SOPS-encrypted manifests: where the age identities are (default `sluice/sops-age-key`) and the KMS port. */
   readonly sops?: { readonly ageKeyRef?: string; readonly kms?: KmsDecrypter };
+  /**
+   * When set, the agent applies, looks at health once and leaves: a rollout still progressing is
+   * looked at again later (recheckHealth), so a Lambda agent is not billed for the wait. Without
+   * it the agent waits in process (`sluice dev`, `sluice agent`).
+   */
+  readonly rechecks?: HealthRechecks;
 }
+
+/** Waits between re-checks: 5 s, 10 s, 20 s, 40 s, then every 60 s, never past the deadline. */
+export const recheckDelayMs = (attempt: number): number => Math.min(5000 * 2 ** (attempt - 1), 60_000);
 
 const SECRET_REF = /^(aws-sm|vault):\/\/[^#\s]+(#\S+)?$/;
 
@@ -91,14 +108,19 @@ export const outcomeOf = (
  * The regional agent's one use case: apply a bundle to a target. Stale work (an older generation
  * than the one applied) is refused; the same generation again re-reports without re-applying.
  */
-export const applyRequested = (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> =>
-  deps.exclusive
+export function applyRequested(
+  deps: AgentDeps & { readonly rechecks?: undefined },
+  request: ApplyRequested,
+): Promise<OutboundEvent>;
+export function applyRequested(deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent | undefined>;
+export function applyRequested(deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent | undefined> {
+  return deps.exclusive
     ? deps.exclusive(`${request.target.name}/${request.app}`, () => applyExclusively(deps, request))
     : applyExclusively(deps, request);
+}
 
-const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promise<OutboundEvent> => {
-  const started = deps.clock.now().getTime();
-  const cluster = deps.cluster(request.target.name, request.target);
+/** The outcome fields of a request, a rollback's included, and how to publish one. */
+const reporter = (deps: Pick<AgentDeps, 'bus' | 'clock'>, request: ApplyRequested) => {
   const outcome = {
     ...outcomeOf(request, request.bundle.digest),
     ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}),
@@ -108,6 +130,83 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
     await deps.bus.publish([event]);
     return event;
   };
+  const failed = (error: SluiceError) =>
+    publish({
+      detailType: 'Deployment Failed',
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        reason: error.code,
+        message: error.message,
+        objects: Array.isArray(error.data.objects)
+          ? error.data.objects.map(String)
+          : typeof error.data.object === 'string'
+            ? [error.data.object]
+            : [],
+      },
+    });
+  const succeeded = (check: Pick<HealthRecheck, 'since' | 'result' | 'bundleKey'>) =>
+    publish({
+      detailType: 'Deployment Succeeded',
+      detail: {
+        ...outcome,
+        occurredAt: at(),
+        ...check.result,
+        durationMs: deps.clock.now().getTime() - check.since,
+        // Attribution: the key this agent checked the bundle's signature against.
+        ...(check.bundleKey ? { bundleKey: check.bundleKey } : {}),
+      },
+    });
+  return { outcome, at, publish, failed, succeeded };
+};
+
+/** Asks for the next look at an app's health, at the backoff's delay or the deadline if sooner. */
+const scheduleRecheck = async (deps: AgentDeps & { rechecks: HealthRechecks }, check: HealthRecheck) => {
+  const due = Math.min(
+    deps.clock.now().getTime() + recheckDelayMs(check.attempt),
+    check.since + check.deadlineMs,
+  );
+  await deps.rechecks.schedule(check, new Date(due));
+};
+
+/**
+ * A scheduled look at the health of an app the agent applied and left. Says nothing when the app
+ * on the target is no longer that release (a newer one, or a removal, reports for itself);
+ * otherwise Deployment Succeeded once healthy, Deployment Failed when an object failed or the
+ * deadline passed, else another re-check later.
+ */
+export const recheckHealth = async (
+  deps: AgentDeps & { rechecks: HealthRechecks },
+  check: HealthRecheck,
+): Promise<OutboundEvent | undefined> => {
+  const { request } = check;
+  const cluster = deps.cluster(request.target.name, request.target);
+  const { failed, succeeded } = reporter(deps, request);
+  const inventory = await cluster.readInventory(request.app);
+  if (inventory?.generation !== request.generation || inventory.digest !== request.bundle.digest)
+    return undefined;
+  try {
+    const objects = decodeBundle(await deps.bundles.get(request.bundle)).objects.map((o) => o.object);
+    const health = await probeHealth(cluster, objects);
+    if (health.state === 'Healthy') return await succeeded(check);
+    if (deps.clock.now().getTime() - check.since >= check.deadlineMs) {
+      throw healthDeadlineError(check.deadlineMs, health.atFault);
+    }
+    await scheduleRecheck(deps, { ...check, attempt: check.attempt + 1 });
+    return undefined;
+  } catch (error) {
+    if (!isSluiceError(error) || error.retryable) throw error;
+    return failed(error);
+  }
+};
+
+const applyExclusively = async (
+  deps: AgentDeps,
+  request: ApplyRequested,
+): Promise<OutboundEvent | undefined> => {
+  const started = deps.clock.now().getTime();
+  const cluster = deps.cluster(request.target.name, request.target);
+  const { outcome, at, publish, failed, succeeded } = reporter(deps, request);
 
   if (deps.verifier) {
     const signature = request.bundle.signature;
@@ -126,22 +225,6 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
       });
     }
   }
-
-  const failed = (error: SluiceError) =>
-    publish({
-      detailType: 'Deployment Failed',
-      detail: {
-        ...outcome,
-        occurredAt: at(),
-        reason: error.code,
-        message: error.message,
-        objects: Array.isArray(error.data.objects)
-          ? error.data.objects.map(String)
-          : typeof error.data.object === 'string'
-            ? [error.data.object]
-            : [],
-      },
-    });
 
   let inventory: Awaited<ReturnType<ClusterClient['readInventory']>>;
   try {
@@ -230,18 +313,22 @@ const applyExclusively = async (deps: AgentDeps, request: ApplyRequested): Promi
             attribution,
           },
         });
-    await healthy(objects);
-    return publish({
-      detailType: 'Deployment Succeeded',
-      detail: {
-        ...outcome,
-        occurredAt: at(),
-        ...result,
-        durationMs: deps.clock.now().getTime() - started,
-        // Attribution: the key this agent checked the bundle's signature against.
-        ...(deps.verifier && request.bundle.signature ? { bundleKey: request.bundle.signature.keyId } : {}),
-      },
-    });
+    // Attribution: the key this agent checked the bundle's signature against.
+    const bundleKey = deps.verifier && request.bundle.signature ? request.bundle.signature.keyId : undefined;
+    const applied = { since: started, result, ...(bundleKey ? { bundleKey } : {}) };
+    if (!deps.rechecks) {
+      await healthy(objects);
+      return await succeeded(applied);
+    }
+    // A Lambda agent looks once and leaves; a rollout still progressing is looked at again later.
+    const health = await probeHealth(cluster, objects);
+    if (health.state === 'Healthy') return await succeeded(applied);
+    const deadlineMs = healthDeadlineMs(objects, deps.healthDeadlineMs ?? DEFAULT_HEALTH_DEADLINE_MS);
+    await scheduleRecheck(
+      { ...deps, rechecks: deps.rechecks },
+      { request, deadlineMs, attempt: 1, ...applied },
+    );
+    return undefined;
   } catch (error) {
     if (!isSluiceError(error) || error.retryable) throw error;
     return failed(error);

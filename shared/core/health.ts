@@ -185,6 +185,33 @@ export interface HealthWaitDeps {
 }
 
 /**
+ * One look at an app's live state: Healthy (also a target with no live state, a directory),
+ * Progressing with the objects still waiting, or HEALTH_FAILED thrown when one failed.
+ */
+export const probeHealth = async (
+  cluster: ClusterClient,
+  objects: readonly KubeObject[],
+): Promise<AppHealth> => {
+  const live = await cluster.readLive(objects);
+  if (live === null) return { state: 'Healthy', atFault: [] };
+  const health = summarizeHealth(objects.map((o, i) => assessHealth(o, live[i])));
+  if (health.state === 'Failed') {
+    throw new SluiceError('HEALTH_FAILED', `unhealthy: ${describeAtFault(health.atFault)}`, {
+      data: { objects: health.atFault.map((o) => o.object), health: health.atFault },
+    });
+  }
+  return health;
+};
+
+/** HEALTH_DEADLINE: the app did not become healthy in time, naming the objects at fault. */
+export const healthDeadlineError = (deadlineMs: number, atFault: readonly ObjectHealth[]): SluiceError =>
+  new SluiceError(
+    'HEALTH_DEADLINE',
+    `not healthy after ${Math.round(deadlineMs / 1000)} s: ${describeAtFault(atFault)}. Fix: find why these objects do not become ready, or raise the deadline with annotation ${HEALTH_DEADLINE_ANNOTATION}`,
+    { data: { objects: atFault.map((o) => o.object), health: atFault } },
+  );
+
+/**
  * Polls the cluster until every object is healthy; throws HEALTH_FAILED when one fails or
  * HEALTH_DEADLINE when the deadline passes, naming the objects at fault and why. A target with
  * no live state (a directory) is healthy at once.
@@ -199,24 +226,10 @@ export const waitForHealth = async (
   const started = options.since ?? deps.clock.now().getTime();
   const poll = options.pollMs ?? 2000;
   for (;;) {
-    const live = await cluster.readLive(objects);
-    if (live === null) return;
-    const health = summarizeHealth(objects.map((o, i) => assessHealth(o, live[i])));
+    const health = await probeHealth(cluster, objects);
     if (health.state === 'Healthy') return;
-    const atFault = health.atFault.map((o) => o.object);
-    if (health.state === 'Failed') {
-      throw new SluiceError('HEALTH_FAILED', `unhealthy: ${describeAtFault(health.atFault)}`, {
-        data: { objects: atFault, health: health.atFault },
-      });
-    }
     const elapsed = deps.clock.now().getTime() - started;
-    if (elapsed >= options.deadlineMs) {
-      throw new SluiceError(
-        'HEALTH_DEADLINE',
-        `not healthy after ${Math.round(options.deadlineMs / 1000)} s: ${describeAtFault(health.atFault)}. Fix: find why these objects do not become ready, or raise the deadline with annotation ${HEALTH_DEADLINE_ANNOTATION}`,
-        { data: { objects: atFault, health: health.atFault } },
-      );
-    }
+    if (elapsed >= options.deadlineMs) throw healthDeadlineError(options.deadlineMs, health.atFault);
     await deps.sleep(Math.min(poll, options.deadlineMs - elapsed));
   }
 };

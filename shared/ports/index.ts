@@ -2,7 +2,14 @@
  * Ports: the only way the core talks to the world. Each has an in-process adapter
  * (shared/adapters/local) and a real one (git, aws, k8s, vault, github).
  */
-import type { BundleRef, CommitPushed, Envelope, OutboundEvent, TargetRef } from '../schemas/events.ts';
+import type {
+  ApplyRequested,
+  BundleRef,
+  CommitPushed,
+  Envelope,
+  OutboundEvent,
+  TargetRef,
+} from '../schemas/events.ts';
 
 export interface Clock {
   now(): Date;
@@ -425,6 +432,28 @@ export interface RolloutRecord {
   reason?: string;
   updatedAt: string;
   version: number;
+}
+
+/**
+ * A look at an app's health after the agent applied it and left, instead of waiting in the
+ * function (docs/agent.md#health-re-checks): the request it applied, when the health clock
+ * started, the deadline, and what the apply did (reported with the outcome).
+ */
+export interface HealthRecheck {
+  readonly request: ApplyRequested;
+  /** Epoch ms the health clock started (the apply's start), and how long health may take. */
+  readonly since: number;
+  readonly deadlineMs: number;
+  /** 1 for the first re-check. */
+  readonly attempt: number;
+  readonly result: { readonly applied: number; readonly unchanged: number; readonly pruned: number };
+  /** The key the agent verified the bundle's signature with, for attribution. */
+  readonly bundleKey?: string;
+}
+
+/** Schedules a HealthRecheck (AWS: a delayed message on the region's health queue). */
+export interface HealthRechecks {
+  schedule(check: HealthRecheck, at: Date): Promise<void>;
 }
 
 /** An Apply Requested detail as JSON (kept opaque here: the ports do not validate events). */

@@ -34,6 +34,7 @@ import type {
   GitProvider,
   GitSource,
   GitWriter,
+  HealthRechecks,
   History,
   IdempotencyStore,
   KubeSchemaSource,
@@ -102,6 +103,11 @@ export interface PipelineAdapters {
   readonly secrets?: SecretStore;
   /** SOPS-encrypted manifests on the agent: the age key's secret reference and the KMS port. */
   readonly sops?: AgentDeps['sops'];
+  /**
+   * The agent looks at health once and schedules the next look here instead of waiting (a Lambda
+   * agent: docs/agent.md#health-re-checks). Absent, the agent waits in process.
+   */
+  readonly healthRechecks?: HealthRechecks;
   /** Rollback's claims: one rollback per trigger. */
   readonly claims?: IdempotencyStore;
   readonly writer?: GitWriter;
@@ -344,6 +350,7 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
             clock,
             ...verifier('agent'),
             ...optional('sops'),
+            ...(adapters.healthRechecks ? { rechecks: adapters.healthRechecks } : {}),
             ...(options.healthDeadlineMs === undefined ? {} : { healthDeadlineMs: options.healthDeadlineMs }),
             ...(options.healthPollMs === undefined ? {} : { healthPollMs: options.healthPollMs }),
             ...(options.sleep ? { sleep: options.sleep } : {}),

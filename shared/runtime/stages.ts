@@ -4,7 +4,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
-import { type AgentDeps, applyRequested } from '../core/agent.ts';
+import { type AgentDeps, applyRequested, recheckHealth } from '../core/agent.ts';
 import { ALARM_SOURCE, type AlarmStateChange, parseAlarmEvent } from '../core/alarms.ts';
 import { type DispatchDeps, dispatchBundle } from '../core/dispatch.ts';
 import { driftCheckRequested } from '../core/drift.ts';
@@ -19,6 +19,7 @@ import {
   rollbacksForAlarm,
 } from '../core/rollback.ts';
 import { BadInputError, isSluiceError } from '../errors.ts';
+import type { HealthRecheck } from '../ports/index.ts';
 import {
   applyRequested as applyRequestedSchema,
   type BundleVerified,
@@ -32,6 +33,7 @@ import {
   type RollbackRequested,
   removalRequested as removalRequestedSchema,
 } from '../schemas/events.ts';
+import { healthRecheck, isHealthRecheckBody } from '../schemas/health-recheck.ts';
 import { busEvent, parseDetail, type SqsRuntime, type SqsStage } from './sqs-handler.ts';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -155,12 +157,14 @@ const reportParse = busEvent('Deployment Succeeded', 'Deployment Failed', 'Deplo
 type AgentMessage =
   | { kind: 'drift'; request: ReturnType<typeof driftCheckRequestedSchema.parse> }
   | { kind: 'apply'; request: ReturnType<typeof applyRequestedSchema.parse> }
+  | { kind: 'recheck'; check: HealthRecheck }
   | { kind: 'remove'; request: RemovalRequested };
 
 /**
  * The agent, from a region's agent queue: Apply Requested details from dispatch, and Drift Check
- * Requested from the region's schedule. A drift check reports each app it could not check and
- * still succeeds: the next scheduled check tries again, and a retry would re-report the others.
+ * Requested from the region's schedule; from its health queue, the re-checks it scheduled itself.
+ * A drift check reports each app it could not check and still succeeds: the next scheduled check
+ * tries again, and a retry would re-report the others.
  */
 export const agentStage = (deps: AgentDeps, runtime: SqsRuntime): SqsStage<AgentMessage> => {
   const count = counter(runtime);
@@ -170,6 +174,10 @@ export const agentStage = (deps: AgentDeps, runtime: SqsRuntime): SqsStage<Agent
       const body = safeJson(record.body);
       const drift = driftCheckRequestedSchema.safeParse(body);
       if (drift.success) return { kind: 'drift', request: drift.data };
+      if (isHealthRecheckBody(body)) {
+        const { kind: _kind, ...check } = parseDetail(healthRecheck, body, record.messageId);
+        return { kind: 'recheck', check };
+      }
       // A removal carries no bundle; an Apply Requested always does.
       const removal = body && typeof body === 'object' && !('bundle' in body);
       return removal
@@ -178,7 +186,21 @@ export const agentStage = (deps: AgentDeps, runtime: SqsRuntime): SqsStage<Agent
     },
     process: async (message, _record, logger) => {
       if (message.kind === 'apply') {
-        countEvents(count, [await applyRequested(deps, message.request)]);
+        const outcome = await applyRequested(deps, message.request);
+        countEvents(count, outcome ? [outcome] : []);
+        return;
+      }
+      if (message.kind === 'recheck') {
+        const { rechecks } = deps;
+        if (!rechecks) {
+          throw new BadInputError(
+            `message ${_record.messageId}`,
+            'is a health re-check but this agent schedules none',
+            'point only a Lambda agent with SLUICE_HEALTH_QUEUE_URL at its health queue',
+          );
+        }
+        const outcome = await recheckHealth({ ...deps, rechecks }, message.check);
+        countEvents(count, outcome ? [outcome] : []);
         return;
       }
       if (message.kind === 'remove') {

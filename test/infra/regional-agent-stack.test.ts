@@ -30,6 +30,34 @@ describe('RegionalAgentStack', () => {
     });
   });
 
+  it('gives a Lambda agent a standard health queue it consumes and schedules its re-checks on', () => {
+    // A FIFO queue cannot delay one message: the re-checks wait on a standard queue beside it.
+    otherAccount.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'sluice-agent-eu-west-1-health',
+      FifoQueue: Match.absent(),
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: MAX_RECEIVE_COUNT }),
+    });
+    otherAccount.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [SLUICE_ENV.healthQueueUrl]: Match.anyValue(),
+          [SLUICE_ENV.healthDeadLetterQueueUrl]: Match.anyValue(),
+        }),
+      },
+    });
+    // Consumed by the agent (two event sources: the FIFO agent queue and the health queue)
+    expect(Object.keys(otherAccount.findResources('AWS::Lambda::EventSourceMapping'))).toHaveLength(2);
+    // AND its dead-letter queue pages like the others; the in-cluster agent waits in process: no queue
+    otherAccount.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('health-dlq-parked$'),
+    });
+    expect(
+      Object.values(inCluster.findResources('AWS::SQS::Queue')).map(
+        (q) => (q as { Properties: { QueueName?: string } }).Properties.QueueName,
+      ),
+    ).not.toContainEqual(expect.stringMatching(/-health$/));
+  });
+
   it('lets the management account send to the agent queue', () => {
     otherAccount.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {

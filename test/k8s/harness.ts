@@ -54,7 +54,8 @@ export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(3).toStri
 export const commitOf = (n: number) => n.toString(16).padStart(40, '0');
 
 export interface Harness {
-  readonly deps: AgentDeps;
+  /** The agent waiting for health in process (no re-check port), as `sluice agent` does. */
+  readonly deps: AgentDeps & { readonly rechecks?: undefined };
   readonly bus: LocalEventBus;
   readonly bundles: FileBundleStore;
   readonly secrets: MemorySecretStore;
@@ -86,7 +87,7 @@ export const harness = (
   const bundles = new FileBundleStore(bundleDir);
   const secrets = new MemorySecretStore();
   const cluster = agentCluster(kube, options);
-  const deps: AgentDeps = {
+  const deps: AgentDeps & { readonly rechecks?: undefined } = {
     bundles,
     cluster: () => cluster,
     secrets,

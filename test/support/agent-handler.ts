@@ -16,6 +16,7 @@ export const createAgentHandler = (deps: AgentDeps, extras: { logger?: Logger } 
       cluster: deps.cluster,
       secrets: deps.secrets,
       ...(deps.verifier ? { verifier: deps.verifier } : {}),
+      ...(deps.rechecks ? { healthRechecks: deps.rechecks } : {}),
       deadLetters: {
         park: async (_message, reason) => {
           throw new Error(reason);

@@ -1,12 +1,9 @@
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsSettings } from '../../config/env.ts';
 import type { Clock, RolloutTimer, RolloutWake } from '../../ports/index.ts';
 import { wakeBody } from '../../runtime/rollout-stage.ts';
 import { clientConfig } from './client-config.ts';
-import { translateAwsError } from './errors.ts';
-
-/** SQS delays a message by at most 15 minutes. */
-const MAX_DELAY_SECONDS = 900;
+import { sendDelayed } from './sqs-delayed.ts';
 
 /**
  * A rollout's wake-up as a delayed message on the rollout queue (SQS DelaySeconds, standard
@@ -26,17 +23,10 @@ export class SqsRolloutTimer implements RolloutTimer {
   }
 
   async schedule(wake: RolloutWake, at: Date): Promise<void> {
-    const seconds = Math.ceil((at.getTime() - this.#clock.now().getTime()) / 1000);
-    try {
-      await this.#client.send(
-        new SendMessageCommand({
-          QueueUrl: this.#queueUrl,
-          MessageBody: wakeBody(wake),
-          DelaySeconds: Math.max(0, Math.min(MAX_DELAY_SECONDS, seconds)),
-        }),
-      );
-    } catch (error) {
-      throw translateAwsError(error, `rollout queue ${this.#queueUrl}`);
-    }
+    await sendDelayed(
+      { client: this.#client, clock: this.#clock, queueUrl: this.#queueUrl, what: 'rollout queue' },
+      wakeBody(wake),
+      at,
+    );
   }
 }
