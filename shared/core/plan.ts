@@ -15,6 +15,7 @@ import type { BranchHeads } from './branch-heads.ts';
 import { appTouchedBy, parseFleetConfig, selectTargets } from './config.ts';
 import { reserveGeneration } from './ledger.ts';
 import { type TrustDeps, trustedReleases } from './provenance.ts';
+import { releaseParts } from './release-parts.ts';
 import { removalDigest, removalsFor } from './removal.ts';
 import { renderInputs, renderSpecFor } from './render.ts';
 import { branchNotConfigured, type DeployRepo, type RepoCatalog, repoNotConfigured } from './repos.ts';
@@ -371,7 +372,10 @@ export const planCommit = async (deps: PlanDeps, push: CommitPushed): Promise<Pl
     }
     // Publish before advancing the branch: if the write below fails, the retry publishes the same
     // generation again (downstream is idempotent) instead of losing the release.
-    await deps.bus.publish([{ detailType: 'Release Planned', detail: event }]);
+    // A plan for more targets than one event carries goes out as several (shared/core/release-parts.ts).
+    await deps.bus.publish(
+      releaseParts(event).map((detail) => ({ detailType: 'Release Planned' as const, detail })),
+    );
     await reportPlanned(deps.provider, event);
     outcome = { kind: 'planned', event, ...(rejected.length > 0 ? { rejected } : {}) };
   }
