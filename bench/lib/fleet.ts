@@ -114,6 +114,8 @@ export interface FleetOptions {
   readonly workdir?: string;
   /** Passed to the local pipeline: Infinity makes the planner list the branch for every push. */
   readonly ingestClockSkewMs?: number;
+  /** Passed to the local pipeline: told of every handler invocation (stage, duration, records). */
+  readonly onInvocation?: (stage: string, durationMs: number, records: number) => void;
 }
 
 export interface Fleet {
@@ -158,6 +160,7 @@ export const startFleet = async (options: FleetOptions): Promise<Fleet> => {
     ...(options.bundles ? { bundles: options.bundles } : {}),
     sharedWebhookSecrets: async () => [webhookSecret],
     ...(options.ingestClockSkewMs === undefined ? {} : { ingestClockSkewMs: options.ingestClockSkewMs }),
+    ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
   });
   if (options.onEvent) pipeline.bus.subscribe(options.onEvent);
   // The ingest the pipeline's composition root builds, as `sluice dev` runs it.

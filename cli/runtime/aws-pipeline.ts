@@ -26,6 +26,7 @@ import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-s
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
 import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-dead-letters.ts';
 import { SqsHealthRechecks } from '../../shared/adapters/aws/sqs-delayed.ts';
+import { SqsDispatchChunkQueue } from '../../shared/adapters/aws/sqs-dispatch-chunks.ts';
 import { SqsPlanIntake } from '../../shared/adapters/aws/sqs-plan-intake.ts';
 import { pollQueue } from '../../shared/adapters/aws/sqs-poller.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
@@ -173,6 +174,12 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       known.set(target.region, await agentQueue(target.region));
       await dispatcher.send(target, message);
     },
+    sendMany: async (messages) => {
+      for (const region of new Set(messages.map((m) => m.target.region))) {
+        known.set(region, await agentQueue(region));
+      }
+      await dispatcher.sendMany(messages);
+    },
   };
 
   // Where each repo is cloned from, as its pushes and plans said (for rollback without options.repoUrl).
@@ -246,6 +253,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       reconcile: new SqsReconcileTrigger({ queueUrl: resources.queues.reconcile!, client: sqs }),
       // Progressive delivery: a rollout's waits are delayed messages on the rollout queue.
       rolloutTimer: new SqsRolloutTimer({ queueUrl: resources.queues.rollout!, clock, client: sqs }),
+      // A bundle for many targets: dispatch splits it into chunks on its own queue.
+      dispatchChunks: new SqsDispatchChunkQueue({ queueUrl: resources.queues.dispatch!, client: sqs }),
       healthRechecks: new SqsHealthRechecks({ queueUrl: (t) => healthQueue(t.region), clock, client: sqs }),
     },
     {
@@ -257,6 +266,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
   for (const route of pipeline.routes) {
     const name = route.queue.replace(/^sluice-/, '');
     drain(resources.queues[name]!, route.fn, learnRepoUrls(pipeline.handler(route.fn)));
+    // The chunks of a split bundle are handed over in parallel, as Lambda runs one invocation each.
+    if (route.fn === 'dispatch') drain(resources.queues[name]!, route.fn, pipeline.handler(route.fn));
   }
   drain(resources.queues.record!, 'record', pipeline.handler('record'));
   drain(resources.queues.rollout!, 'rollout', pipeline.handler('rollout'));

@@ -5,7 +5,7 @@ import { ephemeralSigningKey } from '../../shared/adapters/local/bundle-signing.
 import { FileBundleStore } from '../../shared/adapters/local/bundle-store.ts';
 import { localDeadLetters } from '../../shared/adapters/local/dead-letters.ts';
 import { LocalEventBus } from '../../shared/adapters/local/event-bus.ts';
-import { type Consumer, startConsumer } from '../../shared/adapters/local/event-source.ts';
+import { type Consumer, type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { fileK8sSchemas } from '../../shared/adapters/local/k8s-schemas.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
 import { MemoryIdempotencyStore, systemClock } from '../../shared/adapters/local/memory.ts';
@@ -20,9 +20,10 @@ import { cloneUrlOf } from '../../shared/core/repos.ts';
 import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type { BundleStore, SecretStore } from '../../shared/ports/index.ts';
-import { MAX_RECEIVE_COUNT } from '../../shared/routing.ts';
+import { MAX_RECEIVE_COUNT, ROUTES } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import { wakeBody } from '../../shared/runtime/rollout-stage.ts';
+import { dispatchChunkBody } from '../../shared/schemas/dispatch-chunk.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 import { directoryClusters, type HostOptions } from './host.ts';
 
@@ -52,6 +53,8 @@ export interface LocalPipelineOptions extends HostOptions {
    * process: one clock). Infinity lists the branch once per push (a benchmark baseline). @default 0
    */
   readonly ingestClockSkewMs?: number;
+  /** Told of every handler invocation (one batch, as Lambda invokes): its stage and duration. */
+  readonly onInvocation?: (stage: string, durationMs: number, records: number) => void;
 }
 
 export interface LocalPipeline {
@@ -67,6 +70,8 @@ export interface LocalPipeline {
   idle(options?: { timeoutMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
+
+const DISPATCH_QUEUE = ROUTES.find((r) => r.fn === 'dispatch')!.queue;
 
 export const workdirPaths = (workdir: string) => ({
   ledger: join(workdir, 'state', 'ledger.json'),
@@ -169,6 +174,12 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       ...(options.writer ? { writer: options.writer } : {}),
       ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
       rolloutTimer,
+      // A bundle for many targets is split into chunks on the dispatch queue, one invocation each.
+      dispatchChunks: {
+        send: async (chunks) => {
+          queues.get(DISPATCH_QUEUE)!.send(chunks.map((chunk) => ({ body: dispatchChunkBody(chunk) })));
+        },
+      },
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),
@@ -185,6 +196,18 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
 
   const consumers: Consumer[] = [];
   const consumerOptions = { retryDelayMs: options.retryDelayMs ?? 500, pollMs: 200 };
+  const observed = (stage: string, handler: SqsHandler): SqsHandler => {
+    const onInvocation = options.onInvocation;
+    if (!onInvocation) return handler;
+    return async (event, context) => {
+      const started = performance.now();
+      try {
+        return await handler(event, context);
+      } finally {
+        onInvocation(stage, performance.now() - started, event.Records.length);
+      }
+    };
+  };
   for (const route of pipeline.routes) {
     const queue = makeQueue(route.queue, route.fifo, route.fn === 'plan' ? (options.coalesceMs ?? 1500) : 0);
     const deliver = (envelope: Envelope) =>
@@ -206,11 +229,21 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       });
     }
     consumers.push(
-      startConsumer(queue, pipeline.handler(route.fn), {
-        ...consumerOptions,
-        // FIFO: a batch may hold many groups; each group's order is kept by the processor.
-        batchSize: route.fifo ? 10 : 5,
-      }),
+      startConsumer(
+        queue,
+        observed(route.fn, pipeline.handler(route.fn)),
+        route.fn === 'dispatch'
+          ? // One message per invocation (as the deployed function's batch size): a chunk each.
+            { ...consumerOptions, batchSize: 1, concurrency: 4 }
+          : route.fn === 'report'
+            ? // Outcomes are small ledger writes: more at once share each ledger file write.
+              { ...consumerOptions, batchSize: 10, concurrency: 4 }
+            : {
+                ...consumerOptions,
+                // FIFO: a batch may hold many groups; each group's order is kept by the processor.
+                batchSize: route.fifo ? 10 : 5,
+              },
+      ),
     );
   }
 

@@ -112,6 +112,8 @@ export const SLUICE_ENV = {
    * rollout's wake-ups there as delayed messages.
    */
   rolloutQueueUrl: 'SLUICE_ROLLOUT_QUEUE_URL',
+  /** The dispatch queue itself: dispatch splits a bundle for many targets into chunks there. */
+  dispatchQueueUrl: 'SLUICE_DISPATCH_QUEUE_URL',
   /**
    * The agent's health queue (a Lambda agent): it looks at a rollout's health once after applying
    * and schedules the next look there as a delayed message instead of waiting (docs/agent.md).

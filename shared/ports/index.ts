@@ -514,7 +514,40 @@ export interface DeadLetters {
 /** Sends work to the agent of a target's region. */
 export interface AgentDispatcher {
   send(target: TargetRef, message: { body: string; dedupId: string }): Promise<void>;
+  /**
+   * Several hand-offs at once (dispatch's chunks): as many `send`s, batched where the transport
+   * allows (SQS SendMessageBatch of 10 per agent queue). Absent, callers send one by one.
+   */
+  sendMany?(messages: readonly AgentMessage[]): Promise<void>;
 }
+
+/** One hand-off to a target's agent: the Apply Requested (or removal) body and its dedup id. */
+export interface AgentMessage {
+  readonly target: TargetRef;
+  readonly body: string;
+  readonly dedupId: string;
+}
+
+/**
+ * Dispatch's own work queue (AWS: the dispatch queue): a bundle for more targets than one
+ * invocation should hand over is split into chunks, each sent here as its own message, so each
+ * chunk is one invocation and a crashed one is redelivered alone (shared/core/dispatch.ts).
+ */
+export interface DispatchChunkQueue {
+  send(chunks: readonly DispatchChunk[]): Promise<void>;
+}
+
+/** A chunk of one Bundle Verified: the event with only this chunk's targets, and its place. */
+export interface DispatchChunk {
+  readonly verified: BundleVerifiedLike;
+  /** 0-based index of this chunk, of `count`, over `total` targets of the bundle. */
+  readonly index: number;
+  readonly count: number;
+  readonly total: number;
+}
+
+/** A Bundle Verified detail as JSON (opaque here, as ApplyRequestedLike: validated where parsed). */
+export type BundleVerifiedLike = Readonly<Record<string, unknown>> & { readonly traceId: string };
 
 export interface KubeObject {
   apiVersion: string;

@@ -29,6 +29,7 @@ import type {
   Clock,
   ClusterClient,
   DeadLetters,
+  DispatchChunkQueue,
   EventBus,
   EventRecorder,
   GitProvider,
@@ -92,6 +93,11 @@ export interface PipelineAdapters {
   readonly provider?: GitProvider;
   /** Where dispatch and rollback hand work to a region's agent. */
   readonly agents?: AgentDispatcher;
+  /**
+   * Dispatch's own queue: a bundle for many targets is split into chunks there, one invocation
+   * each (shared/core/dispatch.ts). Absent, one invocation hands over every target.
+   */
+  readonly dispatchChunks?: DispatchChunkQueue;
   /** Report: the account owning each target; an outcome from any other account is refused. */
   readonly owners?: TargetOwners;
   /** Signs every bundle handed to an agent (dispatch, rollback's re-dispatch). */
@@ -292,6 +298,7 @@ export const createPipeline = (adapters: PipelineAdapters, options: PipelineOpti
             clock,
             ...signer('dispatch'),
             ...(adapters.rolloutTimer ? { timer: adapters.rolloutTimer } : {}),
+            ...(adapters.dispatchChunks ? { chunks: adapters.dispatchChunks } : {}),
           },
           rt,
         ) as SqsStage<unknown>;

@@ -6,7 +6,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
 import { type AgentDeps, applyRequested, recheckHealth } from '../core/agent.ts';
 import { ALARM_SOURCE, type AlarmStateChange, parseAlarmEvent } from '../core/alarms.ts';
-import { type DispatchDeps, dispatchBundle } from '../core/dispatch.ts';
+import { type DispatchDeps, dispatchBundle, dispatchChunk } from '../core/dispatch.ts';
 import { driftCheckRequested } from '../core/drift.ts';
 import { type PlanDeps, planCommit } from '../core/plan.ts';
 import { type RenderDeps, renderRelease } from '../core/release.ts';
@@ -20,6 +20,11 @@ import {
 } from '../core/rollback.ts';
 import { BadInputError, isSluiceError } from '../errors.ts';
 import type { HealthRecheck } from '../ports/index.ts';
+import {
+  DISPATCH_CHUNK_KIND,
+  type DispatchChunkMessage,
+  dispatchChunk as dispatchChunkSchema,
+} from '../schemas/dispatch-chunk.ts';
 import {
   applyRequested as applyRequestedSchema,
   type BundleVerified,
@@ -105,7 +110,10 @@ export const renderStage = (
 };
 const renderParse = busEvent('Release Planned');
 
-/** Dispatch, from the dispatch queue: Bundle Verified → ledger Pending + Apply Requested per target. */
+/**
+ * Dispatch, from the dispatch queue: Bundle Verified → ledger Pending + Apply Requested per target;
+ * a bundle for many targets → one Dispatch Chunk message per chunk, each handed over on its own.
+ */
 export const dispatchStage = (
   deps: DispatchDeps,
   runtime: SqsRuntime,
@@ -115,6 +123,10 @@ export const dispatchStage = (
     name: 'dispatch',
     parse: dispatchParse,
     process: async (event) => {
+      if (event.detailType === DISPATCH_CHUNK_KIND) {
+        count('ApplyRequests', (await dispatchChunk(deps, event.detail as DispatchChunkMessage)).length);
+        return;
+      }
       if (event.detailType === 'Removal Requested') {
         if (await dispatchRemoval(deps, event.detail as RemovalRequested)) count('RemovalRequests');
         return;
@@ -123,7 +135,20 @@ export const dispatchStage = (
     },
   };
 };
-const dispatchParse = busEvent('Bundle Verified', 'Removal Requested');
+const dispatchBusEvent = busEvent('Bundle Verified', 'Removal Requested');
+/** A chunk dispatch sent itself (`{ kind: "Dispatch Chunk", chunk }`), else an EventBridge event. */
+const dispatchParse = (record: SQSRecord) => {
+  const body = safeJson(record.body) as { kind?: unknown; chunk?: unknown } | undefined;
+  if (body && typeof body === 'object' && body.kind === DISPATCH_CHUNK_KIND) {
+    const chunk = parseDetail(dispatchChunkSchema, body.chunk, record.messageId);
+    // The chunk's traceId is its bundle's: the record's log lines carry it as correlation id.
+    return {
+      detailType: DISPATCH_CHUNK_KIND,
+      detail: { ...chunk, traceId: chunk.verified.traceId },
+    } as const;
+  }
+  return dispatchBusEvent(record);
+};
 
 /** Report, from the report queue: agent outcomes → ledger (last known good) and commit status. */
 export const reportStage = (

@@ -64,5 +64,25 @@ export const describeAgentDispatcherContract = (
       // THEN the agent receives it once
       expect(await received(targets[0], 2)).toEqual([body('web', 1)]);
     });
+
+    it('hands a batch (sendMany) over as the same sends would: by target, in order, deduplicated', async () => {
+      // GIVEN two targets WHEN 12 hand-offs go as one batch (more than one SendMessageBatch),
+      // one of them twice under one deduplication id, as a redelivered dispatch chunk sends it
+      const { dispatcher, targets, received } = await make();
+      const [east, west] = targets;
+      const messages = [1, 2, 3, 4, 5, 6].flatMap((g) => [
+        { target: east, body: body('web', g), dedupId: `web:east:${g}` },
+        { target: west, body: body('api', g), dedupId: `api:west:${g}` },
+      ]);
+      expect(dispatcher.sendMany).toBeDefined();
+      await dispatcher.sendMany!(messages);
+      await dispatcher.sendMany!([
+        { target: east, body: body('web', 6, '2026-01-01T00:00:05.000Z'), dedupId: 'web:east:6' },
+      ]);
+
+      // THEN each agent received its own six, in order, once each
+      expect(await received(east, 7)).toEqual([1, 2, 3, 4, 5, 6].map((g) => body('web', g)));
+      expect(await received(west, 6)).toEqual([1, 2, 3, 4, 5, 6].map((g) => body('api', g)));
+    });
   });
 };

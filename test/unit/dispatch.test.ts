@@ -44,22 +44,28 @@ describe('dispatchBundle', () => {
     expect(await env.ledger.getDeployment('web', 'a')).toEqual(before);
   });
 
-  it('absorbs a redelivered Bundle Verified: same dedup id for the agent queue, ledger unchanged', async () => {
-    // GIVEN a dispatched release that became Healthy
+  it('absorbs a redelivered Bundle Verified: same dedup id while Pending, nothing once answered', async () => {
+    // GIVEN a dispatched release, still Pending on a and b
     const env = await inProcess();
     const bundle = await storeBundle(env.bundles, 'v1', 'x');
-    const verified = bundleVerified(1, bundle, ['a']);
+    const verified = bundleVerified(1, bundle, ['a', 'b']);
     const [first] = await dispatchBundle(env, verified);
-    await recordOutcome(env, { kind: 'succeeded', detail: succeeded(first!, env.clock.iso()) });
-    const healthy = await env.ledger.getDeployment('web', 'a');
 
-    // WHEN the same Bundle Verified is delivered again
+    // WHEN the same Bundle Verified is delivered again (a crash may have come before a send)
     await dispatchBundle(env, verified);
 
-    // THEN the second hand-off carries the same deduplication id (the FIFO agent queue drops it),
-    // and the ledger is still Healthy: a late Pending never moves a record back
-    expect(env.sent).toHaveLength(2);
-    expect(env.sent[1]?.dedupId).toBe(env.sent[0]?.dedupId);
+    // THEN each target is handed over again with the same deduplication id (the FIFO agent queue
+    // drops the copy)
+    expect(env.sent.map((s) => s.target)).toEqual(['a', 'b', 'a', 'b']);
+    expect(env.sent[2]?.dedupId).toBe(env.sent[0]?.dedupId);
+
+    // WHEN a became Healthy and the bundle comes a third time
+    await recordOutcome(env, { kind: 'succeeded', detail: succeeded(first!, env.clock.iso()) });
+    const healthy = await env.ledger.getDeployment('web', 'a');
+    await dispatchBundle(env, verified);
+
+    // THEN only b, still Pending, is handed over again; a's ledger is still Healthy
+    expect(env.sent.slice(4).map((s) => s.target)).toEqual(['b']);
     expect(await env.ledger.getDeployment('web', 'a')).toEqual(healthy);
   });
 

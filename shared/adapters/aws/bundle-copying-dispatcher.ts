@@ -11,7 +11,7 @@
 import { CopyObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsSettings } from '../../config/env.ts';
 import { BadInputError } from '../../errors.ts';
-import type { AgentDispatcher } from '../../ports/index.ts';
+import type { AgentDispatcher, AgentMessage } from '../../ports/index.ts';
 import type { TargetRef } from '../../schemas/events.ts';
 import { s3ClientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
@@ -52,6 +52,22 @@ export class BundleCopyingDispatcher implements AgentDispatcher {
     const account = queueAccount(this.#options.queueUrlFor(target));
     if (account !== undefined) await this.copy(key, bundleBucketName(account, target.region), target.region);
     await this.#options.inner.send(target, message);
+  }
+
+  /** Each distinct bundle copied once per destination bucket, then the inner dispatcher's batches. */
+  async sendMany(messages: readonly AgentMessage[]): Promise<void> {
+    const copies = new Map<string, { key: string; bucket: string; region: string }>();
+    for (const m of messages) {
+      const key = bundleKeyOf(m.body);
+      const account = queueAccount(this.#options.queueUrlFor(m.target));
+      if (account === undefined) continue;
+      const bucket = bundleBucketName(account, m.target.region);
+      copies.set(`${bucket}/${key}`, { key, bucket, region: m.target.region });
+    }
+    await Promise.all([...copies.values()].map((c) => this.copy(c.key, c.bucket, c.region)));
+    const { inner } = this.#options;
+    if (inner.sendMany) await inner.sendMany(messages);
+    else for (const m of messages) await inner.send(m.target, { body: m.body, dedupId: m.dedupId });
   }
 
   private async copy(key: string, bucket: string, region: string): Promise<void> {

@@ -12,8 +12,15 @@ import { validDetail } from '../event-detail.ts';
 import { clientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
 
-/** PutEvents accepts at most 10 entries per call. */
+/** PutEvents accepts at most 10 entries per call, and at most 256 KiB of entries in all. */
 const BATCH = 10;
+const BATCH_BYTES = 256 * 1024;
+
+/** The size EventBridge counts for an entry: source, detail-type and detail (no time or resources here). */
+const entrySize = (entry: PutEventsRequestEntry) =>
+  Buffer.byteLength(entry.Source ?? '') +
+  Buffer.byteLength(entry.DetailType ?? '') +
+  Buffer.byteLength(entry.Detail ?? '');
 
 export interface EventBridgeBusOptions {
   /** Name or ARN of the bus, e.g. `sluice`. */
@@ -46,9 +53,19 @@ export class EventBridgeBus implements EventBus {
   async publish(events: readonly OutboundEvent[]): Promise<void> {
     // Validate everything first: a bad event must not leave half a batch published.
     const entries = events.map((event) => this.#toEntry(event));
-    for (let start = 0; start < entries.length; start += BATCH) {
-      await this.#putWithRetries(entries.slice(start, start + BATCH));
+    let batch: PutEventsRequestEntry[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      const size = entrySize(entry);
+      if (batch.length > 0 && (batch.length === BATCH || bytes + size > BATCH_BYTES)) {
+        await this.#putWithRetries(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(entry);
+      bytes += size;
     }
+    if (batch.length > 0) await this.#putWithRetries(batch);
   }
 
   #toEntry(event: OutboundEvent): PutEventsRequestEntry {

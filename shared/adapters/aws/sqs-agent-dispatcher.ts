@@ -1,11 +1,12 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AgentQueueUrls, AwsSettings } from '../../config/env.ts';
 import { ConfigError } from '../../errors.ts';
-import type { AgentDispatcher } from '../../ports/index.ts';
+import type { AgentDispatcher, AgentMessage } from '../../ports/index.ts';
 import type { TargetRef } from '../../schemas/events.ts';
 import { fifoId, groupIdFor } from '../agent-message.ts';
 import { clientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
+import { sendMessageBatches } from './sqs-send-batch.ts';
 
 export interface SqsAgentDispatcherOptions {
   /** The agent queue of a target's region (usually from config, one queue per account/region). */
@@ -54,25 +55,9 @@ export class SqsAgentDispatcher implements AgentDispatcher {
 
   async send(target: TargetRef, message: { body: string; dedupId: string }): Promise<void> {
     const queueUrl = this.#queueUrlFor(target);
-    const fifo = queueUrl.endsWith('.fifo');
     try {
       await this.#clientFor(target.region).send(
-        new SendMessageCommand({
-          QueueUrl: queueUrl,
-          MessageBody: message.body,
-          // One group per (target, app): an agent applies one delivery per app and target at a
-          // time and in order, everything else in parallel (as the in-process agent's lock does).
-          ...(fifo
-            ? {
-                MessageGroupId: groupIdFor(target, message.body),
-                MessageDeduplicationId: fifoId(message.dedupId),
-              }
-            : {}),
-          MessageAttributes: {
-            target: { DataType: 'String', StringValue: target.name },
-            dedupId: { DataType: 'String', StringValue: message.dedupId },
-          },
-        }),
+        new SendMessageCommand({ QueueUrl: queueUrl, ...entryOf(queueUrl, { target, ...message }) }),
       );
     } catch (error) {
       throw translateAwsError(error, `agent queue ${queueUrl} for target ${target.name}`, {
@@ -81,4 +66,39 @@ export class SqsAgentDispatcher implements AgentDispatcher {
       });
     }
   }
+
+  /** SendMessageBatch per agent queue (10 a call), the queues in parallel. */
+  async sendMany(messages: readonly AgentMessage[]): Promise<void> {
+    const byQueue = new Map<string, { region: string; messages: AgentMessage[] }>();
+    for (const m of messages) {
+      const queueUrl = this.#queueUrlFor(m.target);
+      const group = byQueue.get(queueUrl) ?? { region: m.target.region, messages: [] };
+      group.messages.push(m);
+      byQueue.set(queueUrl, group);
+    }
+    await Promise.all(
+      [...byQueue].map(([queueUrl, group]) =>
+        sendMessageBatches(
+          this.#clientFor(group.region),
+          queueUrl,
+          group.messages.map((m) => entryOf(queueUrl, m)),
+          `agent queue ${queueUrl} for targets ${group.messages.map((m) => m.target.name).join(', ')}`,
+        ),
+      ),
+    );
+  }
 }
+
+/** The message of one hand-off, with its FIFO group and deduplication id on a FIFO queue. */
+const entryOf = (queueUrl: string, { target, body, dedupId }: AgentMessage) => ({
+  MessageBody: body,
+  // One group per (target, app): an agent applies one delivery per app and target at a
+  // time and in order, everything else in parallel (as the in-process agent's lock does).
+  ...(queueUrl.endsWith('.fifo')
+    ? { MessageGroupId: groupIdFor(target, body), MessageDeduplicationId: fifoId(dedupId) }
+    : {}),
+  MessageAttributes: {
+    target: { DataType: 'String', StringValue: target.name },
+    dedupId: { DataType: 'String', StringValue: dedupId },
+  },
+});

@@ -1,4 +1,4 @@
-import type { AgentDispatcher } from '../../ports/index.ts';
+import type { AgentDispatcher, AgentMessage } from '../../ports/index.ts';
 import type { TargetRef } from '../../schemas/events.ts';
 import { groupIdFor } from '../agent-message.ts';
 import type { LocalQueue } from './queue.ts';
@@ -17,11 +17,24 @@ export class LocalAgentDispatcher implements AgentDispatcher {
   }
 
   async send(target: TargetRef, message: { body: string; dedupId: string }): Promise<void> {
-    const queue = this.#queueFor(target);
-    queue.send([
-      queue.fifo
-        ? { body: message.body, groupId: groupIdFor(target, message.body), dedupId: message.dedupId }
-        : { body: message.body },
-    ]);
+    await this.sendMany([{ target, ...message }]);
+  }
+
+  /** One send per region's queue, as SendMessageBatch would (deduplicated alike). */
+  async sendMany(messages: readonly AgentMessage[]): Promise<void> {
+    const byQueue = new Map<LocalQueue, AgentMessage[]>();
+    for (const m of messages) {
+      const queue = this.#queueFor(m.target);
+      byQueue.set(queue, [...(byQueue.get(queue) ?? []), m]);
+    }
+    for (const [queue, batch] of byQueue) {
+      queue.send(
+        batch.map((m) =>
+          queue.fifo
+            ? { body: m.body, groupId: groupIdFor(m.target, m.body), dedupId: m.dedupId }
+            : { body: m.body },
+        ),
+      );
+    }
   }
 }
