@@ -11,6 +11,7 @@ import { registerRender } from './commands/render.ts';
 import { registerRollback } from './commands/rollback.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerTrace } from './commands/trace.ts';
+import { registerTrust } from './commands/trust.ts';
 import { registerUi } from './commands/ui.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWebhookCommand } from './commands/webhook.ts';
@@ -33,6 +34,7 @@ registerValidate(program);
 registerImport(program);
 registerWebhookCommand(program);
 registerUi(program);
+registerTrust(program);
 
 try {
   await program.parseAsync(process.argv);

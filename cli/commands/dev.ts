@@ -4,9 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Command } from 'commander';
+import { SecretsManagerStore } from '../../shared/adapters/aws/secrets-manager-store.ts';
 import { SqsReconcileTrigger } from '../../shared/adapters/aws/sqs-reconcile-trigger.ts';
 import { loadTrustPolicy } from '../../shared/adapters/git/commit-signatures.ts';
-import { localCommitSigner } from '../../shared/adapters/git/commit-signing.ts';
+import { localCommitSigner, secretCommitSigner } from '../../shared/adapters/git/commit-signing.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { createGitWriter, secretStoreAuth } from '../../shared/adapters/git/git-writer.ts';
 import { kubeconfigTargets } from '../../shared/adapters/k8s/kubeconfig-targets.ts';
@@ -286,6 +287,8 @@ export const startDev = async (
 export const startAwsDev = async (
   options: DevOptions,
   print: (line: string) => void = console.log,
+  /** Hooks for benches and tests: the clusters, the health wait, each invocation (AwsPipelineOptions). */
+  host: Pick<AwsPipelineOptions, 'cluster' | 'waitForHealth' | 'onInvocation'> = {},
 ): Promise<{ gitUrl: string; webhookUrl: string; pipeline: AwsPipeline; stop(): Promise<void> }> => {
   if (options.repo || options.kubeconfig || options.kubeContext?.length) {
     // Never silently elsewhere: the AWS pipeline deploys the seeded repo to directory targets.
@@ -310,13 +313,19 @@ export const startAwsDev = async (
   await initBareRepo(paths.repos, 'fleet', options.seed);
   const gitSource = createGitSource({ cacheDir: paths.gitCache, limits: readCheckoutLimits() });
   const repos = lateRepoCatalog();
-  // As in process: the trust policy from --trust (given to plan directly, no 3 KB env limit), and
-  // reverts signed with the workdir's commit-signing key.
-  const commitSigner = await localCommitSigner(path.join(workdir, 'state'));
+  // As in process: the trust policy from --trust (given to plan directly, no 3 KB env limit). As
+  // deployed: reverts signed with the key whose seed is in Secrets Manager (generated on first start).
+  const commitSigningKey = `${options.awsPrefix ?? 'sluice-dev'}/commit-signing-key`;
+  const commitSigner = await secretCommitSigner({
+    secrets: new SecretsManagerStore({ aws }),
+    secret: commitSigningKey,
+    create: true,
+  }).load();
   const trust = options.trust
     ? await loadTrustPolicy(path.resolve(options.trust), gitSource, undefined, commitSigner.publicKey)
     : undefined;
   const pipeline = await startAwsPipeline({
+    ...host,
     ...(trust ? { trust } : {}),
     writer: createGitWriter({ cacheDir: path.join(workdir, 'cache', 'git-writer'), signer: commitSigner }),
     aws,
@@ -345,7 +354,9 @@ export const startAwsDev = async (
     Object.fromEntries(PROVIDER_NAMES.map((provider) => [provider, secret])),
   );
   // What `sluice status|trace|rollback|redrive --aws --outputs-file` reads, as `cdk deploy` writes it.
-  await writeAwsOutputs(path.join(workdir, 'state', 'aws-outputs.json'), pipeline.resources);
+  await writeAwsOutputs(path.join(workdir, 'state', 'aws-outputs.json'), pipeline.resources, {
+    CommitSigningKeySecretArn: commitSigningKey,
+  });
   const ingest = pipeline.pipeline.ingestDeps();
   const secretFor = async (repo: string) => (await ingest.webhookSecrets('github', repo))[0] ?? secret;
   const edge = await startEdge(options, paths.repos, secretFor, print, (request) =>

@@ -8,8 +8,16 @@ import type { AwsPipelineResources } from '../../shared/adapters/aws/pipeline-re
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-export const writeAwsOutputs = async (file: string, resources: AwsPipelineResources): Promise<void> => {
-  const outputs: Record<string, string> = { BusName: resources.busName, BundleBucket: resources.bucket };
+export const writeAwsOutputs = async (
+  file: string,
+  resources: AwsPipelineResources,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<void> => {
+  const outputs: Record<string, string> = {
+    BusName: resources.busName,
+    BundleBucket: resources.bucket,
+    ...extra,
+  };
   for (const [name, url] of Object.entries(resources.queues)) {
     const key = capitalise(name.replace(/\.fifo$/, ''));
     outputs[`${key}QueueUrl`] = url;

@@ -190,7 +190,10 @@ export class SluiceFunction extends NodejsFunction {
   }
 
   /** Reads one secret (its ARN in the setting named `setting`); no other secret is readable. */
-  bindSecret(setting: 'webhookSecret' | 'gitSecret', secret: secretsmanager.ISecret): this {
+  bindSecret(
+    setting: 'webhookSecret' | 'gitSecret' | 'commitSigningKey',
+    secret: secretsmanager.ISecret,
+  ): this {
     this.addEnvironment(SLUICE_ENV[setting], secret.secretArn);
     secret.grantRead(this);
     return this;

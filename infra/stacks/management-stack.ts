@@ -103,9 +103,8 @@ const CONSUMERS: Record<Route['fn'], ConsumerSpec> = {
     batchSize: 1,
     git: true,
   },
-  // Reads bundles to copy them into each agent's regional bucket. One message per invocation: a
-  // bundle for many targets is split into chunks on this queue, and no invocation takes two.
-  dispatch: { bucket: { ledger: 'write', bundles: 'read' }, timeout: Duration.minutes(1), batchSize: 1 },
+  // Reads bundles to copy them into each agent's regional bucket.
+  dispatch: { bucket: { ledger: 'write', bundles: 'read' }, timeout: Duration.minutes(1), batchSize: 10 },
   report: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10, gitToken: true },
 };
 
@@ -224,6 +223,24 @@ export class ManagementStack extends Stack {
       secretObjectValue: {},
     });
 
+    // Sluice's own commit-signing key (docs/provenance.md): CloudFormation generates the seed, so
+    // no key material is in Git or the template; rollback signs its reverts with the Ed25519 key
+    // derived from it, and `sluice trust sluice-key --aws` prints the public key to enrol.
+    const commitSigningKey = new secretsmanager.Secret(this, 'CommitSigningKey', {
+      description: 'Seed of Sluice\'s Ed25519 commit-signing key (rollback reverts): {"seed": "..."}',
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'seed',
+        excludePunctuation: true,
+        passwordLength: 64,
+      },
+    });
+    acceptFinding(
+      commitSigningKey,
+      'SMG4',
+      'A new seed is a new public key that every trust policy naming it must enrol first; rotated by hand as docs/provenance.md describes',
+    );
+
     for (const secret of [webhookSecret, gitSecret]) {
       acceptFinding(
         secret,
@@ -308,9 +325,6 @@ export class ManagementStack extends Stack {
         if (config.trust) fn.addEnvironment(SLUICE_ENV.trust, trustPolicyEnv(config.trust));
       }
       if (route.fn === 'dispatch') {
-        // Its own queue too: the chunks of a bundle for many targets (shared/core/dispatch.ts).
-        fn.addEnvironment(SLUICE_ENV.dispatchQueueUrl, consumer.queue.queueUrl);
-        consumer.queue.grantSendMessages(fn);
         fn.bindBundleSigner(signingKey);
         fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
         this.grantRegionalBundles(fn, regions);
@@ -382,6 +396,7 @@ export class ManagementStack extends Stack {
         .bindBus(this.bus)
         .bindBundles(this.bucket, { ledger: 'write', bundles: 'read', idempotency: 'write' })
         .bindSecret('gitSecret', gitSecret)
+        .bindSecret('commitSigningKey', commitSigningKey)
         .bindAgentQueues(agentQueues, regions.map(agentQueueArn))
         .bindBundleSigner(signingKey)
         .bindQueue(rollback.queue, { batchSize: 1 });
@@ -540,6 +555,11 @@ export class ManagementStack extends Stack {
     );
     out('WebhookSecretArn', webhookSecret.secretArn, 'Webhook HMAC secret: key "github"');
     out('GitSecretArn', gitSecret.secretArn, 'Git credentials: keys "username" and "password"');
+    out(
+      'CommitSigningKeySecretArn',
+      commitSigningKey.secretArn,
+      "Seed of Sluice's commit-signing key: `sluice trust sluice-key --aws` prints its public key",
+    );
     for (const [name, q] of queues) {
       out(`${capitalise(name)}QueueUrl`, q.queue.queueUrl, `${name} queue`);
       out(`${capitalise(name)}DlqUrl`, q.deadLetterQueue.queueUrl, `${name} dead-letter queue`);

@@ -21,6 +21,8 @@ export interface StackResources {
   readonly queues: Readonly<Record<string, string>>;
   /** Dead-letter queue URLs by the consumer they serve; `eventDelivery` holds EventBridge's failures. */
   readonly deadLetterQueues: Readonly<Record<string, string>>;
+  /** The secret holding the seed of Sluice's commit-signing key (output `CommitSigningKeySecretArn`). */
+  readonly commitSigningKey?: string;
 }
 
 const uncapitalise = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
@@ -48,7 +50,8 @@ export const resourcesFromOutputs = (
     const dlq = /^(\w+)DlqUrl$/.exec(key);
     if (dlq?.[1]) deadLetterQueues[uncapitalise(dlq[1])] = value;
   }
-  return { source, bus, bucket, queues, deadLetterQueues };
+  const commitSigningKey = outputs.CommitSigningKeySecretArn;
+  return { source, bus, bucket, queues, deadLetterQueues, ...(commitSigningKey ? { commitSigningKey } : {}) };
 };
 
 /** The stack's outputs through DescribeStacks, with the caller's credentials. */

@@ -212,7 +212,7 @@ export const createCommitVerifier = async (opts: CommitVerifierOptions): Promise
         opts.file,
         `signers[${i}].sluice`,
         "names Sluice's own commit-signing key, which this pipeline does not hold",
-        'give the signer the "ssh:" line of the key Sluice signs reverts with, or remove it',
+        'give the signer the "ssh:" line of the key Sluice signs reverts with (deployed: `sluice trust sluice-key --aws` prints it), or remove it',
       );
     }
     const ssh = signer.sluice ? opts.ownKey : signer.ssh;

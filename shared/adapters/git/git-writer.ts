@@ -22,8 +22,11 @@ export interface GitWriterOptions {
   readonly auth?: (url: string) => Promise<GitCredentials | undefined>;
   /** @default Sluice <sluice@localhost> */
   readonly author?: { name: string; email: string };
-  /** Signs each revert commit (Sluice's own key, docs/provenance.md); unsigned when absent. */
-  readonly signer?: Pick<CommitSigner, 'sign'>;
+  /**
+   * Signs each revert commit (Sluice's own key, docs/provenance.md); unsigned when absent. May
+   * answer later: the deployed rollback reads its key from Secrets Manager on first use.
+   */
+  readonly signer?: { sign(payload: string): ReturnType<CommitSigner['sign']> | Promise<string> };
 }
 
 /**
@@ -214,7 +217,7 @@ export const createGitWriter = (opts: GitWriterOptions): GitWriter => {
       noUpdateBranch: true,
       // A trust policy that names Sluice's key lets the revert deploy (gpgsig, git's ssh format).
       ...(signer
-        ? { signingKey: 'sluice', onSign: ({ payload }) => ({ signature: signer.sign(payload) }) }
+        ? { signingKey: 'sluice', onSign: async ({ payload }) => ({ signature: await signer.sign(payload) }) }
         : {}),
     });
     await git.writeRef({ fs, gitdir, ref: `refs/heads/${pushTo}`, value: commit, force: true });
