@@ -103,8 +103,9 @@ const CONSUMERS: Record<Route['fn'], ConsumerSpec> = {
     batchSize: 1,
     git: true,
   },
-  // Reads bundles to copy them into each agent's regional bucket.
-  dispatch: { bucket: { ledger: 'write', bundles: 'read' }, timeout: Duration.minutes(1), batchSize: 10 },
+  // Reads bundles to copy them into each agent's regional bucket. One message per invocation: a
+  // bundle for many targets is split into chunks on this queue, and no invocation takes two.
+  dispatch: { bucket: { ledger: 'write', bundles: 'read' }, timeout: Duration.minutes(1), batchSize: 1 },
   report: { bucket: { ledger: 'write' }, timeout: Duration.minutes(1), batchSize: 10, gitToken: true },
 };
 
@@ -325,6 +326,9 @@ export class ManagementStack extends Stack {
         if (config.trust) fn.addEnvironment(SLUICE_ENV.trust, trustPolicyEnv(config.trust));
       }
       if (route.fn === 'dispatch') {
+        // Its own queue too: the chunks of a bundle for many targets (shared/core/dispatch.ts).
+        fn.addEnvironment(SLUICE_ENV.dispatchQueueUrl, consumer.queue.queueUrl);
+        consumer.queue.grantSendMessages(fn);
         fn.bindBundleSigner(signingKey);
         fn.bindAgentQueues(agentQueues, regions.map(agentQueueArn));
         this.grantRegionalBundles(fn, regions);
