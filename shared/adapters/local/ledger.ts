@@ -17,6 +17,9 @@ interface LedgerFile {
   rollouts?: Record<string, RolloutRecord>;
 }
 
+/** Deployments above which ledger.json is written compact rather than indented. */
+const COMPACT_ABOVE = 1_000;
+
 /** One record per (repo, app, target): two repos with an app of the same name never share one. */
 const deploymentKey = (app: string, target: string, repo: string) => `${app}@${target}@${repo}`;
 /** Records written before the key named the repo (one per app and target). */
@@ -49,6 +52,9 @@ export class FileLedger implements Ledger, RolloutLedger {
   private requested = 0;
   private written = 0;
   private writer: Promise<void> | undefined;
+  /** How long the last file write took, and when it ended (performance.now()). */
+  private lastWriteMs = 0;
+  private lastWriteEnd = 0;
 
   constructor(file?: string) {
     this.file = file;
@@ -72,8 +78,19 @@ export class FileLedger implements Ledger, RolloutLedger {
     const wanted = ++this.requested;
     while (this.written < wanted) {
       this.writer ??= (async () => {
+        // The whole file is written each time, so a big ledger (10,000 targets) costs more per
+        // write: the next write starts no sooner than the last one's time after it, and carries
+        // every change made meanwhile. Writing then takes at most half of the time whatever the
+        // size; a small ledger's wait is a millisecond. A big one is written without indentation
+        // (half the time to build, a fifth fewer bytes).
+        const wait = this.lastWriteEnd + this.lastWriteMs - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const upTo = this.requested;
-        await writeFileAtomic(file, `${JSON.stringify(this.memory, null, 2)}\n`);
+        const started = performance.now();
+        const indent = Object.keys(this.memory.deployments).length > COMPACT_ABOVE ? undefined : 2;
+        await writeFileAtomic(file, `${JSON.stringify(this.memory, null, indent)}\n`);
+        this.lastWriteEnd = performance.now();
+        this.lastWriteMs = this.lastWriteEnd - started;
         this.written = Math.max(this.written, upTo);
       })().finally(() => {
         this.writer = undefined;
