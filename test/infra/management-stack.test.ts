@@ -248,6 +248,22 @@ describe('ManagementStack', () => {
     expect(policyOf(fn)).toContain(`{"Fn::GetAtt":["${logicalIdOfQueue(ROLLOUT_QUEUE)}","Arn"]}`);
   });
 
+  it('lets dispatch split a bundle into chunks on its own queue, and takes one message per invocation', () => {
+    // GIVEN the dispatch function THEN it is told its own queue, may send to it
+    const [dispatch] = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: 'Sluice dispatch' } }),
+    );
+    expect(dispatch?.Properties.Environment.Variables[SLUICE_ENV.dispatchQueueUrl]).toEqual({
+      Ref: logicalIdOfQueue('sluice-dispatch'),
+    });
+    expect(policyOf('Dispatch')).toContain(`{"Fn::GetAtt":["${logicalIdOfQueue('sluice-dispatch')}","Arn"]}`);
+    // AND each invocation gets one message: no invocation hands over two chunks
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalIdOfQueue('sluice-dispatch'), 'Arn'] },
+      BatchSize: 1,
+    });
+  });
+
   it('alarms on a rollout queue message older than twice the longest wake-up delay, and on its DLQ', () => {
     for (const [suffix, threshold] of [
       ['rollout-queue-age', 1800],
