@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import {
   DescribeEventBusCommand,
   EventBridgeClient,
-  PutEventsCommand,
   PutRuleCommand,
   PutTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
@@ -22,11 +21,12 @@ import { clientConfig } from '../../shared/adapters/aws/client-config.ts';
 import { createGitSource } from '../../shared/adapters/git/git-source.ts';
 import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
-import { ALARM_SOURCE, cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
+import { ALARM_SOURCE } from '../../shared/core/alarms.ts';
 import type { DeploymentRecord } from '../../shared/ports/index.ts';
 import type { CommitPushed } from '../../shared/schemas/events.ts';
 import { git, waitFor } from '../support/dev-harness.ts';
-import { helloConfigMap, SEED_TARGET, writeSeedFleet } from '../support/emulator-deploy.ts';
+import { helloConfigMap, putAlarmEvent, SEED_TARGET, writeSeedFleet } from '../support/emulator-deploy.ts';
+import { recordWhere } from '../support/wait.ts';
 
 const REPO = 'local/fleet';
 const ALARM = 'hello-dev-aws-errors';
@@ -51,15 +51,7 @@ describe.each(PLACEMENTS)('rollback in sluice dev --aws on an alarm put on $wher
 
   const hello = (): Promise<DeploymentRecord | undefined> =>
     pipeline.ledger.getDeployment('hello', SEED_TARGET);
-  const at = (check: (r: DeploymentRecord) => boolean, what: string) =>
-    waitFor(
-      what,
-      async () => {
-        const r = await hello();
-        return r && check(r) ? r : undefined;
-      },
-      60_000,
-    );
+  const at = (check: (r: DeploymentRecord) => boolean, what: string) => recordWhere(hello, check, what);
 
   beforeAll(async () => {
     aws = { region: inject('awsRegion'), endpoint: inject('awsEndpoint') };
@@ -144,22 +136,8 @@ describe.each(PLACEMENTS)('rollback in sluice dev --aws on an alarm put on $wher
     );
 
     // WHEN CloudWatch's event for the mapped alarm entering ALARM is put on the default bus
-    const region = placement.region ?? aws.region;
-    const event = cloudWatchAlarmEvent({ id: randomUUID(), name: ALARM, at: new Date(), region });
     const started = performance.now();
-    const out = await new EventBridgeClient(clientConfig({ ...aws, region })).send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            Source: event.source,
-            DetailType: event['detail-type'],
-            Detail: JSON.stringify(event.detail),
-            Resources: event.resources,
-          },
-        ],
-      }),
-    );
-    expect(out.FailedEntryCount ?? 0).toBe(0);
+    await putAlarmEvent(aws, ALARM, placement.region ?? aws.region);
 
     // THEN hello runs the last known good bundle again, recorded as RolledBack
     const rolledBack = await at(

@@ -4,10 +4,12 @@
  * The pinned aws-cdk CLI reaches the emulator through AWS_ENDPOINT_URL, like every SDK v3 client.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
@@ -21,6 +23,7 @@ import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { type GitServer, initBareRepo, startGitServer } from '../../shared/adapters/local/git-server.ts';
 import { systemClock } from '../../shared/adapters/local/memory.ts';
 import type { AwsSettings } from '../../shared/config/env.ts';
+import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
 import type { ApplyRequested } from '../../shared/schemas/events.ts';
 import { createAgentHandler } from './agent-handler.ts';
 import { REPO_ROOT } from './emulator.ts';
@@ -332,3 +335,24 @@ metadata:
 data:
   GREETING: ${greeting}
 `;
+
+/**
+ * CloudWatch's "Alarm State Change" (into ALARM) for alarm `name`, put on `region`'s default bus
+ * as CloudWatch puts it: the pipeline's own rule takes it to the rollback queue.
+ */
+export const putAlarmEvent = async (aws: AwsSettings, name: string, region = aws.region): Promise<void> => {
+  const event = cloudWatchAlarmEvent({ id: randomUUID(), name, at: new Date(), region });
+  const out = await new EventBridgeClient(clientConfig({ ...aws, region })).send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          Source: event.source,
+          DetailType: event['detail-type'],
+          Detail: JSON.stringify(event.detail),
+          Resources: event.resources,
+        },
+      ],
+    }),
+  );
+  if ((out.FailedEntryCount ?? 0) > 0) throw new Error(`PutEvents refused the alarm event of ${name}`);
+};

@@ -18,3 +18,19 @@ export const waitFor = async <T>(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 };
+
+/** Polls a ledger record until `check` accepts it (e.g. Healthy at a commit), for up to `timeoutMs`. */
+export const recordWhere = <R>(
+  read: () => Promise<R | undefined>,
+  check: (record: R) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<R> =>
+  waitFor(
+    what,
+    async () => {
+      const record = await read();
+      return record !== undefined && check(record) ? record : undefined;
+    },
+    timeoutMs,
+  );
