@@ -5,7 +5,6 @@
  * credentials, and the envelope account report checks is LocalStack's, not the sender's.
  */
 
-import { randomUUID } from 'node:crypto';
 import {
   CreateEventBusCommand,
   EventBridgeClient,
@@ -31,11 +30,11 @@ import { clientConfig, s3ClientConfig } from '../../shared/adapters/aws/client-c
 import { SqsAgentDispatcher } from '../../shared/adapters/aws/sqs-agent-dispatcher.ts';
 import { localContext } from '../../shared/adapters/local/event-source.ts';
 import { FileLedger } from '../../shared/adapters/local/ledger.ts';
-import { cloudWatchAlarmEvent } from '../../shared/core/alarms.ts';
 import { ownersFromAgentQueues } from '../../shared/core/report.ts';
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
 import { type DeploymentSucceeded, envelopeSchema } from '../../shared/schemas/events.ts';
 import { buildTestApp } from '../infra/support.ts';
+import { putAlarmEvent } from '../support/emulator-deploy.ts';
 import { aws, receive, toRecord, uniqueName } from './support.ts';
 
 /** Credentials of one emulated account: LocalStack reads the account from a 12-digit key id. */
@@ -312,25 +311,7 @@ describe('alarms of another region reach the rollback queue', () => {
     // WHEN an app's alarm and a sluice-* alarm enter ALARM in eu-west-1
     const name = uniqueName('hello-errors');
     for (const alarmName of [name, `sluice-agent-${name}`]) {
-      const event = cloudWatchAlarmEvent({
-        id: randomUUID(),
-        name: alarmName,
-        at: new Date(),
-        region: 'eu-west-1',
-      });
-      const out = await away.events.send(
-        new PutEventsCommand({
-          Entries: [
-            {
-              Source: event.source,
-              DetailType: event['detail-type'],
-              Detail: JSON.stringify(event.detail),
-              Resources: event.resources,
-            },
-          ],
-        }),
-      );
-      expect(out.FailedEntryCount ?? 0).toBe(0);
+      await putAlarmEvent(aws(), alarmName, 'eu-west-1', away.events);
     }
 
     // THEN the app's alarm, and only it, reaches the rollback queue in the management region

@@ -338,11 +338,17 @@ data:
 
 /**
  * CloudWatch's "Alarm State Change" (into ALARM) for alarm `name`, put on `region`'s default bus
- * as CloudWatch puts it: the pipeline's own rule takes it to the rollback queue.
+ * as CloudWatch puts it: the pipeline's own rule takes it to the rollback queue. `events`: the
+ * client of another account (default: the emulator's own credentials in `region`).
  */
-export const putAlarmEvent = async (aws: AwsSettings, name: string, region = aws.region): Promise<void> => {
+export const putAlarmEvent = async (
+  aws: AwsSettings,
+  name: string,
+  region = aws.region,
+  events = new EventBridgeClient(clientConfig({ ...aws, region })),
+): Promise<void> => {
   const event = cloudWatchAlarmEvent({ id: randomUUID(), name, at: new Date(), region });
-  const out = await new EventBridgeClient(clientConfig({ ...aws, region })).send(
+  const out = await events.send(
     new PutEventsCommand({
       Entries: [
         {
