@@ -65,3 +65,10 @@ export const agentQueueName = (region: string): string => `sluice-agent-${region
 export const healthQueueName = (region: string): string => `sluice-agent-${region}-health`;
 
 export const MAX_RECEIVE_COUNT = 5;
+
+/**
+ * The record function's batches (its Lambda event source, and `sluice dev --aws`'s loop): a
+ * release's events are written together, a few S3 writes instead of one per event and target,
+ * at the price of history (trace, status) lagging the bus by up to the window.
+ */
+export const RECORD_BATCH = { size: 100, windowSeconds: 5 } as const;

@@ -44,6 +44,8 @@ export const startAwsFleet = async (
     log?: (line: string) => void;
     /** Start LocalStack on a free port (not 4566), e.g. to restart it without racing another run for 4566. */
     freePort?: boolean;
+    /** The pipeline host's hooks: clusters, the health wait, each invocation (bench/cost.ts). */
+    host?: Parameters<typeof startAwsDev>[2];
   } = {},
 ): Promise<AwsFleet> => {
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -71,6 +73,7 @@ export const startAwsFleet = async (
       quiet: true,
     },
     options.log ?? (() => {}),
+    options.host ?? {},
   );
   const gitDir = path.join(workdirPaths(path.join(workdir, '.sluice')).repos, 'fleet.git');
   const head = () => bareGit(gitDir, 'rev-parse', 'refs/heads/main');

@@ -36,7 +36,7 @@ import { BadInputError } from '../../shared/errors.ts';
 import { printable } from '../../shared/printable.ts';
 import { printEvent } from '../progress.ts';
 import { writeAwsOutputs } from '../runtime/aws-operate.ts';
-import { type AwsPipeline, startAwsPipeline } from '../runtime/aws-pipeline.ts';
+import { type AwsPipeline, type AwsPipelineOptions, startAwsPipeline } from '../runtime/aws-pipeline.ts';
 import {
   devRepo,
   remoteRepo,

@@ -42,7 +42,7 @@ import { type AwsSettings, readRenderLimits } from '../../shared/config/env.ts';
 import type { TrustDeps } from '../../shared/core/provenance.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type { AgentDispatcher } from '../../shared/ports/index.ts';
-import { healthQueueName } from '../../shared/routing.ts';
+import { healthQueueName, RECORD_BATCH } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import type { Envelope } from '../../shared/schemas/events.ts';
 import { directoryClusters, type HostOptions } from './host.ts';
@@ -65,6 +65,13 @@ export interface AwsPipelineOptions extends HostOptions {
   readonly renderCacheDir?: string;
   /** Commit signatures checked at plan time (`sluice dev --aws --trust FILE`, docs/provenance.md). */
   readonly trust?: TrustDeps;
+  /**
+   * The agent waits for health in process instead of scheduling re-checks on the health queue, as
+   * an agent before health queues did (the cost bench's comparison). @default false
+   */
+  readonly waitForHealth?: boolean;
+  /** Each handler invocation, as Lambda would bill it: the function, its wall time, its records. */
+  readonly onInvocation?: (fn: string, ms: number, records: number) => void;
 }
 
 export interface AwsPipeline {
@@ -118,8 +125,33 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
         visibilityTimeout: 30,
         log: (line) => log(`${name}: ${line}`),
         handle: async (record: SQSRecord) => {
+          const started = performance.now();
           const result = await handler({ Records: [record] }, localContext(name));
+          options.onInvocation?.(name, performance.now() - started, 1);
           return (result?.batchItemFailures ?? []).length === 0;
+        },
+      }),
+    );
+  };
+
+  /** A batching event-source loop (RECORD_BATCH): the records of a window in one invocation. */
+  const drainBatches = (queueUrl: string, name: string, handler: SqsHandler) => {
+    loops.push(
+      pollQueue({
+        queueUrl,
+        sqs,
+        signal: stop.signal,
+        visibilityTimeout: 30,
+        log: (line) => log(`${name}: ${line}`),
+        batch: {
+          size: RECORD_BATCH.size,
+          windowMs: RECORD_BATCH.windowSeconds * 1000,
+          handle: async (records) => {
+            const started = performance.now();
+            const result = await handler({ Records: records }, localContext(name));
+            options.onInvocation?.(name, performance.now() - started, records.length);
+            return (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+          },
         },
       }),
     );
@@ -253,9 +285,17 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
       reconcile: new SqsReconcileTrigger({ queueUrl: resources.queues.reconcile!, client: sqs }),
       // Progressive delivery: a rollout's waits are delayed messages on the rollout queue.
       rolloutTimer: new SqsRolloutTimer({ queueUrl: resources.queues.rollout!, clock, client: sqs }),
+      ...(options.waitForHealth
+        ? {}
+        : {
+            healthRechecks: new SqsHealthRechecks({
+              queueUrl: (t) => healthQueue(t.region),
+              clock,
+              client: sqs,
+            }),
+          }),
       // A bundle for many targets: dispatch splits it into chunks on its own queue.
       dispatchChunks: new SqsDispatchChunkQueue({ queueUrl: resources.queues.dispatch!, client: sqs }),
-      healthRechecks: new SqsHealthRechecks({ queueUrl: (t) => healthQueue(t.region), clock, client: sqs }),
     },
     {
       ...(options.logger ? { logger: options.logger } : {}),
@@ -269,7 +309,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     // The chunks of a split bundle are handed over in parallel, as Lambda runs one invocation each.
     if (route.fn === 'dispatch') drain(resources.queues[name]!, route.fn, pipeline.handler(route.fn));
   }
-  drain(resources.queues.record!, 'record', pipeline.handler('record'));
+  // In batches, as the record function's event source hands them over (RECORD_BATCH).
+  drainBatches(resources.queues.record!, 'record', pipeline.handler('record'));
   drain(resources.queues.rollout!, 'rollout', pipeline.handler('rollout'));
   // Reconcile polls the configured repos: a host that names none (a test of one stage) has nothing to poll.
   if (options.repos) drain(resources.queues.reconcile!, 'reconcile', pipeline.handler('reconcile'));

@@ -20,7 +20,7 @@ import type { Construct } from 'constructs';
 import { bundleBucketName } from '../../shared/adapters/aws/bundle-copying-dispatcher.ts';
 import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
-import { agentQueueName, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
+import { agentQueueName, RECORD_BATCH, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import { deployRepos, type ManagementConfig, type RegionalConfig, trustPolicyEnv } from '../config.ts';
 import { Alerts, pipelineMetric } from '../constructs/alerting.ts';
@@ -463,7 +463,11 @@ export class ManagementStack extends Stack {
         // The composition root takes a bus for every stage; record publishes nothing.
         .bindBus(this.bus)
         .bindBundles(this.bucket, { history: 'write' })
-        .bindQueue(record.queue, { batchSize: 10 }),
+        // A release's events in one or two batches: a few S3 writes, not one per event and target.
+        .bindQueue(record.queue, {
+          batchSize: RECORD_BATCH.size,
+          maxBatchingWindow: Duration.seconds(RECORD_BATCH.windowSeconds),
+        }),
     );
 
     // Recovery: the schedule's Reconcile Requested (and ingest's, delayed, for a throttled push)

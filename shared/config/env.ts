@@ -112,8 +112,6 @@ export const SLUICE_ENV = {
    * rollout's wake-ups there as delayed messages.
    */
   rolloutQueueUrl: 'SLUICE_ROLLOUT_QUEUE_URL',
-  /** The dispatch queue itself: dispatch splits a bundle for many targets into chunks there. */
-  dispatchQueueUrl: 'SLUICE_DISPATCH_QUEUE_URL',
   /**
    * The agent's health queue (a Lambda agent): it looks at a rollout's health once after applying
    * and schedules the next look there as a delayed message instead of waiting (docs/agent.md).
@@ -121,6 +119,8 @@ export const SLUICE_ENV = {
   healthQueueUrl: 'SLUICE_HEALTH_QUEUE_URL',
   /** The health queue's dead-letter queue: a poison re-check is parked there, not in the FIFO agent DLQ. */
   healthDeadLetterQueueUrl: 'SLUICE_HEALTH_DEAD_LETTER_QUEUE_URL',
+  /** The dispatch queue itself: dispatch splits a bundle for many targets into chunks there. */
+  dispatchQueueUrl: 'SLUICE_DISPATCH_QUEUE_URL',
   /** The dead-letter queue of the queue feeding this function: poison is parked there at once. */
   deadLetterQueueUrl: 'SLUICE_DEAD_LETTER_QUEUE_URL',
   /**

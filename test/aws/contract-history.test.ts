@@ -16,3 +16,17 @@ describeHistoryContract('S3EventRecord (LocalStack S3)', async () => {
     history: record,
   };
 });
+
+/** The record function's batches (RECORD_BATCH): every event of a batch recorded at once, together. */
+describeHistoryContract('S3EventRecord, events recorded as one batch (LocalStack S3)', async () => {
+  const { s3 } = clients();
+  const bucket = uniqueName('history-batch');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const record = new S3EventRecord({ bucket, aws: aws() });
+  return {
+    record: async (events) => {
+      await Promise.all(events.map((e) => record.record(e)));
+    },
+    history: record,
+  };
+});

@@ -1,7 +1,8 @@
 /**
  * The record of every event in S3, beside the ledger in the bundle bucket (docs/operate.md):
  *
- *   history/traces/<traceId>/<occurredAt>-<eventId>.json   the event, as the bus delivered it
+ *   history/traces/<traceId>/<occurredAt>-<eventId>.json   the events of one trace in one batch
+ *                                                           (an array; older objects hold one event)
  *   history/commits/<sha>/<traceId>                         empty: which traces name a commit
  *   history/targets/<app>/<target>.json                     newest planned commit + outcome
  *   history/branches/<repo>/<branch>.json                   newest commit of a branch + outcome
@@ -9,6 +10,10 @@
  * Objects cost nothing while idle and a prefix listing answers "which traces touch abc1234"
  * without a scan. The two small summaries are read-modify-write under ETags, merged by the pure
  * rules in shared/core/history.ts, so a late or repeated event never moves them backwards.
+ *
+ * The record function takes its queue in batches (routing.ts RECORD_BATCH): the events of one
+ * batch are recorded together — one object per trace, one merge per summary key — so a release's
+ * two dozen events cost a handful of S3 writes rather than one per event and per target.
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsSettings } from '../../config/env.ts';
@@ -19,6 +24,7 @@ import {
   mergeBranch,
   mergePlanned,
   plannedUpdates,
+  sortEvents,
   traceCommit,
 } from '../../core/history.ts';
 import type { BranchOutcome, EventRecorder, History, PlannedOutcome } from '../../ports/index.ts';
@@ -39,6 +45,12 @@ export interface S3EventRecordOptions {
 
 const part = (value: string): string => encodeURIComponent(value);
 const MAX_MARKERS_REMEMBERED = 10_000;
+/** S3 writes of one batch in flight at once. */
+const WRITE_CONCURRENCY = 16;
+
+const inBatches = async (tasks: readonly (() => Promise<void>)[], size: number): Promise<void> => {
+  for (let i = 0; i < tasks.length; i += size) await Promise.all(tasks.slice(i, i + size).map((t) => t()));
+};
 
 export class S3EventRecord implements EventRecorder, History {
   readonly #client: S3Client;
@@ -59,39 +71,83 @@ export class S3EventRecord implements EventRecorder, History {
     this.#maxTraces = options.maxTraces ?? 50;
   }
 
-  async record(envelope: Envelope): Promise<void> {
+  /** Events recorded in this batch so far, written together once the batch has handed them all over. */
+  #pending: { envelope: Envelope; done: (error?: unknown) => void }[] = [];
+
+  /**
+   * Records one event. Calls made together (a batch's records run in parallel) are written
+   * together: the promise settles when the batch's writes did, so a failure retries them all.
+   */
+  record(envelope: Envelope): Promise<void> {
     const traceId = (envelope.detail as { traceId?: unknown } | undefined)?.traceId;
-    if (typeof traceId !== 'string' || traceId === '') return;
-    const trace = part(traceId);
-    await this.#put(
-      `${this.#prefix}traces/${trace}/${eventTime(envelope)}-${part(envelope.id)}.json`,
-      JSON.stringify(envelope),
-    );
-    await Promise.all(
-      commitsOf(envelope)
-        .map((sha) => `${this.#prefix}commits/${part(sha)}/${trace}`)
+    if (typeof traceId !== 'string' || traceId === '') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      if (this.#pending.length === 0) setImmediate(() => void this.#flush());
+      this.#pending.push({ envelope, done: (error) => (error === undefined ? resolve() : reject(error)) });
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      await this.#write(batch.map((p) => p.envelope));
+      for (const p of batch) p.done();
+    } catch (error) {
+      for (const p of batch) p.done(error ?? new Error('recording failed'));
+    }
+  }
+
+  async #write(envelopes: readonly Envelope[]): Promise<void> {
+    const byTrace = new Map<string, Envelope[]>();
+    for (const e of sortEvents(envelopes)) {
+      const trace = (e.detail as { traceId: string }).traceId;
+      byTrace.set(trace, [...(byTrace.get(trace) ?? []), e]);
+    }
+    const planned = new Map<string, PlannedOutcome>();
+    const branches = new Map<string, BranchOutcome>();
+    const markers = new Set<string>();
+    for (const e of envelopes) {
+      const trace = part((e.detail as { traceId: string }).traceId);
+      for (const sha of commitsOf(e)) markers.add(`${this.#prefix}commits/${part(sha)}/${trace}`);
+      for (const update of plannedUpdates(e)) {
+        const key = `${this.#prefix}targets/${part(update.app)}/${part(update.target)}.json`;
+        planned.set(key, mergePlanned(planned.get(key), update));
+      }
+      const branch = branchUpdate(e);
+      if (branch) {
+        const key = `${this.#prefix}branches/${part(branch.repo)}/${part(branch.branch)}.json`;
+        branches.set(key, mergeBranch(branches.get(key), branch));
+      }
+    }
+    const writes: (() => Promise<void>)[] = [
+      // One object per trace and batch, named by its first event: a retried batch writes the same key.
+      ...[...byTrace].map(([trace, events]) => () => {
+        const first = events[0]!;
+        return this.#put(
+          `${this.#prefix}traces/${part(trace)}/${eventTime(first)}-${part(first.id)}.json`,
+          JSON.stringify(events),
+        );
+      }),
+      ...[...markers]
         .filter((key) => !this.#marked.has(key))
-        .map(async (key) => {
+        .map((key) => async () => {
           await this.#put(key, '');
           if (this.#marked.size >= MAX_MARKERS_REMEMBERED) this.#marked.clear();
           this.#marked.add(key);
         }),
-    );
-    for (const update of plannedUpdates(envelope)) {
-      await this.#merge(
-        `${this.#prefix}targets/${part(update.app)}/${part(update.target)}.json`,
-        update,
-        mergePlanned,
-      );
-    }
-    const branch = branchUpdate(envelope);
-    if (branch) {
-      await this.#merge(
-        `${this.#prefix}branches/${part(branch.repo)}/${part(branch.branch)}.json`,
-        branch,
-        mergeBranch,
-      );
-    }
+      ...[...planned].map(
+        ([key, update]) =>
+          () =>
+            this.#merge(key, update, mergePlanned),
+      ),
+      ...[...branches].map(
+        ([key, update]) =>
+          () =>
+            this.#merge(key, update, mergeBranch),
+      ),
+    ];
+    await inBatches(writes, WRITE_CONCURRENCY);
   }
 
   async traceOf(sha: string): Promise<Envelope[]> {
@@ -102,8 +158,13 @@ export class S3EventRecord implements EventRecorder, History {
     const keys = (
       await Promise.all(traces.map((trace) => this.#list(`${this.#prefix}traces/${trace}/`)))
     ).flat();
-    const events = await this.#readAll<Envelope>(keys);
-    return traceCommit(events, sha);
+    // An object holds one event (older records) or a batch's events of the trace; a retried batch
+    // may have written an event twice, under two keys: each event once, by its id.
+    const events = new Map<string, Envelope>();
+    for (const held of await this.#readAll<Envelope | Envelope[]>(keys)) {
+      for (const e of Array.isArray(held) ? held : [held]) events.set(e.id, e);
+    }
+    return traceCommit([...events.values()], sha);
   }
 
   async newest(): Promise<{ targets: PlannedOutcome[]; branches: BranchOutcome[] }> {
