@@ -73,6 +73,17 @@ export interface LocalPipeline {
 
 const DISPATCH_QUEUE = ROUTES.find((r) => r.fn === 'dispatch')!.queue;
 
+/** Stages whose in-process event source differs from the default (5 a batch, 2 batches at once). */
+const LOCAL_CONSUMERS: Partial<Record<string, { batchSize: number; concurrency?: number }>> = {
+  // One message per invocation, as the deployed function: each chunk of a split bundle its own.
+  dispatch: { batchSize: 1, concurrency: 4 },
+  // One release per invocation, as deployed: a batch of big renders could outlast its visibility
+  // timeout and be rendered twice.
+  render: { batchSize: 1 },
+  // Outcomes are small ledger writes: more at once share each ledger file write.
+  report: { batchSize: 10, concurrency: 8 },
+};
+
 export const workdirPaths = (workdir: string) => ({
   ledger: join(workdir, 'state', 'ledger.json'),
   events: join(workdir, 'state', 'events.jsonl'),
@@ -229,21 +240,12 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
       });
     }
     consumers.push(
-      startConsumer(
-        queue,
-        observed(route.fn, pipeline.handler(route.fn)),
-        route.fn === 'dispatch'
-          ? // One message per invocation (as the deployed function's batch size): a chunk each.
-            { ...consumerOptions, batchSize: 1, concurrency: 4 }
-          : route.fn === 'report'
-            ? // Outcomes are small ledger writes: more at once share each ledger file write.
-              { ...consumerOptions, batchSize: 10, concurrency: 4 }
-            : {
-                ...consumerOptions,
-                // FIFO: a batch may hold many groups; each group's order is kept by the processor.
-                batchSize: route.fifo ? 10 : 5,
-              },
-      ),
+      startConsumer(queue, observed(route.fn, pipeline.handler(route.fn)), {
+        ...consumerOptions,
+        // FIFO: a batch may hold many groups; each group's order is kept by the processor.
+        batchSize: route.fifo ? 10 : 5,
+        ...LOCAL_CONSUMERS[route.fn],
+      }),
     );
   }
 
