@@ -86,8 +86,18 @@ Client.prototype.send = function (this: Client<never, never, never, never>, ...a
         if (service === 'S3' && Key) add(`where:S3 ${operation} ${Key.split('/')[0]}`);
         if (service === 'EventBridge' && operation === 'PutEvents')
           add('EventBridge:entries', input.Entries?.length ?? 1);
-        if (operation === 'ReceiveMessage' && !(result.output as { Messages?: unknown[] }).Messages?.length)
-          add(`${service}:${operation}${fifo} (empty)`);
+        if (operation === 'ReceiveMessage') {
+          const messages =
+            (result.output as { Messages?: { Body?: string; Attributes?: Record<string, string> }[] })
+              .Messages ?? [];
+          if (messages.length === 0) add(`${service}:${operation}${fifo} (empty)`);
+          // What EventBridge rules delivered (an envelope, received for the first time): SQS bills
+          // the queue owner for those sends too, though no client of ours made them.
+          for (const m of messages) {
+            if (m.Attributes?.ApproximateReceiveCount === '1' && m.Body?.includes('"detail-type"'))
+              add('SQS:SendMessage (by EventBridge)');
+          }
+        }
         return result;
       },
       { step: 'initialize', name: 'sluiceBenchCallCounter' },

@@ -4,7 +4,9 @@
  *   history/traces/<traceId>/<occurredAt>-<eventId>.json   the events of one trace in one batch
  *                                                           (an array; older objects hold one event)
  *   history/commits/<sha>/<traceId>                         empty: which traces name a commit
- *   history/targets/<app>/<target>.json                     newest planned commit + outcome
+ *   history/fleet/<app>/<shard>.json                        newest planned commit + outcome per
+ *                                                           target, SUMMARY_SHARDS objects per app
+ *   history/targets/<app>/<target>.json                     the same, one per target (older records)
  *   history/branches/<repo>/<branch>.json                   newest commit of a branch + outcome
  *
  * Objects cost nothing while idle and a prefix listing answers "which traces touch abc1234"
@@ -23,6 +25,7 @@ import {
   eventTime,
   mergeBranch,
   mergePlanned,
+  plannedKey,
   plannedUpdates,
   sortEvents,
   traceCommit,
@@ -47,6 +50,40 @@ const part = (value: string): string => encodeURIComponent(value);
 const MAX_MARKERS_REMEMBERED = 10_000;
 /** S3 writes of one batch in flight at once. */
 const WRITE_CONCURRENCY = 16;
+
+/**
+ * Per-target summaries live in a few objects per app: a release's outcomes for ten targets are a
+ * few S3 writes, not ten, and `sluice status` reads a few objects per app, not one per target.
+ */
+const SUMMARY_SHARDS = 4;
+
+/** The summary shard of a target: FNV-1a of its name. */
+const shardOf = (target: string): number => {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < target.length; i++) hash = Math.imul(hash ^ target.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % SUMMARY_SHARDS;
+};
+
+interface SummaryShard {
+  readonly targets: Readonly<Record<string, PlannedOutcome>>;
+}
+
+/** A shard with a batch's outcomes merged in; the same object when none of them is newer. */
+const mergeShard = (
+  current: SummaryShard | undefined,
+  updates: ReadonlyMap<string, PlannedOutcome>,
+): SummaryShard => {
+  const targets: Record<string, PlannedOutcome> = { ...current?.targets };
+  let changed = current === undefined;
+  for (const [target, update] of updates) {
+    const merged = mergePlanned(targets[target], update);
+    if (merged !== targets[target]) {
+      targets[target] = merged;
+      changed = true;
+    }
+  }
+  return changed || !current ? { targets } : current;
+};
 
 const inBatches = async (tasks: readonly (() => Promise<void>)[], size: number): Promise<void> => {
   for (let i = 0; i < tasks.length; i += size) await Promise.all(tasks.slice(i, i + size).map((t) => t()));
@@ -104,15 +141,17 @@ export class S3EventRecord implements EventRecorder, History {
       const trace = (e.detail as { traceId: string }).traceId;
       byTrace.set(trace, [...(byTrace.get(trace) ?? []), e]);
     }
-    const planned = new Map<string, PlannedOutcome>();
+    /** Per summary shard: the newest outcome of each of its targets this batch says something about. */
+    const planned = new Map<string, Map<string, PlannedOutcome>>();
     const branches = new Map<string, BranchOutcome>();
     const markers = new Set<string>();
     for (const e of envelopes) {
       const trace = part((e.detail as { traceId: string }).traceId);
       for (const sha of commitsOf(e)) markers.add(`${this.#prefix}commits/${part(sha)}/${trace}`);
       for (const update of plannedUpdates(e)) {
-        const key = `${this.#prefix}targets/${part(update.app)}/${part(update.target)}.json`;
-        planned.set(key, mergePlanned(planned.get(key), update));
+        const key = `${this.#prefix}fleet/${part(update.app)}/${shardOf(update.target)}.json`;
+        const shard = planned.get(key) ?? new Map<string, PlannedOutcome>();
+        planned.set(key, shard.set(update.target, mergePlanned(shard.get(update.target), update)));
       }
       const branch = branchUpdate(e);
       if (branch) {
@@ -137,9 +176,9 @@ export class S3EventRecord implements EventRecorder, History {
           this.#marked.add(key);
         }),
       ...[...planned].map(
-        ([key, update]) =>
+        ([key, updates]) =>
           () =>
-            this.#merge(key, update, mergePlanned),
+            this.#merge(key, updates, mergeShard),
       ),
       ...[...branches].map(
         ([key, update]) =>
@@ -168,15 +207,23 @@ export class S3EventRecord implements EventRecorder, History {
   }
 
   async newest(): Promise<{ targets: PlannedOutcome[]; branches: BranchOutcome[] }> {
-    const [targetKeys, branchKeys] = await Promise.all([
+    const [targetKeys, shardKeys, branchKeys] = await Promise.all([
       this.#list(`${this.#prefix}targets/`),
+      this.#list(`${this.#prefix}fleet/`),
       this.#list(`${this.#prefix}branches/`),
     ]);
-    const [targets, branches] = await Promise.all([
+    const [perTarget, shards, branches] = await Promise.all([
       this.#readAll<PlannedOutcome>(targetKeys),
+      this.#readAll<SummaryShard>(shardKeys),
       this.#readAll<BranchOutcome>(branchKeys),
     ]);
-    return { targets, branches };
+    // Older one-object-per-target summaries and the shards, the newer of the two per (app, target).
+    const targets = new Map<string, PlannedOutcome>();
+    for (const outcome of [...perTarget, ...shards.flatMap((s) => Object.values(s.targets))]) {
+      const key = plannedKey(outcome);
+      targets.set(key, mergePlanned(targets.get(key), outcome));
+    }
+    return { targets: [...targets.values()], branches };
   }
 
   async #put(key: string, body: string): Promise<void> {
@@ -189,7 +236,11 @@ export class S3EventRecord implements EventRecorder, History {
     }
   }
 
-  async #merge<T>(key: string, update: T, merge: (current: T | undefined, next: T) => T): Promise<void> {
+  async #merge<T, U = T>(
+    key: string,
+    update: U,
+    merge: (current: T | undefined, next: U) => T,
+  ): Promise<void> {
     await updateJson<T>(this.#client, this.#bucket, key, (current) => merge(current, update));
   }
 
