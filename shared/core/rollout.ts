@@ -247,7 +247,16 @@ export const wakeOnOutcome = async (
     await deps.timer.schedule(wakeOf(r), deps.clock.now());
   }
   // apps[].dependsOn: the rollouts of apps waiting on this one may now send (or give up on) a target.
-  for (const waiting of await ledger.listRollouts()) {
+  const candidates = ledger.dependentsOf
+    ? (
+        await Promise.all(
+          (
+            await ledger.dependentsOf(outcome.repo, outcome.branch, outcome.app)
+          ).map((app) => ledger.getRollout(outcome.repo, outcome.branch, app)),
+        )
+      ).filter((r): r is RolloutRecord => r !== undefined)
+    : await ledger.listRollouts();
+  for (const waiting of candidates) {
     if (waiting.repo !== outcome.repo || waiting.branch !== outcome.branch || isFinal(waiting.state))
       continue;
     if (!waiting.dependsOn || !(outcome.app in waiting.dependsOn)) continue;

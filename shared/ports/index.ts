@@ -465,6 +465,11 @@ export interface RolloutLedger {
   /** Writes when the stored version equals `expectedVersion` (0 = absent); throws CONFLICT otherwise. */
   putRollout(record: Omit<RolloutRecord, 'version'>, expectedVersion: number): Promise<RolloutRecord>;
   listRollouts(): Promise<RolloutRecord[]>;
+  /**
+   * The apps whose rollouts have waited on `app` (apps[].dependsOn), without listing every
+   * rollout: a report asks on every outcome. Absent, callers filter listRollouts().
+   */
+  dependentsOf?(repo: string, branch: string, app: string): Promise<string[]>;
 }
 
 /** A rollout to look at again: its bake may be over, a target may have reported, a wave approved. */

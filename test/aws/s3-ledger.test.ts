@@ -2,6 +2,8 @@ import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aw
 import { describe, expect, it } from 'vitest';
 import { S3IdempotencyStore } from '../../shared/adapters/aws/s3-idempotency-store.ts';
 import { S3Ledger } from '../../shared/adapters/aws/s3-ledger.ts';
+import { systemClock } from '../../shared/adapters/local/memory.ts';
+import { wakeOnOutcome } from '../../shared/core/rollout.ts';
 import { isSluiceError } from '../../shared/errors.ts';
 import type { DeploymentUpdate } from '../../shared/ports/index.ts';
 import { aws, clients, sha, uniqueName } from './support.ts';
@@ -187,5 +189,50 @@ describe('S3IdempotencyStore', () => {
     // WHEN the claim is released THEN it can be claimed at once
     await store.release('github:delivery-1');
     expect(await store.claim('github:delivery-1', 60)).toBe(true);
+  });
+});
+
+describe('S3Ledger rollouts waiting on another app (apps[].dependsOn)', () => {
+  it("wakes a dependent's rollout when its dependency reports, reading an index instead of listing", async () => {
+    // GIVEN api's rollout waiting on db at generation 3, and web's rollout waiting on nothing
+    const ledger = new S3Ledger({ bucket: await bucket(), aws: aws() });
+    const rollout = (app: string, dependsOn?: Record<string, Record<string, number>>) => ({
+      repo: 'acme/fleet',
+      branch: 'main',
+      app,
+      commit: sha(3),
+      generation: 3,
+      traceId: 'trace-3-0000',
+      state: 'Progressing' as const,
+      current: 0,
+      waves: [{ name: 'all', targets: ['prod'], bakeSeconds: 0, approval: false, state: 'Waiting' as const }],
+      held: {},
+      dispatched: [],
+      approvals: {},
+      updatedAt: '2026-12-06T00:00:00.000Z',
+      ...(dependsOn ? { dependsOn } : {}),
+    });
+    await ledger.putRollout(rollout('api', { db: { prod: 3 } }), 0);
+    await ledger.putRollout(rollout('web'), 0);
+    expect(await ledger.dependentsOf('acme/fleet', 'main', 'db')).toEqual(['api']);
+
+    // WHEN db's outcome is reported
+    const woken: string[] = [];
+    await wakeOnOutcome(
+      {
+        ledger,
+        clock: systemClock,
+        timer: {
+          schedule: async (wake) => {
+            woken.push(wake.app);
+          },
+        },
+      },
+      { repo: 'acme/fleet', branch: 'main', app: 'db', generation: 3 },
+    );
+
+    // THEN api's rollout is woken, web's is not; another branch's db wakes nobody
+    expect(woken).toEqual(['api']);
+    expect(await ledger.dependentsOf('acme/fleet', 'release', 'db')).toEqual([]);
   });
 });
