@@ -11,8 +11,11 @@ import { createInterface } from 'node:readline';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BENCHES = ['ingest', 'burst', 'monorepo', 'fanout', 'latency', 'coldstart', 'scale', 'cost', 'peers'];
-/** Benches measured by more than one file: latency in process, then on the emulator (LocalStack). */
-const FILES: Record<string, string[]> = { latency: ['latency.ts', 'latency-aws.ts'] };
+/** Benches measured by more than one file: latency and scale in process, then on the emulator (LocalStack). */
+const FILES: Record<string, string[]> = {
+  latency: ['latency.ts', 'latency-aws.ts'],
+  scale: ['scale.ts', 'scale-aws.ts'],
+};
 
 const runLines = (command: string, args: string[]): Promise<Record<string, unknown>[]> =>
   new Promise((resolve, reject) => {
