@@ -159,43 +159,40 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
 
   const cluster = options.cluster ?? directoryClusters(options.targetsDir);
 
-  // A region's agent queue is created, and drained here, the first time work is sent to it.
-  const agentQueues = new Map<string, Promise<string>>();
-  const createAgentQueue = async (region: string) => {
-    const created = await createQueueWithDlq(sqs, prefix, agentQueueName(region).replace(/^sluice-/, ''));
-    deadLetterQueues.set(created.url, created.deadLetterUrl);
-    return created.url;
+  /**
+   * Queues per region, created (with their DLQ) and drained by the agent here the first time work
+   * is sent to one; `recreate` makes them again after the emulator lost its state.
+   */
+  const regionalQueues = (nameOf: (region: string) => string) => {
+    const urls = new Map<string, Promise<string>>();
+    const create = async (region: string) => {
+      const created = await createQueueWithDlq(sqs, prefix, nameOf(region).replace(/^sluice-/, ''));
+      deadLetterQueues.set(created.url, created.deadLetterUrl);
+      return created.url;
+    };
+    return {
+      url: (region: string): Promise<string> => {
+        let url = urls.get(region);
+        if (url === undefined) {
+          url = create(region).then((queueUrl) => {
+            drain(queueUrl, nameOf(region).replace(/^sluice-|\.fifo$/g, ''), pipeline.handler('agent'));
+            return queueUrl;
+          });
+          urls.set(region, url);
+        }
+        return url;
+      },
+      recreate: async () => {
+        for (const region of urls.keys()) await create(region);
+      },
+    };
   };
-  const agentQueue = (region: string): Promise<string> => {
-    let url = agentQueues.get(region);
-    if (url === undefined) {
-      url = createAgentQueue(region).then((queueUrl) => {
-        drain(queueUrl, `agent-${region}`, pipeline.handler('agent'));
-        return queueUrl;
-      });
-      agentQueues.set(region, url);
-    }
-    return url;
-  };
-  // Its health queue too: the agent looks at a rollout's health once and schedules the next look
-  // there (a delayed message), as the Lambda agent does, instead of waiting.
-  const healthQueues = new Map<string, Promise<string>>();
-  const createHealthQueue = async (region: string) => {
-    const created = await createQueueWithDlq(sqs, prefix, healthQueueName(region).replace(/^sluice-/, ''));
-    deadLetterQueues.set(created.url, created.deadLetterUrl);
-    return created.url;
-  };
-  const healthQueue = (region: string): Promise<string> => {
-    let url = healthQueues.get(region);
-    if (url === undefined) {
-      url = createHealthQueue(region).then((queueUrl) => {
-        drain(queueUrl, `agent-${region}-health`, pipeline.handler('agent'));
-        return queueUrl;
-      });
-      healthQueues.set(region, url);
-    }
-    return url;
-  };
+  // A region's agent queue, and its health queue: the agent looks at a rollout's health once and
+  // schedules the next look there (a delayed message), as the Lambda agent does, instead of waiting.
+  const agentQueues = regionalQueues(agentQueueName);
+  const healthQueues = regionalQueues(healthQueueName);
+  const agentQueue = agentQueues.url;
+  const healthQueue = healthQueues.url;
   const known = new Map<string, string>();
   const dispatcher = new SqsAgentDispatcher({
     queueUrlFor: (t) => known.get(t.region)!,
@@ -338,8 +335,8 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     putSecret,
     async reprovision() {
       await provisionAwsPipeline(aws, prefix, provisionOptions);
-      for (const region of agentQueues.keys()) await createAgentQueue(region);
-      for (const region of healthQueues.keys()) await createHealthQueue(region);
+      await agentQueues.recreate();
+      await healthQueues.recreate();
       for (const [name, value] of putSecrets) await putSecret(name, value);
     },
     async stop() {
