@@ -9,6 +9,7 @@ import { UnavailableError } from '../../errors.ts';
 import type { EventBus } from '../../ports/index.ts';
 import { EVENT_SOURCE, type OutboundEvent } from '../../schemas/events.ts';
 import { validDetail } from '../event-detail.ts';
+import { batchesOf } from './batches.ts';
 import { clientConfig } from './client-config.ts';
 import { translateAwsError } from './errors.ts';
 
@@ -53,19 +54,9 @@ export class EventBridgeBus implements EventBus {
   async publish(events: readonly OutboundEvent[]): Promise<void> {
     // Validate everything first: a bad event must not leave half a batch published.
     const entries = events.map((event) => this.#toEntry(event));
-    let batch: PutEventsRequestEntry[] = [];
-    let bytes = 0;
-    for (const entry of entries) {
-      const size = entrySize(entry);
-      if (batch.length > 0 && (batch.length === BATCH || bytes + size > BATCH_BYTES)) {
-        await this.#putWithRetries(batch);
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(entry);
-      bytes += size;
+    for (const batch of batchesOf(entries, { maxItems: BATCH, maxBytes: BATCH_BYTES, size: entrySize })) {
+      await this.#putWithRetries(batch);
     }
-    if (batch.length > 0) await this.#putWithRetries(batch);
   }
 
   #toEntry(event: OutboundEvent): PutEventsRequestEntry {

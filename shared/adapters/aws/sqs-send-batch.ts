@@ -5,32 +5,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../../errors.ts';
+import { batchesOf } from './batches.ts';
 import { translateAwsError } from './errors.ts';
 
-/** SendMessageBatch takes at most 10 entries, and at most 256 KiB in all (a margin is kept). */
+/** SendMessageBatch takes at most 10 entries and 256 KiB in all (a margin is kept for attributes). */
 const MAX_ENTRIES = 10;
 const MAX_BYTES = 200 * 1024;
 /** Attempts per batch, counting the first; only the entries that failed are sent again. */
 const ATTEMPTS = 3;
-
-/** Entries in SendMessageBatch calls of at most 10 and under the size limit, in order. */
-export const batchesOf = <T extends { MessageBody?: string | undefined }>(entries: readonly T[]): T[][] => {
-  const batches: T[][] = [];
-  let batch: T[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    const size = Buffer.byteLength(entry.MessageBody ?? '') + 512;
-    if (batch.length > 0 && (batch.length === MAX_ENTRIES || bytes + size > MAX_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(entry);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
-};
 
 /**
  * Sends `entries` (their `Id`s are set here) to one queue with SendMessageBatch, re-sending an
@@ -42,7 +24,9 @@ export const sendMessageBatches = async (
   entries: readonly Omit<SendMessageBatchRequestEntry, 'Id'>[],
   what: string,
 ): Promise<void> => {
-  for (const batch of batchesOf(entries)) {
+  const size = (entry: { MessageBody?: string | undefined }) =>
+    Buffer.byteLength(entry.MessageBody ?? '') + 512;
+  for (const batch of batchesOf(entries, { maxItems: MAX_ENTRIES, maxBytes: MAX_BYTES, size })) {
     let pending: SendMessageBatchRequestEntry[] = batch.map((entry, i) => ({ ...entry, Id: String(i) }));
     let failed: BatchResultErrorEntry[] = [];
     for (let attempt = 1; attempt <= ATTEMPTS && pending.length > 0; attempt++) {
