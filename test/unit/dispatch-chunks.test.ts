@@ -11,7 +11,8 @@ import { localDeadLetters } from '../../shared/adapters/local/dead-letters.ts';
 import { type SqsHandler, startConsumer } from '../../shared/adapters/local/event-source.ts';
 import { LocalQueue } from '../../shared/adapters/local/queue.ts';
 import { recordOutcome } from '../../shared/core/report.ts';
-import type { AgentDispatcher } from '../../shared/ports/index.ts';
+import { dependencyWaves, rolloutLedger, startRollout } from '../../shared/core/rollout.ts';
+import type { AgentDispatcher, RolloutTimer, RolloutWake } from '../../shared/ports/index.ts';
 import { agentQueueName } from '../../shared/routing.ts';
 import { createPipeline } from '../../shared/runtime/pipeline.ts';
 import {
@@ -28,7 +29,10 @@ const names = Array.from({ length: TARGETS }, (_, i) => `t${String(i).padStart(4
 const regionOf = (name: string) => REGIONS[Number(name.slice(1)) % REGIONS.length]!;
 
 /** The pipeline's dispatch stage on in-process queues; `agents` may wrap the real dispatcher. */
-const chunkedDispatch = async (wrap: (real: AgentDispatcher) => AgentDispatcher = (a) => a) => {
+const chunkedDispatch = async (
+  wrap: (real: AgentDispatcher) => AgentDispatcher = (a) => a,
+  rolloutTimer?: RolloutTimer,
+) => {
   const env = await inProcess();
   const queues = new Map<string, LocalQueue>();
   const queue = (name: string, fifo: boolean) => {
@@ -46,6 +50,7 @@ const chunkedDispatch = async (wrap: (real: AgentDispatcher) => AgentDispatcher 
       ledger: env.ledger,
       agents,
       deadLetters: localDeadLetters(queues),
+      ...(rolloutTimer ? { rolloutTimer } : {}),
       dispatchChunks: {
         send: async (chunks) => {
           dispatchQueue.send(chunks.map((chunk) => ({ body: dispatchChunkBody(chunk) })));
@@ -169,6 +174,36 @@ describe('chunked dispatch', () => {
     expect(run.delivered()).toHaveLength(TARGETS);
     const healthy = (await run.env.ledger.listDeployments()).filter((r) => r.state === 'Healthy');
     expect(healthy).toHaveLength(250);
+  });
+
+  it('holds a rolled-out bundle of 1,000 targets whole for its rollout: nothing split, nothing sent', async () => {
+    // GIVEN an app rolled out in waves (here: held for its dependencies) at generation 1. The timer
+    // only records the wakes (the rollout stage is not under test).
+    const wakes: RolloutWake[] = [];
+    const run = await chunkedDispatch(undefined, { schedule: async (w) => void wakes.push(w) });
+    await startRollout(run.env, {
+      repo: 'acme/fleet',
+      branch: 'main',
+      app: 'web',
+      commit: run.verified.commit,
+      generation: 1,
+      traceId: run.verified.traceId,
+      waves: dependencyWaves(names),
+    });
+
+    // WHEN its 1,000-target bundle is verified
+    await run.env.bus.publish([{ detailType: 'Bundle Verified', detail: run.verified }]);
+    await run.idle();
+    await run.stop();
+
+    // THEN the one invocation held every request in the rollout record and woke the rollout; no
+    // chunk was queued and no agent was sent anything
+    expect(run.invocations).toHaveLength(1);
+    expect(run.chunks()).toEqual([]);
+    expect(run.delivered()).toEqual([]);
+    const rollout = await rolloutLedger(run.env.ledger)!.getRollout('acme/fleet', 'main', 'web');
+    expect(Object.keys(rollout?.held ?? {}).sort()).toEqual(names);
+    expect(wakes).toHaveLength(1);
   });
 
   it('resumes a chunk that failed half-way: every target handed over once, none skipped', async () => {
