@@ -173,7 +173,7 @@ const scheduleRecheck = async (deps: AgentDeps & { rechecks: HealthRechecks }, c
  * A scheduled look at the health of an app the agent applied and left. Says nothing when the app
  * on the target is no longer that release (a newer one, or a removal, reports for itself);
  * otherwise Deployment Succeeded once healthy, Deployment Failed when an object failed or the
- * deadline passed, else another re-check later.
+ * deadline passed, else another re-check later — also when the cluster did not answer.
  */
 export const recheckHealth = async (
   deps: AgentDeps & { rechecks: HealthRechecks },
@@ -182,21 +182,34 @@ export const recheckHealth = async (
   const { request } = check;
   const cluster = deps.cluster(request.target.name, request.target);
   const { failed, succeeded } = reporter(deps, request);
-  const inventory = await cluster.readInventory(request.app);
-  if (inventory?.generation !== request.generation || inventory.digest !== request.bundle.digest)
-    return undefined;
+  const overdue = () => deps.clock.now().getTime() - check.since >= check.deadlineMs;
   try {
+    const inventory = await cluster.readInventory(request.app);
+    if (inventory?.generation !== request.generation || inventory.digest !== request.bundle.digest) {
+      return undefined;
+    }
     const objects = decodeBundle(await deps.bundles.get(request.bundle)).objects.map((o) => o.object);
     const health = await probeHealth(cluster, objects);
     if (health.state === 'Healthy') return await succeeded(check);
-    if (deps.clock.now().getTime() - check.since >= check.deadlineMs) {
-      throw healthDeadlineError(check.deadlineMs, health.atFault);
-    }
+    if (overdue()) throw healthDeadlineError(check.deadlineMs, health.atFault);
     await scheduleRecheck(deps, { ...check, attempt: check.attempt + 1 });
     return undefined;
   } catch (error) {
-    if (!isSluiceError(error) || error.retryable) throw error;
-    return failed(error);
+    if (!isSluiceError(error)) throw error;
+    if (!error.retryable) return failed(error);
+    // The cluster did not answer this time: look again at the next step rather than after the
+    // queue's visibility timeout, and once the deadline passed say so with why.
+    if (!overdue()) {
+      await scheduleRecheck(deps, { ...check, attempt: check.attempt + 1 });
+      return undefined;
+    }
+    return failed(
+      new SluiceError(
+        'HEALTH_DEADLINE',
+        `health could not be read before the ${Math.round(check.deadlineMs / 1000)} s deadline: ${error.message}`,
+        { cause: error },
+      ),
+    );
   }
 };
 

@@ -4,9 +4,15 @@
  * agent asked for and the test delivers it, as the health queue would (the SQS adapter's delay is
  * covered by test/aws/health-rechecks.test.ts); the cluster is the real kube-apiserver.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubeHttp } from '../../shared/adapters/k8s/kube-http.ts';
+import { KubernetesCluster } from '../../shared/adapters/k8s/kubernetes-cluster.ts';
 import { type AgentDeps, applyRequested, recheckDelayMs, recheckHealth } from '../../shared/core/agent.ts';
 import type { HealthRecheck, HealthRechecks } from '../../shared/ports/index.ts';
+import { freePort } from '../support/kube.ts';
 import { completeRollout, deployment, grantAgentRbac, harness, namespace, uniqueName } from './harness.ts';
 
 const kube = inject('kube');
@@ -123,5 +129,42 @@ describe('health re-checks', () => {
     expect(await recheckHealth(r.deps, stale)).toBeUndefined();
     expect(r.scheduled).toHaveLength(before);
     expect((await r.next())?.detail).toMatchObject({ generation: 2 });
+  });
+
+  it('looks again when the cluster does not answer, and fails at the deadline saying why', async () => {
+    // GIVEN an app applied and waiting for health, with a 12 s deadline
+    const h = harness(kube);
+    const r = rechecking(h, 12_000);
+    const ns = uniqueName('unreachable');
+    await applyRequested(r.deps, await h.request(ns, [namespace(ns), deployment(ns, 'web')], 1));
+    // AND the API server unreachable (a real refused connection: a port nothing listens on)
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-unreachable-'));
+    const config = join(dir, 'kubeconfig');
+    const port = await freePort();
+    writeFileSync(
+      config,
+      readFileSync(kube.agentKubeconfig, 'utf8').replaceAll(kube.server, `https://127.0.0.1:${port}`),
+    );
+    const down = new KubernetesCluster(KubeHttp.fromFile(config));
+    const unreachable = { ...r.deps, cluster: () => down };
+
+    // WHEN the first look cannot reach it
+    r.advance(5000);
+    expect(await recheckHealth(unreachable, r.scheduled.at(-1)!.check)).toBeUndefined();
+
+    // THEN the next look is scheduled as usual, not left to the queue's visibility timeout
+    expect(r.scheduled).toHaveLength(2);
+    expect(r.scheduled[1]!.check.attempt).toBe(2);
+
+    // WHEN it still cannot reach it at the deadline
+    r.advance(7000);
+    const failed = await recheckHealth(unreachable, r.scheduled.at(-1)!.check);
+
+    // THEN the deployment fails at the deadline with the cluster's error as the reason
+    expect(failed?.detailType).toBe('Deployment Failed');
+    expect(failed?.detail).toMatchObject({ reason: 'HEALTH_DEADLINE' });
+    expect((failed?.detail as { message: string }).message).toMatch(
+      /could not be read before the 12 s deadline/,
+    );
   });
 });
