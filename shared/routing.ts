@@ -67,6 +67,18 @@ export const healthQueueName = (region: string): string => `sluice-agent-${regio
 export const MAX_RECEIVE_COUNT = 5;
 
 /**
+ * What the rollout queue takes from the bus (besides its own delayed wake-ups): Rollout Approved
+ * from `sluice approve`, and the releases that never reach a target — Render Failed, Policy
+ * Rejected, Release Rejected — which apps[].dependsOn waiters must hear about.
+ */
+export const ROLLOUT_EVENTS = [
+  'Rollout Approved',
+  'Render Failed',
+  'Policy Rejected',
+  'Release Rejected',
+] as const satisfies readonly DetailType[];
+
+/**
  * The record function's batches (its Lambda event source, and `sluice dev --aws`'s loop): a
  * release's events are written together, a few S3 writes instead of one per event and target,
  * at the price of history (trace, status) lagging the bus by up to the window.

@@ -20,7 +20,7 @@ import { cloneUrlOf } from '../../shared/core/repos.ts';
 import type { RateLimiter } from '../../shared/core/webhooks/rate-limit.ts';
 import { BadInputError } from '../../shared/errors.ts';
 import type { BundleStore, SecretStore } from '../../shared/ports/index.ts';
-import { MAX_RECEIVE_COUNT, ROUTES } from '../../shared/routing.ts';
+import { MAX_RECEIVE_COUNT, ROLLOUT_EVENTS, ROUTES } from '../../shared/routing.ts';
 import { agentQueueName, createPipeline, type Pipeline } from '../../shared/runtime/pipeline.ts';
 import { wakeBody } from '../../shared/runtime/rollout-stage.ts';
 import { dispatchChunkBody } from '../../shared/schemas/dispatch-chunk.ts';
@@ -251,7 +251,7 @@ export const startLocalPipeline = (options: LocalPipelineOptions): LocalPipeline
 
   bus.addRule({
     name: 'to-rollout',
-    detailTypes: ['Rollout Approved'],
+    detailTypes: [...ROLLOUT_EVENTS],
     deliver: (envelope) => rolloutQueue.send([{ body: JSON.stringify(envelope) }]),
   });
   consumers.push(

@@ -20,7 +20,14 @@ import type { Construct } from 'constructs';
 import { bundleBucketName } from '../../shared/adapters/aws/bundle-copying-dispatcher.ts';
 import { type AgentQueueUrls, SLUICE_ENV } from '../../shared/config/env.ts';
 import { PROVIDER_NAMES } from '../../shared/core/webhooks/index.ts';
-import { agentQueueName, RECORD_BATCH, ROLLBACK_ROUTE, ROUTES, type Route } from '../../shared/routing.ts';
+import {
+  agentQueueName,
+  RECORD_BATCH,
+  ROLLBACK_ROUTE,
+  ROLLOUT_EVENTS,
+  ROUTES,
+  type Route,
+} from '../../shared/routing.ts';
 import { EVENT_SOURCE } from '../../shared/schemas/events.ts';
 import { deployRepos, type ManagementConfig, type RegionalConfig, trustPolicyEnv } from '../config.ts';
 import { Alerts, pipelineMetric } from '../constructs/alerting.ts';
@@ -422,8 +429,8 @@ export class ManagementStack extends Stack {
     queues.set('rollout', rolloutQueue);
     new events.Rule(this, 'RolloutRule', {
       eventBus: this.bus,
-      description: `Rollout Approved → ${ROLLOUT_QUEUE}`,
-      eventPattern: { source: [EVENT_SOURCE], detailType: ['Rollout Approved'] },
+      description: `${ROLLOUT_EVENTS.join(', ')} → ${ROLLOUT_QUEUE}`,
+      eventPattern: { source: [EVENT_SOURCE], detailType: [...ROLLOUT_EVENTS] },
       targets: [queueTarget(rolloutQueue.queue)],
     });
     const rolloutFn = new SluiceFunction(this, 'Rollout', { name: 'rollout', timeout: Duration.minutes(1) })

@@ -206,6 +206,8 @@ const dependencyGate = async (
 ): Promise<{ kind: 'ready' } | { kind: 'wait' } | { kind: 'failed'; reason: string }> => {
   for (const [dep, generations] of Object.entries(r.dependsOn ?? {})) {
     const wanted = generations[target] ?? 0;
+    const refused = r.dependencyFailures?.[dep]?.[target];
+    if (refused !== undefined) return { kind: 'failed', reason: refused };
     const rec = await ledger.getDeployment(dep, target, r.repo);
     if (!rec) {
       if (wanted > 0) return { kind: 'wait' };
@@ -262,6 +264,56 @@ export const wakeOnOutcome = async (
     if (!waiting.dependsOn || !(outcome.app in waiting.dependsOn)) continue;
     await deps.timer.schedule(wakeOf(waiting), deps.clock.now());
   }
+};
+
+/**
+ * apps[].dependsOn: the release of an app others wait on never reached some targets — its render
+ * failed, policy or the trust policy refused it — so no outcome will ever come from there. The
+ * rollouts of this generation waiting on it there record why and are woken, so those targets are
+ * reported blocked instead of waiting forever.
+ */
+export const dependencyFailed = async (
+  deps: { ledger: Ledger; clock: Clock; timer?: RolloutTimer },
+  failure: {
+    repo: string;
+    branch: string;
+    app: string;
+    generation: number;
+    targets: readonly string[];
+    reason: string;
+  },
+): Promise<number> => {
+  const ledger = rolloutLedger(deps.ledger);
+  if (!ledger || !deps.timer || failure.targets.length === 0) return 0;
+  const dependents = ledger.dependentsOf
+    ? await ledger.dependentsOf(failure.repo, failure.branch, failure.app)
+    : (await ledger.listRollouts())
+        .filter((r) => r.repo === failure.repo && r.branch === failure.branch && r.dependsOn?.[failure.app])
+        .map((r) => r.app);
+  let woken = 0;
+  for (const app of dependents) {
+    const updated = await update(ledger, { repo: failure.repo, branch: failure.branch, app }, async (r) => {
+      const wanted = r?.dependsOn?.[failure.app];
+      if (!r || !wanted || r.generation !== failure.generation || isFinal(r.state)) return undefined;
+      const hit = failure.targets.filter(
+        (t) => wanted[t] === failure.generation && r.dependencyFailures?.[failure.app]?.[t] === undefined,
+      );
+      if (hit.length === 0) return undefined;
+      const reasons = { ...r.dependencyFailures?.[failure.app] };
+      for (const t of hit)
+        reasons[t] = `waiting on ${failure.app} which failed on ${t}: ${failure.reason}`.slice(0, 500);
+      return {
+        ...r,
+        dependencyFailures: { ...r.dependencyFailures, [failure.app]: reasons },
+        updatedAt: deps.clock.now().toISOString(),
+      };
+    });
+    if (updated?.dependencyFailures?.[failure.app]) {
+      await deps.timer.schedule(wakeOf(updated), deps.clock.now());
+      woken++;
+    }
+  }
+  return woken;
 };
 
 const isFinal = (state: RolloutState) => state === 'Halted' || state === 'Completed';

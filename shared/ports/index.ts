@@ -429,6 +429,11 @@ export interface RolloutRecord {
   dependsOn?: Record<string, Record<string, number>>;
   /** Targets not applied because an app they depend on failed there, with why. */
   blocked?: Record<string, string>;
+  /**
+   * Per app depended on, the targets where its release of this generation never reached the
+   * ledger — it failed to render, policy or the trust policy refused it — with why.
+   */
+  dependencyFailures?: Record<string, Record<string, string>>;
   reason?: string;
   updatedAt: string;
   version: number;

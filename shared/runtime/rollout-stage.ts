@@ -4,9 +4,10 @@
  * every step the rollout's gates allow. Built by the composition root (pipeline.ts).
  */
 import { z } from 'zod';
-import { advanceRollout, approveRollout, type RolloutDeps } from '../core/rollout.ts';
+import { advanceRollout, approveRollout, dependencyFailed, type RolloutDeps } from '../core/rollout.ts';
 import type { RolloutWake } from '../ports/index.ts';
-import type { rolloutApproved } from '../schemas/events.ts';
+import { ROLLOUT_EVENTS } from '../routing.ts';
+import type { EventDetail, rolloutApproved } from '../schemas/events.ts';
 import { busEvent, parseDetail, type SqsRuntime, type SqsStage } from './sqs-handler.ts';
 
 /** The body of a wake message, as the RolloutTimer adapters send it. */
@@ -25,9 +26,10 @@ export const wakeBody = (wake: RolloutWake): string => JSON.stringify({ kind: 'r
 
 type RolloutMessage =
   | { kind: 'wake'; wake: RolloutWake }
-  | { kind: 'approve'; approval: z.infer<typeof rolloutApproved> };
+  | { kind: 'approve'; approval: z.infer<typeof rolloutApproved> }
+  | { kind: 'refused'; failure: Parameters<typeof dependencyFailed>[1] };
 
-const approvedEvent = busEvent('Rollout Approved');
+const rolloutEvent = busEvent(...ROLLOUT_EVENTS);
 
 export const rolloutStage = (deps: RolloutDeps, _runtime: SqsRuntime): SqsStage<RolloutMessage> => ({
   name: 'rollout',
@@ -42,11 +44,35 @@ export const rolloutStage = (deps: RolloutDeps, _runtime: SqsRuntime): SqsStage<
       const { kind: _kind, ...wake } = parseDetail(rolloutWake, json, record.messageId);
       return { kind: 'wake', wake };
     }
-    return { kind: 'approve', approval: approvedEvent(record).detail };
+    const event = rolloutEvent(record);
+    switch (event.detailType) {
+      case 'Rollout Approved':
+        return { kind: 'approve', approval: event.detail as z.infer<typeof rolloutApproved> };
+      case 'Render Failed': {
+        const d = event.detail as EventDetail<'Render Failed'>;
+        return { kind: 'refused', failure: { ...d, reason: `render failed: ${d.error.message}` } };
+      }
+      case 'Policy Rejected': {
+        const d = event.detail as EventDetail<'Policy Rejected'>;
+        const first = d.violations[0]!;
+        return {
+          kind: 'refused',
+          failure: { ...d, reason: `policy rejected: ${first.policy} ${first.object}: ${first.message}` },
+        };
+      }
+      default: {
+        const d = event.detail as EventDetail<'Release Rejected'>;
+        return { kind: 'refused', failure: { ...d, reason: `release rejected (${d.reason}): ${d.message}` } };
+      }
+    }
   },
   process: async (message, _record, logger) => {
     if (message.kind === 'wake') {
       await advanceRollout(deps, message.wake);
+      return;
+    }
+    if (message.kind === 'refused') {
+      await dependencyFailed(deps, message.failure);
       return;
     }
     const approved = await approveRollout(deps, message.approval);

@@ -132,4 +132,33 @@ describe('dependsOn between apps in sluice dev', () => {
       30_000,
     );
   });
+
+  it('reports the dependent blocked, not waiting forever, when its dependency fails to render', async () => {
+    // GIVEN one commit that breaks crds (its YAML does not parse) and changes app, which depends on it
+    const sha = await t.push(
+      { 'apps/crds/widgets.yaml': 'apiVersion: [unclosed\n', 'apps/app/settings.yaml': CONFIGMAP('v3') },
+      'broken crds, app v3',
+    );
+
+    // THEN app is not applied at that commit on any staging target: each is Failed, saying why
+    const blocked = await waitFor(
+      'app blocked on staging',
+      async () => {
+        const records = (await t.dev.pipeline.ledger.listDeployments()).filter(
+          (r) => r.app === 'app' && r.commit === sha && r.state === 'Failed',
+        );
+        return records.length === STAGING.length ? records : undefined;
+      },
+      30_000,
+    );
+    for (const r of blocked)
+      expect(r.reason).toMatch(/waiting on crds which failed on staging-.*render failed/);
+    // AND no Apply Requested of app at that commit reached an agent
+    expect(
+      t
+        .events()
+        .filter((e) => e['detail-type'] === 'Apply Requested' && (e.detail as ApplyRequested).commit === sha)
+        .map((e) => (e.detail as ApplyRequested).app),
+    ).not.toContain('app');
+  });
 });

@@ -177,7 +177,7 @@ describe('ManagementStack', () => {
     expect(policy).toContain('events:PutEvents');
   });
 
-  it('sends Rollout Approved from the sluice bus to the rollout queue, which has a dead-letter queue', () => {
+  it('sends Rollout Approved and refused releases from the sluice bus to the rollout queue, which has a dead-letter queue', () => {
     // GIVEN the rollout queue THEN it is a standard queue (delayed wake-ups) redriven to its DLQ
     template.hasResourceProperties('AWS::SQS::Queue', {
       QueueName: ROLLOUT_QUEUE,
@@ -187,10 +187,14 @@ describe('ManagementStack', () => {
         maxReceiveCount: MAX_RECEIVE_COUNT,
       },
     });
-    // AND `sluice approve --aws`'s event reaches it, failed deliveries parked in the delivery DLQ
+    // AND `sluice approve --aws`'s event, and the releases dependsOn waiters must hear were refused
+    // (render, policy, trust), reach it, failed deliveries parked in the delivery DLQ
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
-      EventPattern: { source: ['sluice'], 'detail-type': ['Rollout Approved'] },
+      EventPattern: {
+        source: ['sluice'],
+        'detail-type': ['Rollout Approved', 'Render Failed', 'Policy Rejected', 'Release Rejected'],
+      },
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [logicalIdOfQueue(ROLLOUT_QUEUE), 'Arn'] },

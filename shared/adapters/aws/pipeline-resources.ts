@@ -18,7 +18,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsSettings } from '../../config/env.ts';
 import { PROVIDER_NAMES } from '../../core/webhooks/index.ts';
-import { MAX_RECEIVE_COUNT } from '../../routing.ts';
+import { MAX_RECEIVE_COUNT, ROLLOUT_EVENTS } from '../../routing.ts';
 import { PIPELINE_ROUTES } from '../../runtime/pipeline.ts';
 import { EVENT_SOURCE } from '../../schemas/events.ts';
 
@@ -142,7 +142,7 @@ export const provisionAwsPipeline = async (
   // Progressive delivery (docs/progressive-delivery.md): the rollout queue takes the rollouts'
   // delayed wake-ups (SqsRolloutTimer) and `sluice approve`'s Rollout Approved.
   const rollout = await createQueue('rollout');
-  await rule('to-rollout', { source: [EVENT_SOURCE], 'detail-type': ['Rollout Approved'] }, rollout.arn);
+  await rule('to-rollout', { source: [EVENT_SOURCE], 'detail-type': [...ROLLOUT_EVENTS] }, rollout.arn);
   const all = await createQueue('events');
   await rule('to-events', { source: [EVENT_SOURCE] }, all.arn);
   return { busName, bucket, queues, deadLetterQueues };
