@@ -113,19 +113,23 @@ describe('progressive delivery in sluice dev --aws (LocalStack)', () => {
       async () => ((await rollout(sha))?.state === 'Baking' ? true : undefined),
       30_000,
     );
+    // (once the step that started the bake has finished and its message is deleted)
     const sqs = new SQSClient(clientConfig(aws));
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: pipeline.resources.queues.rollout,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesDelayed',
-          'ApproximateNumberOfMessagesNotVisible',
-        ],
-      }),
+    const settled = await waitFor(
+      'only the delayed wake-up on the rollout queue',
+      async () => {
+        const { Attributes } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: pipeline.resources.queues.rollout,
+            AttributeNames: ['ApproximateNumberOfMessagesDelayed', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return Number(Attributes?.ApproximateNumberOfMessagesNotVisible) === 0 ? Attributes : undefined;
+      },
+      // Well inside the bake, whose end is the delayed message itself.
+      (BAKE_SECONDS * 1000) / 2,
     );
-    expect(Number(Attributes?.ApproximateNumberOfMessagesDelayed)).toBeGreaterThanOrEqual(1);
-    expect(Number(Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+    expect(Number(settled.ApproximateNumberOfMessagesDelayed)).toBeGreaterThanOrEqual(1);
     expect((await record(FLEET))?.commit).toBe(seed);
 
     // AND after the bake the second wave takes it and the rollout completes
