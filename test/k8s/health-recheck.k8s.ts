@@ -163,7 +163,7 @@ describe('health re-checks', () => {
     // THEN the deployment fails at the deadline with the cluster's error as the reason
     expect(failed?.detailType).toBe('Deployment Failed');
     expect(failed?.detail).toMatchObject({ reason: 'HEALTH_DEADLINE' });
-    expect((failed?.detail as { message: string }).message).toMatch(
+    expect((failed?.detail as { message?: string } | undefined)?.message).toMatch(
       /could not be read before the 12 s deadline/,
     );
   });
