@@ -89,6 +89,19 @@ describe('dependsOn between apps in sluice dev', () => {
     await t?.stop();
   });
 
+  /** Waits until `app`'s ledger record on every staging target is `state` at `sha`. */
+  const onEveryStagingTarget = (app: string, sha: string, state: 'Healthy' | 'Failed') =>
+    waitFor(
+      `${app} ${state} on staging at ${sha.slice(0, 7)}`,
+      async () => {
+        const records = (await t.dev.pipeline.ledger.listDeployments()).filter(
+          (r) => r.app === app && r.commit === sha && r.state === state,
+        );
+        return records.length === STAGING.length ? records : undefined;
+      },
+      30_000,
+    );
+
   it('applies the dependent on each target only after its dependency is Healthy there', async () => {
     // GIVEN one commit adding crds and app, app dependsOn crds
     const sha = await t.push(
@@ -121,16 +134,7 @@ describe('dependsOn between apps in sluice dev', () => {
 
   it('a change of the dependent alone waits for nothing: its dependency is already Healthy', async () => {
     const sha = await t.push({ 'apps/app/settings.yaml': CONFIGMAP('v2') }, 'app v2 alone');
-    await waitFor(
-      'app v2 Healthy on staging',
-      async () => {
-        const records = (await t.dev.pipeline.ledger.listDeployments()).filter(
-          (r) => r.app === 'app' && r.commit === sha && r.state === 'Healthy',
-        );
-        return records.length === STAGING.length ? records : undefined;
-      },
-      30_000,
-    );
+    await onEveryStagingTarget('app', sha, 'Healthy');
   });
 
   it('reports the dependent blocked, not waiting forever, when its dependency fails to render', async () => {
@@ -141,16 +145,7 @@ describe('dependsOn between apps in sluice dev', () => {
     );
 
     // THEN app is not applied at that commit on any staging target: each is Failed, saying why
-    const blocked = await waitFor(
-      'app blocked on staging',
-      async () => {
-        const records = (await t.dev.pipeline.ledger.listDeployments()).filter(
-          (r) => r.app === 'app' && r.commit === sha && r.state === 'Failed',
-        );
-        return records.length === STAGING.length ? records : undefined;
-      },
-      30_000,
-    );
+    const blocked = await onEveryStagingTarget('app', sha, 'Failed');
     for (const r of blocked)
       expect(r.reason).toMatch(/waiting on crds which failed on staging-.*render failed/);
     // AND no Apply Requested of app at that commit reached an agent
