@@ -115,8 +115,23 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
   const putSecrets = new Map<string, Record<string, string>>();
   const deadLetterQueues = new Map(Object.entries(resources.deadLetterQueues));
 
-  /** One event-source loop: receive, run the handler on a one-record batch, delete on success. */
-  const drain = (queueUrl: string, name: string, handler: SqsHandler) => {
+  /**
+   * One event-source loop, as a Lambda event-source mapping: one record per invocation, or
+   * `batch`es gathered over a window (RECORD_BATCH); failed records stay on the queue, the rest
+   * are deleted. Each invocation is reported to `onInvocation` with its wall time.
+   */
+  const drain = (
+    queueUrl: string,
+    name: string,
+    handler: SqsHandler,
+    batch?: { readonly size: number; readonly windowSeconds: number },
+  ) => {
+    const invoke = async (records: SQSRecord[]): Promise<string[]> => {
+      const started = performance.now();
+      const result = await handler({ Records: records }, localContext(name));
+      options.onInvocation?.(name, performance.now() - started, records.length);
+      return (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+    };
     loops.push(
       pollQueue({
         queueUrl,
@@ -124,35 +139,9 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
         signal: stop.signal,
         visibilityTimeout: 30,
         log: (line) => log(`${name}: ${line}`),
-        handle: async (record: SQSRecord) => {
-          const started = performance.now();
-          const result = await handler({ Records: [record] }, localContext(name));
-          options.onInvocation?.(name, performance.now() - started, 1);
-          return (result?.batchItemFailures ?? []).length === 0;
-        },
-      }),
-    );
-  };
-
-  /** A batching event-source loop (RECORD_BATCH): the records of a window in one invocation. */
-  const drainBatches = (queueUrl: string, name: string, handler: SqsHandler) => {
-    loops.push(
-      pollQueue({
-        queueUrl,
-        sqs,
-        signal: stop.signal,
-        visibilityTimeout: 30,
-        log: (line) => log(`${name}: ${line}`),
-        batch: {
-          size: RECORD_BATCH.size,
-          windowMs: RECORD_BATCH.windowSeconds * 1000,
-          handle: async (records) => {
-            const started = performance.now();
-            const result = await handler({ Records: records }, localContext(name));
-            options.onInvocation?.(name, performance.now() - started, records.length);
-            return (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
-          },
-        },
+        ...(batch
+          ? { batch: { size: batch.size, windowMs: batch.windowSeconds * 1000, handle: invoke } }
+          : { handle: async (record: SQSRecord) => (await invoke([record])).length === 0 }),
       }),
     );
   };
@@ -307,7 +296,7 @@ export const startAwsPipeline = async (options: AwsPipelineOptions): Promise<Aws
     if (route.fn === 'dispatch') drain(resources.queues[name]!, route.fn, pipeline.handler(route.fn));
   }
   // In batches, as the record function's event source hands them over (RECORD_BATCH).
-  drainBatches(resources.queues.record!, 'record', pipeline.handler('record'));
+  drain(resources.queues.record!, 'record', pipeline.handler('record'), RECORD_BATCH);
   drain(resources.queues.rollout!, 'rollout', pipeline.handler('rollout'));
   // Reconcile polls the configured repos: a host that names none (a test of one stage) has nothing to poll.
   if (options.repos) drain(resources.queues.reconcile!, 'reconcile', pipeline.handler('reconcile'));

@@ -249,19 +249,10 @@ export const wakeOnOutcome = async (
     await deps.timer.schedule(wakeOf(r), deps.clock.now());
   }
   // apps[].dependsOn: the rollouts of apps waiting on this one may now send (or give up on) a target.
-  const candidates = ledger.dependentsOf
-    ? (
-        await Promise.all(
-          (
-            await ledger.dependentsOf(outcome.repo, outcome.branch, outcome.app)
-          ).map((app) => ledger.getRollout(outcome.repo, outcome.branch, app)),
-        )
-      ).filter((r): r is RolloutRecord => r !== undefined)
-    : await ledger.listRollouts();
-  for (const waiting of candidates) {
-    if (waiting.repo !== outcome.repo || waiting.branch !== outcome.branch || isFinal(waiting.state))
+  for (const app of await dependentsOf(ledger, outcome)) {
+    const waiting = await ledger.getRollout(outcome.repo, outcome.branch, app);
+    if (!waiting || isFinal(waiting.state) || !waiting.dependsOn || !(outcome.app in waiting.dependsOn))
       continue;
-    if (!waiting.dependsOn || !(outcome.app in waiting.dependsOn)) continue;
     await deps.timer.schedule(wakeOf(waiting), deps.clock.now());
   }
 };
@@ -285,13 +276,8 @@ export const dependencyFailed = async (
 ): Promise<number> => {
   const ledger = rolloutLedger(deps.ledger);
   if (!ledger || !deps.timer || failure.targets.length === 0) return 0;
-  const dependents = ledger.dependentsOf
-    ? await ledger.dependentsOf(failure.repo, failure.branch, failure.app)
-    : (await ledger.listRollouts())
-        .filter((r) => r.repo === failure.repo && r.branch === failure.branch && r.dependsOn?.[failure.app])
-        .map((r) => r.app);
   let woken = 0;
-  for (const app of dependents) {
+  for (const app of await dependentsOf(ledger, failure)) {
     const updated = await update(ledger, { repo: failure.repo, branch: failure.branch, app }, async (r) => {
       const wanted = r?.dependsOn?.[failure.app];
       if (!r || !wanted || r.generation !== failure.generation || isFinal(r.state)) return undefined;
@@ -317,6 +303,17 @@ export const dependencyFailed = async (
 };
 
 const isFinal = (state: RolloutState) => state === 'Halted' || state === 'Completed';
+
+/** The apps whose rollouts of `repo`@`branch` wait on `app`: the ledger's index, else its list. */
+const dependentsOf = async (
+  ledger: RolloutLedger,
+  of: { repo: string; branch: string; app: string },
+): Promise<string[]> =>
+  ledger.dependentsOf
+    ? ledger.dependentsOf(of.repo, of.branch, of.app)
+    : (await ledger.listRollouts())
+        .filter((r) => r.repo === of.repo && r.branch === of.branch && r.dependsOn?.[of.app])
+        .map((r) => r.app);
 
 export interface RolloutDeps {
   readonly ledger: Ledger;

@@ -139,7 +139,9 @@ export class S3EventRecord implements EventRecorder, History {
     const byTrace = new Map<string, Envelope[]>();
     for (const e of sortEvents(envelopes)) {
       const trace = (e.detail as { traceId: string }).traceId;
-      byTrace.set(trace, [...(byTrace.get(trace) ?? []), e]);
+      const events = byTrace.get(trace);
+      if (events) events.push(e);
+      else byTrace.set(trace, [e]);
     }
     /** Per summary shard: the newest outcome of each of its targets this batch says something about. */
     const planned = new Map<string, Map<string, PlannedOutcome>>();

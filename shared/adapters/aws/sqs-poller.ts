@@ -78,17 +78,7 @@ export const pollQueue = async (options: PollQueueOptions): Promise<void> => {
   while (!options.signal.aborted) {
     let messages: Message[] = [];
     try {
-      const out = (await options.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: options.queueUrl,
-          MaxNumberOfMessages: 1,
-          WaitTimeSeconds: 20,
-          VisibilityTimeout: visibility,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'MessageGroupId'],
-        }),
-        { abortSignal: options.signal },
-      )) as { Messages?: Message[] };
-      messages = out.Messages ?? [];
+      messages = await receive(options, 1, 20, visibility);
     } catch (error) {
       if (options.signal.aborted) break;
       log(`receive failed, retrying in 5 s: ${error instanceof Error ? error.message : String(error)}`);
