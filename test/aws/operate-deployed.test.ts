@@ -215,6 +215,16 @@ describe('operating the deployed stacks: status and trace --aws, reconcile', () 
       180_000,
       2000,
     );
-    expect(await sluice('trace', lost)).toMatch(/found by the reconciliation poll/);
+    // (the record function takes its events in batches over a 5 s window: the trace may trail)
+    const story = await waitFor(
+      'the lost push on the record',
+      async () => {
+        const text = await sluice('trace', lost);
+        return /found by the reconciliation poll/.test(text) ? text : undefined;
+      },
+      30_000,
+      1000,
+    );
+    expect(story).toMatch(/found by the reconciliation poll/);
   }, 240_000);
 });

@@ -178,7 +178,17 @@ describe('operating a stack: sluice status/trace/redrive --aws (sluice dev --aws
       90_000,
       1000,
     );
-    expect(await sluice('trace', lost)).toMatch(/found by the reconciliation poll/);
+    // (the record writes its events in batches over a 5 s window: the trace may trail the ledger)
+    const story = await waitFor(
+      'the lost push on the record',
+      async () => {
+        const text = await sluice('trace', lost);
+        return /found by the reconciliation poll/.test(text) ? text : undefined;
+      },
+      30_000,
+      1000,
+    );
+    expect(story).toMatch(/found by the reconciliation poll/);
     const applied = await readFile(
       join(work, '.sluice', 'targets', SEED_TARGET, 'hello', 'configmap.hello.yaml'),
       'utf8',
